@@ -1,0 +1,67 @@
+"""`edge-rnn` command line: parse, call the API, print. Heavy imports stay inside commands.
+
+Each subcommand lives in `edge_rnn/commands/<name>.py` and exposes
+`register(subparsers) -> None`, which adds its parser and sets `func` (args -> exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from edge_rnn import __version__
+from edge_rnn.errors import EdgeRnnError
+
+# Order is the order shown in --help.
+COMMAND_MODULES = (
+    "demo",
+    "build",
+    "train",
+    "convert",
+    "carray",
+    "generate",
+    "inspect",
+    "validate",
+    "targets",
+    "capture",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge-rnn",
+        description="Train, quantize, convert, generate C for and validate recurrent networks "
+        "for microcontrollers and ARM boards.",
+    )
+    parser.add_argument("--version", action="version", version=f"edge-rnn {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"edge_rnn.commands.{name}")
+        except ModuleNotFoundError as err:
+            if err.name == f"edge_rnn.commands.{name}":
+                continue  # command not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except EdgeRnnError as err:
+        print(f"edge-rnn {args.command}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"edge-rnn {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""The one exception type users see: a one-line message that names what is wrong and what to do.
+
+Every module raises `EdgeRnnError` for bad input; the CLI prints its message as a single
+line and exits with `exit_code`, so no TensorFlow traceback ever reaches the user.
+"""
+
+from __future__ import annotations
+
+
+class EdgeRnnError(Exception):
+    """A user-facing error. `str(err)` is the complete one-line message."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class ValidationFailed(EdgeRnnError):
+    """Validation ran, and at least one stage missed its thresholds (exit code 1)."""
+
+    exit_code = 1

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up edge-rnn on a fresh Debian/Ubuntu machine with Python 3.10-3.12.
+#   bash scripts/setup.sh          Python packages only (training, conversion, host C, validation)
+#   bash scripts/setup.sh --dev    ... plus test tools
+#   bash scripts/setup.sh --arm    ... plus ARM cross compilers and QEMU (needs root or sudo)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dev=0; arm=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) dev=1 ;;
+    --arm) arm=1 ;;
+    *) echo "setup.sh: unknown option '$arg' (use --dev and/or --arm)" >&2; exit 2 ;;
+  esac
+done
+py=${PYTHON:-python3}
+if [ "$arm" = 1 ]; then
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    gcc g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user \
+    gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
+    valgrind >/dev/null
+fi
+extras=""; [ "$dev" = 1 ] && extras="[dev]"
+"$py" -m pip install -q --disable-pip-version-check -e ".${extras}"
+# tf-keras provides the fused-LSTM export twins; --no-deps keeps tensorflow-cpu as the only TF.
+"$py" -m pip install -q --disable-pip-version-check --no-deps "tf-keras==2.21.0"
