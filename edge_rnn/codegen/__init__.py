@@ -1,0 +1,1 @@
+"""C code generation: identifiers, literals, arrays and the Jinja environment."""

@@ -1,0 +1,1 @@
+"""Model frontends: a trained model -> `edge_rnn.ir.Model`."""

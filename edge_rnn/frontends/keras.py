@@ -1,0 +1,272 @@
+"""Keras model (file or object) -> typed IR, with one check pass that lists every problem.
+
+Accepts Keras 3 `.keras` files, legacy `.h5` files and in-memory `keras.Model` objects whose
+layers form one chain: [Dense...] recurrent layers [Dense head] (Dropout-like layers are
+inference no-ops and are dropped; an `Activation` layer folds into the Dense before it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_rnn import ir
+from edge_rnn.cells import KERAS_CELL_CLASSES
+from edge_rnn.codegen.names import c_identifier
+from edge_rnn.errors import EdgeRnnError
+
+# Layers that do nothing at inference time.
+INFERENCE_NO_OPS = {"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
+                    "AlphaDropout", "ActivityRegularization", "InputLayer"}
+SUPPORTED = "SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, TimeDistributed(Dense)"
+
+
+@dataclass
+class _Check:
+    """Collects every problem before raising, so the user fixes them all in one go."""
+
+    source: str
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, layer: str, message: str) -> None:
+        self.problems.append(f"layer '{layer}': {message}")
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            count = len(self.problems)
+            raise EdgeRnnError(
+                f"{self.source}: {count} unsupported feature{'s' if count > 1 else ''}: "
+                + "; ".join(self.problems)
+            )
+
+
+def load_keras_model(path: str | Path) -> Any:
+    """Load a `.keras`/`.h5` file with Keras 3, turning every failure into one clear line."""
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeRnnError(f"model file '{path}' not found")
+    if path.suffix not in (".keras", ".h5"):
+        raise EdgeRnnError(f"model file '{path}': expected a .keras or .h5 Keras model")
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as err:  # Keras raises many types for corrupt files
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise EdgeRnnError(
+            f"model file '{path}' could not be loaded as a Keras model ({reason[:200]}); "
+            "re-save it with model.save('model.keras')"
+        ) from None
+
+
+def read_metadata_beside(model_path: str | Path) -> dict[str, Any] | None:
+    """The `metadata.json` written by `edge-rnn train` next to the model, if any."""
+    candidate = Path(model_path).with_name("metadata.json")
+    if not candidate.is_file():
+        return None
+    try:
+        return json.loads(candidate.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise EdgeRnnError(f"metadata file '{candidate}' is not valid JSON: {err}") from None
+
+
+def load_model_ir(
+    model: Any,
+    metadata: dict[str, Any] | None = None,
+    *,
+    name: str | None = None,
+    timesteps: int | None = None,
+) -> ir.Model:
+    """Describe a Keras model (path or object) as an `ir.Model`.
+
+    `metadata` (as in docs/architecture.md) supplies task, class names and normalization;
+    for a path it defaults to the `metadata.json` beside the file. `timesteps` fixes the
+    sequence length of a model built with a variable one.
+    """
+    source = "Keras model"
+    if isinstance(model, (str, Path)):
+        source = f"model '{model}'"
+        if metadata is None:
+            metadata = read_metadata_beside(model)
+        model = load_keras_model(model)
+    metadata = metadata or {}
+    check = _Check(source)
+    steps, features = _input_shape(model, check, timesteps)
+
+    layers: list[ir.Layer] = []
+    size, sequence = features, True
+    for layer in _chain(model, check):
+        kind = type(layer).__name__
+        if kind in INFERENCE_NO_OPS:
+            continue
+        if kind == "Activation":
+            _fold_activation(layer, layers, check)
+            continue
+        converted = _convert_layer(layer, size, sequence, check)
+        if converted is None:
+            continue
+        layers.append(converted)
+        size = converted.output_size
+        sequence = converted.per_timestep if isinstance(converted, ir.DenseLayer) else (
+            converted.return_sequences
+        )
+    if not any(not isinstance(layer, ir.DenseLayer) for layer in layers) and not check.problems:
+        check.add(model.name, f"the model has no recurrent layer; edge-rnn converts {SUPPORTED}")
+    check.raise_if_any()
+
+    task = metadata.get("task") or _guess_task(layers[-1])
+    norm = metadata.get("normalization")
+    return ir.Model(
+        name=c_identifier(name or metadata.get("name") or model.name),
+        timesteps=steps,
+        features=features,
+        layers=tuple(layers),
+        task=task,
+        class_names=tuple(metadata.get("class_names") or ()),
+        normalization=ir.Normalization(tuple(norm["mean"]), tuple(norm["scale"])) if norm else None,
+    )
+
+
+def _input_shape(model: Any, check: _Check, timesteps: int | None) -> tuple[int, int]:
+    shapes = model.input_shape
+    if isinstance(shapes, list):
+        check.add(model.name, f"{len(shapes)} inputs; edge-rnn needs one (timesteps, features) input")
+        check.raise_if_any()
+    if len(shapes) != 3:
+        check.add(model.name, f"input shape {shapes[1:]} is not (timesteps, features)")
+        check.raise_if_any()
+    _, steps, features = shapes
+    steps = timesteps or steps
+    if steps is None:
+        check.add(model.name, "the sequence length is variable; microcontrollers need a fixed one: "
+                  "pass --timesteps N (or build the model with keras.Input((N, features)))")
+    if features is None:
+        check.add(model.name, "the number of input features is not fixed")
+        check.raise_if_any()
+    return int(steps or 0), int(features)  # 0: reported above, raised after the layer pass
+
+
+def _chain(model: Any, check: _Check) -> list[Any]:
+    """The model's layers in order, refusing graphs that branch or merge."""
+    layers = list(model.layers)
+    for layer in layers:
+        inputs = getattr(layer, "_inbound_nodes", [])
+        if len(inputs) > 1 or (inputs and len(inputs[0].input_tensors) > 1):
+            check.add(layer.name, "the model branches or merges here; edge-rnn needs one chain of "
+                      f"layers ({SUPPORTED})")
+    return layers
+
+
+def _activation_name(layer: Any, key: str, check: _Check) -> str:
+    value = layer.get_config().get(key)
+    if isinstance(value, str) and value in ir.ACTIVATIONS:
+        return value
+    check.add(layer.name, f"{key}={value!r} is not supported; use one of {', '.join(ir.ACTIVATIONS)}")
+    return "linear"
+
+
+def _weights(layer: Any) -> list[np.ndarray]:
+    return [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
+
+
+def _recurrent(layer: Any, input_size: int, check: _Check) -> ir.RecurrentLayer | None:
+    kind = type(layer).__name__
+    cell = KERAS_CELL_CLASSES.get(kind)
+    if cell is None:
+        check.add(layer.name, f"{kind} is not supported inside Bidirectional; use {SUPPORTED}")
+        return None
+    config = layer.get_config()
+    if config.get("stateful"):
+        check.add(layer.name, "stateful=True is not supported; edge-rnn resets state per window "
+                  "(rebuild with stateful=False; the native C backend's _step() streams with state)")
+    if config.get("return_state"):
+        check.add(layer.name, "return_state=True is not supported; return sequences or the last state")
+    activation = _activation_name(layer, "activation", check)
+    recurrent_activation = (
+        _activation_name(layer, "recurrent_activation", check) if cell != "simple_rnn" else "linear"
+    )
+    use_bias = bool(config.get("use_bias", True))
+    weights = _weights(layer)
+    return ir.RecurrentLayer(
+        name=layer.name,
+        cell=cell,
+        units=int(config["units"]),
+        input_size=input_size,
+        activation=activation,
+        recurrent_activation=recurrent_activation,
+        use_bias=use_bias,
+        return_sequences=bool(config.get("return_sequences", False)),
+        go_backwards=bool(config.get("go_backwards", False)),
+        reset_after=bool(config.get("reset_after", False)) if cell == "gru" else False,
+        kernel=weights[0],
+        recurrent_kernel=weights[1],
+        bias=weights[2] if use_bias else None,
+    )
+
+
+def _dense(layer: Any, input_size: int, sequence: bool, check: _Check) -> ir.DenseLayer:
+    config = layer.get_config()
+    use_bias = bool(config.get("use_bias", True))
+    weights = _weights(layer)
+    return ir.DenseLayer(
+        name=layer.name,
+        units=int(config["units"]),
+        input_size=input_size,
+        activation=_activation_name(layer, "activation", check),
+        use_bias=use_bias,
+        per_timestep=sequence,
+        kernel=weights[0],
+        bias=weights[1] if use_bias else None,
+    )
+
+
+def _convert_layer(layer: Any, size: int, sequence: bool, check: _Check) -> ir.Layer | None:
+    kind = type(layer).__name__
+    if kind in KERAS_CELL_CLASSES:
+        if not sequence:
+            check.add(layer.name, "a recurrent layer needs a sequence input; set "
+                      "return_sequences=True on the recurrent layer before it")
+        return _recurrent(layer, size, check)
+    if kind == "Bidirectional":
+        if not sequence:
+            check.add(layer.name, "Bidirectional needs a sequence input")
+        merge_mode = layer.get_config().get("merge_mode")
+        if merge_mode not in ir.MERGE_MODES:
+            check.add(layer.name, f"merge_mode={merge_mode!r} is not supported; use one of "
+                      f"{', '.join(ir.MERGE_MODES)}")
+        forward = _recurrent(layer.forward_layer, size, check)
+        backward = _recurrent(layer.backward_layer, size, check)
+        if forward is None or backward is None:
+            return None
+        return ir.BidirectionalLayer(layer.name, forward, backward, str(merge_mode),
+                                     forward.return_sequences)
+    if kind == "Dense":
+        return _dense(layer, size, sequence, check)
+    if kind == "TimeDistributed" and type(layer.layer).__name__ == "Dense":
+        return _dense(layer.layer, size, True, check)
+    check.add(layer.name, f"{kind} is not supported; edge-rnn converts {SUPPORTED} "
+              "(remove the layer or move that processing outside the model)")
+    return None
+
+
+def _fold_activation(layer: Any, layers: list[ir.Layer], check: _Check) -> None:
+    """Keras `Activation` after a linear Dense becomes that Dense's activation."""
+    activation = _activation_name(layer, "activation", check)
+    previous = layers[-1] if layers else None
+    if activation == "linear":
+        return
+    if isinstance(previous, ir.DenseLayer) and previous.activation == "linear":
+        layers[-1] = ir.DenseLayer(**{**previous.__dict__, "activation": activation})
+    else:
+        check.add(layer.name, "an Activation layer is supported only right after a linear Dense; "
+                  "set the activation on the layer itself")
+
+
+def _guess_task(last: ir.Layer) -> str:
+    if isinstance(last, ir.DenseLayer) and last.activation in ("softmax", "sigmoid"):
+        return "classification"
+    return "regression"
