@@ -1,0 +1,198 @@
+"""The runner interface: raw input windows in, float outputs (plus what is known of memory) out.
+
+Every validation stage is one runner applied to one artefact on the same RAW windows
+x (N, T, F) float32. The runner normalizes them itself (`ModelMeta.normalize`, i.e.
+`edge_rnn.ir.Normalization.apply`), runs each window as an independent sequence starting from
+reset state, and returns float outputs shaped (N, *meta.output_shape).
+
+How to add a runner (no other file changes needed):
+  1. create `edge_rnn/runtimes/<name>.py` (modules whose name starts with `_` are not scanned;
+     use them for subprocess workers);
+  2. subclass `Runner`, set `name` (unique, the stage suffix), `formats` (manifest `format`
+     values it runs), `order` (where its stages appear in the report), optionally
+     `integer_reference` (name of the runner whose raw integer outputs of the SAME artefact
+     this one must match, in LSB) and override `supports()` to narrow further;
+  3. decorate the class with `@register`; keep heavy imports inside `run()`;
+  4. in `run()` raise `RunnerSkipped(reason, not_applicable=True)` when the artefact can by
+     nature never run here (TFLM on float16: reported, never a failure), `RunnerSkipped(reason)`
+     when something is missing from the environment (counted as a failure unless the user
+     passes --allow-skip), and `EdgeRnnError` when the artefact is broken (stage fails with that
+     one-line message; other stages still run).
+`load_runners()` imports every module of this package once, so each registers itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.fsutil import read_json
+from edge_rnn.ir import Normalization
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """What every runner needs from `model/metadata.json` (see docs/architecture.md)."""
+
+    name: str
+    input_shape: tuple[int, int]  # (T, F)
+    output_shape: tuple[int, ...]  # (K,) or (T, K) for sequence outputs
+    task: str = "classification"
+    sequence_output: bool = False
+    class_names: tuple[str, ...] = ()
+    normalization: Normalization | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "metadata") -> ModelMeta:
+        try:
+            norm = data.get("normalization")
+            return cls(
+                name=str(data["name"]),
+                input_shape=tuple(int(v) for v in data["input_shape"]),  # type: ignore[arg-type]
+                output_shape=tuple(int(v) for v in data["output_shape"]),
+                task=str(data.get("task", "classification")),
+                sequence_output=bool(data.get("sequence_output", False)),
+                class_names=tuple(str(c) for c in data.get("class_names", ())),
+                normalization=Normalization(
+                    mean=tuple(float(v) for v in norm["mean"]),
+                    scale=tuple(float(v) for v in norm["scale"]),
+                )
+                if norm
+                else None,
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise EdgeRnnError(
+                f"{source}: missing or invalid field {err}: expected name, input_shape, "
+                "output_shape (see docs/architecture.md)"
+            ) from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelMeta:
+        return cls.from_dict(read_json(path, "model metadata"), str(path))
+
+    def normalize(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        return self.normalization.apply(x) if self.normalization else x
+
+
+@dataclass(frozen=True)
+class Artefact:
+    """One manifest entry, with its path resolved against the build directory."""
+
+    name: str
+    path: Path
+    format: str  # tflite | onnx | native-c | tflm-project | keras
+    quantization: str
+    entry: Mapping[str, Any] = field(default_factory=dict)  # the raw manifest entry
+
+
+@dataclass
+class RunContext:
+    """Where a runner may write scratch files, how long it may take, free-form options."""
+
+    work_dir: Path
+    timeout_s: float = 300.0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    outputs: np.ndarray  # float32 (N, *output_shape), dequantized
+    raw_outputs: np.ndarray | None = None  # integer outputs as produced, same shape
+    raw_scale: float | None = None
+    raw_zero_point: int | None = None
+    memory: dict[str, int] = field(default_factory=dict)  # e.g. {"arena_bytes": 3536}
+    notes: list[str] = field(default_factory=list)
+
+
+class RunnerSkipped(Exception):
+    """The runner cannot run this artefact; `reason` says why.
+
+    not_applicable=True: inherent (the runtime never supports this kind of artefact), reported
+    as "skipped (not applicable)" and never a failure. Otherwise the stage should have run
+    but could not (missing tool): a failure unless skips are allowed.
+    """
+
+    def __init__(self, reason: str, *, not_applicable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.not_applicable = not_applicable
+
+
+class Runner(ABC):
+    name: ClassVar[str]
+    formats: ClassVar[tuple[str, ...]]
+    order: ClassVar[int] = 100
+    integer_reference: ClassVar[str | None] = None
+
+    def supports(self, artefact: Artefact) -> bool:
+        return artefact.format in self.formats
+
+    @abstractmethod
+    def run(
+        self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext
+    ) -> RunResult:
+        """Run every window of RAW x (N, T, F) from reset state; see the module docstring."""
+
+
+_REGISTRY: dict[str, type[Runner]] = {}
+
+
+def register(cls: type[Runner]) -> type[Runner]:
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise RuntimeError(f"two runners named '{cls.name}'")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def load_runners() -> dict[str, type[Runner]]:
+    """Import every runner module of this package once; return the registry by name."""
+    package = importlib.import_module("edge_rnn.runtimes")
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"edge_rnn.runtimes.{info.name}")
+    return dict(sorted(_REGISTRY.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
+def get_runner(name: str) -> Runner:
+    runners = load_runners()
+    if name not in runners:
+        raise EdgeRnnError(f"unknown runner '{name}': known runners are {', '.join(runners)}")
+    return runners[name]()
+
+
+def runners_for(artefact: Artefact) -> list[Runner]:
+    """Every registered runner that takes this artefact, in report order."""
+    return [cls() for cls in load_runners().values() if cls().supports(artefact)]
+
+
+def check_input(x: np.ndarray, meta: ModelMeta, source: str) -> np.ndarray:
+    """RAW windows as float32 (N, T, F) matching the model, or a one-line error."""
+    x = np.asarray(x)
+    if x.ndim != 3 or tuple(x.shape[1:]) != tuple(meta.input_shape):
+        raise EdgeRnnError(
+            f"{source}: input windows have shape {tuple(x.shape)} but model '{meta.name}' "
+            f"expects (N, {meta.input_shape[0]}, {meta.input_shape[1]}): use data windowed like "
+            "the training data"
+        )
+    return x.astype(np.float32)
+
+
+def dequantize(raw: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return ((raw.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)).astype(
+        np.float32
+    )
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
+    info = np.iinfo(dtype)
+    q = np.round(x / np.float32(scale)) + zero_point
+    return np.clip(q, info.min, info.max).astype(dtype)
