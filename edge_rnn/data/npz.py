@@ -1,0 +1,112 @@
+"""NPZ data files: `x_train, y_train[, x_test, y_test]` or `x, y` (split here with the seed).
+
+x is (samples, timesteps, features). y holds class indices (ints), class names (strings) or
+regression targets (floats). Optional arrays `class_names` and `feature_names` (strings)
+name the classes and the feature channels.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from edge_rnn.data.dataset import (
+    Dataset,
+    check_windows,
+    encode_labels,
+    make_dataset,
+    split_indices,
+)
+from edge_rnn.errors import EdgeRnnError
+
+
+def load_npz(path: Path, *, seed: int, test_fraction: float, task: str | None) -> Dataset:
+    source = str(path)
+    arrays = _read(path)
+    if "x_train" in arrays:
+        missing = [k for k in ("y_train",) if k not in arrays]
+        has_test = "x_test" in arrays or "y_test" in arrays
+        if has_test:
+            missing += [k for k in ("x_test", "y_test") if k not in arrays]
+        if missing:
+            raise EdgeRnnError(f"{source}: missing array(s) {', '.join(missing)}")
+        x_train, y_train = _x(arrays, "x_train", source), arrays["y_train"]
+        if has_test:
+            x_test, y_test = _x(arrays, "x_test", source), arrays["y_test"]
+        else:
+            x_train, y_train, x_test, y_test = _split(
+                x_train, y_train, seed, test_fraction, source, "y_train"
+            )
+    elif "x" in arrays and "y" in arrays:
+        x_train, y_train, x_test, y_test = _split(
+            _x(arrays, "x", source), arrays["y"], seed, test_fraction, source, "y"
+        )
+    else:
+        raise EdgeRnnError(
+            f"{source}: needs arrays x_train, y_train[, x_test, y_test] or x, y; "
+            f"found {', '.join(sorted(arrays)) or 'none'}"
+        )
+    # Encode both splits together so string labels share one class list.
+    labels = np.concatenate([y_train.ravel(), y_test.ravel()])
+    encoded, task, names = encode_labels(labels, task, source, "y")
+    y_train = encoded[: y_train.size].reshape(y_train.shape)
+    y_test = encoded[y_train.size :].reshape(y_test.shape)
+    if names and "class_names" in arrays:
+        raise EdgeRnnError(f"{source}: labels are text, so drop the class_names array")
+    class_names = tuple(_strings(arrays, "class_names", source)) or names
+    return make_dataset(
+        name=path.stem,
+        source=source,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        task=task,
+        class_names=class_names,
+        feature_names=tuple(_strings(arrays, "feature_names", source)),
+    )
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise EdgeRnnError(
+                f"{path}: holds Python objects; save plain numeric or string arrays"
+            ) from None
+        raise EdgeRnnError(f"{path}: not a readable NPZ file ({err})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise EdgeRnnError(f"{path}: not a readable NPZ file ({err})") from None
+
+
+def _x(arrays: dict[str, np.ndarray], key: str, source: str) -> np.ndarray:
+    x = arrays[key]
+    if x.dtype.kind not in "biuf":
+        raise EdgeRnnError(f"{source}: {key} has dtype {x.dtype}; it must hold numbers")
+    check_windows(x, source, key)
+    return x.astype(np.float32)
+
+
+def _split(
+    x: np.ndarray, y: np.ndarray, seed: int, test_fraction: float, source: str, field: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if y.ndim == 0 or y.shape[0] != x.shape[0]:
+        raise EdgeRnnError(
+            f"{source}: {field} has {y.shape[0] if y.ndim else 0} labels but x has "
+            f"{x.shape[0]} samples; they must match"
+        )
+    train, test = split_indices(x.shape[0], test_fraction, seed, source)
+    return x[train], y[train], x[test], y[test]
+
+
+def _strings(arrays: dict[str, np.ndarray], key: str, source: str) -> list[str]:
+    if key not in arrays:
+        return []
+    values = arrays[key]
+    if values.ndim != 1 or values.dtype.kind not in "US":
+        raise EdgeRnnError(f"{source}: {key} must be a 1-D array of strings")
+    return [str(v) for v in values]
