@@ -137,9 +137,7 @@ class Runner(ABC):
         return artefact.format in self.formats
 
     @abstractmethod
-    def run(
-        self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext
-    ) -> RunResult:
+    def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
         """Run every window of RAW x (N, T, F) from reset state; see the module docstring."""
 
 
@@ -196,3 +194,14 @@ def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> n
     info = np.iinfo(dtype)
     q = np.round(x / np.float32(scale)) + zero_point
     return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def shape_outputs(y: np.ndarray, meta: ModelMeta, source: str) -> np.ndarray:
+    """Reshape per-window outputs (N, ...) to (N, *meta.output_shape), or a one-line error."""
+    want = int(np.prod(meta.output_shape))
+    if y.size != y.shape[0] * want:
+        raise EdgeRnnError(
+            f"{source}: output has {y.size // max(y.shape[0], 1)} values per window but the "
+            f"metadata says output_shape {list(meta.output_shape)}"
+        )
+    return y.reshape((y.shape[0], *meta.output_shape))
