@@ -1,0 +1,41 @@
+"""The float reference: the Keras model file (it takes normalized input)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.runtimes.base import (
+    Artefact,
+    ModelMeta,
+    RunContext,
+    Runner,
+    RunResult,
+    register,
+    shape_outputs,
+)
+
+BATCH = 256  # Keras RNNs are stateless between calls: windows can share a batch
+
+
+@register
+class KerasRunner(Runner):
+    name = "keras"
+    formats = ("keras",)
+    order = 10
+
+    def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
+        import keras
+
+        try:
+            model = keras.models.load_model(artefact.path, compile=False)
+        except Exception as err:  # Keras raises many types for a bad file; all mean the same
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise EdgeRnnError(f"{artefact.path}: Keras cannot load this model ({first})") from None
+        xn = meta.normalize(x)
+        parts = [
+            np.asarray(model(xn[i : i + BATCH], training=False), np.float32)
+            for i in range(0, len(xn), BATCH)
+        ]
+        outputs = np.concatenate(parts) if parts else np.zeros((0, *meta.output_shape), np.float32)
+        return RunResult(outputs=shape_outputs(outputs, meta, str(artefact.path)))
