@@ -1,0 +1,186 @@
+"""Pass/fail thresholds: one default table per quantization, overridable per stage and metric.
+
+Override selectors, least to most specific (a more specific one wins; at equal specificity
+the later one wins, so CLI overrides beat the TOML file):
+  "*"  <  quantization ("int8") or format:quantization ("onnx:int8")  <  runner ("tflm")
+       <  artefact ("tflite_int8")  <  stage ("tflite_int8/tflm")
+TOML: `[validate.thresholds.<selector>]  metric = value`; CLI: `--threshold SELECTOR.METRIC=VALUE`.
+The value "none" removes a threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_rnn.errors import EdgeRnnError
+
+# "max": the metric must be <= the threshold; "min": it must be >= the threshold.
+DIRECTION = {
+    "max_abs": "max",
+    "rmse": "max",
+    "rel_l2": "max",
+    "cosine": "min",
+    "sqnr_db": "min",
+    "top1_agreement": "min",
+    "accuracy": "min",
+    "accuracy_drop": "max",
+    "label_rmse": "max",
+    "lsb_max": "max",
+}
+
+_INT8 = {"rel_l2": 0.1, "cosine": 0.99, "sqnr_db": 20.0, "top1_agreement": 0.95}
+_FLOAT_WEIGHTS_INT8 = {"max_abs": 0.05, "rel_l2": 0.05, "cosine": 0.999, "top1_agreement": 0.97}
+
+# Defaults per quantization (tflite: float32 float16 dynamic int8 int16x8; onnx: float32
+# int8; native: float32 int8w int8). lsb_max compares integer outputs with the integer
+# reference of the same artefact (TFLM vs LiteRT): their LSTM kernels differ, measured
+# <= 3 LSB on LSTM but 34-56 LSB on BiLSTM, hence the loose int8 value.
+DEFAULTS: dict[str, dict[str, float]] = {
+    "float32": {"max_abs": 1e-4, "rel_l2": 1e-4, "cosine": 0.99999, "top1_agreement": 0.999},
+    "float16": {"max_abs": 1e-2, "rel_l2": 1e-2, "cosine": 0.9999, "top1_agreement": 0.99},
+    "dynamic": dict(_FLOAT_WEIGHTS_INT8),
+    "int8w": dict(_FLOAT_WEIGHTS_INT8),
+    "onnx:int8": dict(_FLOAT_WEIGHTS_INT8),
+    "int8": {**_INT8, "lsb_max": 64.0},
+    "int16x8": {
+        "rel_l2": 0.02,
+        "cosine": 0.999,
+        "sqnr_db": 30.0,
+        "top1_agreement": 0.98,
+        "lsb_max": 1024.0,
+    },
+}
+FALLBACK = "int8"  # for a quantization this table does not know
+
+
+@dataclass(frozen=True)
+class Override:
+    selector: str
+    metric: str
+    value: float | None  # None removes the threshold
+    source: str
+
+
+@dataclass(frozen=True)
+class StageKey:
+    stage: str
+    artefact: str
+    runner: str
+    format: str
+    quantization: str
+
+    def specificity(self, selector: str) -> int | None:
+        """How specifically `selector` names this stage, or None when it does not."""
+        levels = {
+            "*": 0,
+            self.quantization: 1,
+            f"{self.format}:{self.quantization}": 2,
+            self.runner: 3,
+            self.artefact: 4,
+            self.stage: 5,
+        }
+        return levels.get(selector)
+
+
+def _value(raw: Any, where: str) -> float | None:
+    if isinstance(raw, str) and raw.strip().lower() == "none":
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise EdgeRnnError(f"{where}: threshold '{raw}' is not a number (or 'none')") from None
+    if math.isnan(value):
+        raise EdgeRnnError(f"{where}: threshold is NaN")
+    return value
+
+
+def _metric(name: str, where: str) -> str:
+    if name not in DIRECTION:
+        raise EdgeRnnError(
+            f"{where}: unknown metric '{name}': choose from {', '.join(sorted(DIRECTION))}"
+        )
+    return name
+
+
+def parse_cli(specs: Iterable[str]) -> list[Override]:
+    """`SELECTOR.METRIC=VALUE` strings (the selector may itself contain dots)."""
+    overrides = []
+    for spec in specs:
+        where = f"--threshold {spec}"
+        target, sep, raw = spec.partition("=")
+        selector, dot, metric = target.strip().rpartition(".")
+        if not sep or not dot or not selector:
+            raise EdgeRnnError(f"{where}: expected SELECTOR.METRIC=VALUE, e.g. '*.rel_l2=0.05'")
+        overrides.append(Override(selector, _metric(metric, where), _value(raw, where), where))
+    return overrides
+
+
+def from_table(table: Mapping[str, Any], source: str) -> list[Override]:
+    """The `[validate.thresholds]` table of a config: {selector: {metric: value}}."""
+    overrides = []
+    for selector in sorted(table):
+        metrics = table[selector]
+        where = f"{source} [validate.thresholds.{selector}]"
+        if not isinstance(metrics, Mapping):
+            raise EdgeRnnError(f"{where}: expected a table of metric = value")
+        for metric in sorted(metrics):
+            value = _value(metrics[metric], f"{where} {metric}")
+            overrides.append(Override(selector, _metric(metric, where), value, where))
+    return overrides
+
+
+def load_toml(path: str | Path) -> list[Override]:
+    """Overrides from `[validate.thresholds]` of a TOML config (none when the table is absent)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    path = Path(path)
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EdgeRnnError(f"config '{path}' not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise EdgeRnnError(f"config '{path}' is not valid TOML: {err}") from None
+    return from_table(config.get("validate", {}).get("thresholds", {}), str(path))
+
+
+def thresholds_for(key: StageKey, overrides: Iterable[Override] = ()) -> dict[str, float]:
+    """Defaults for the stage's quantization, then matching overrides by specificity."""
+    table = DEFAULTS.get(f"{key.format}:{key.quantization}") or DEFAULTS.get(
+        key.quantization, DEFAULTS[FALLBACK]
+    )
+    result: dict[str, float | None] = dict(table)
+    matching = [(key.specificity(o.selector), i, o) for i, o in enumerate(overrides)]
+    for _, _, override in sorted((m for m in matching if m[0] is not None), key=lambda m: m[:2]):
+        result[override.metric] = override.value
+    return {m: v for m, v in sorted(result.items()) if v is not None}
+
+
+def unused(overrides: Iterable[Override], keys: Iterable[StageKey]) -> list[Override]:
+    """Overrides whose selector names no stage (most likely a typo): reported, not fatal."""
+    keys = list(keys)
+    return [o for o in overrides if all(k.specificity(o.selector) is None for k in keys)]
+
+
+def check(metrics: Mapping[str, float], thresholds: Mapping[str, float]) -> list[str]:
+    """Failure messages; a threshold on a metric this stage does not have is not applied."""
+    failures = []
+    for metric, limit in sorted(thresholds.items()):
+        if metric not in metrics:
+            continue
+        value = metrics[metric]
+        if DIRECTION[metric] == "max":
+            ok = value <= limit
+            sign = ">"
+        else:
+            ok = value >= limit
+            sign = "<"
+        if not ok:  # NaN fails both ways
+            failures.append(f"{metric} {value:.6g} {sign} {limit:.6g}")
+    return failures
