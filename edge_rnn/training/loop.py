@@ -1,0 +1,215 @@
+"""Training loop: seeded, normalized, early-stopped Keras training that writes model/ files.
+
+out_dir receives model.keras, metadata.json, history.json and history.png.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_rnn.data.dataset import Dataset, fit_normalization, split_indices
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.fsutil import write_json
+from edge_rnn.ir import Normalization
+from edge_rnn.training.metadata import metadata_for
+from edge_rnn.training.model import ModelSpec, build_model, model_name
+from edge_rnn.training.plot import plot_history
+
+_VAL_FRACTION = 0.15  # of the training split, held out for early stopping
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    name: str
+    out_dir: Path
+    model_path: Path
+    metadata_path: Path
+    history_path: Path
+    plot_path: Path
+    metric: str  # "accuracy" (classification) or "rmse" (regression), on the test split
+    test_metric: float
+    epochs_run: int
+    best_epoch: int  # 1-based; its weights are the saved ones
+    seconds: float
+    normalization: Normalization
+
+
+def train(
+    dataset: Dataset,
+    spec: ModelSpec,
+    out_dir: str | Path,
+    *,
+    epochs: int = 30,
+    batch_size: int = 32,
+    seed: int = 0,
+    patience: int = 5,
+    learning_rate: float = 1e-2,
+    verbose: bool = True,
+    name: str | None = None,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """Train `spec` on `dataset` and write the model files into `out_dir` (created if needed)."""
+    import keras
+
+    _check(dataset, spec, epochs, batch_size, patience, learning_rate)
+    started = time.monotonic()
+    keras.utils.set_random_seed(seed)
+    norm = fit_normalization(dataset.x_train)
+    fit_idx, val_idx = split_indices(len(dataset.x_train), _VAL_FRACTION, seed + 1, dataset.name)
+    x_train = norm.apply(dataset.x_train)
+    name = name or model_name(dataset.name, spec.cell)
+    model = build_model(
+        spec, dataset.timesteps, dataset.features, dataset.num_outputs, dataset.task, name=name
+    )
+    classification = dataset.task == "classification"
+    metric = "accuracy" if classification else "rmse"
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=1.0),
+        loss="sparse_categorical_crossentropy" if classification else "mse",
+        metrics=["accuracy" if classification else keras.metrics.RootMeanSquaredError("rmse")],
+    )
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True
+    )
+    callbacks: list[Any] = [stopper]
+    if verbose:
+        log(
+            f"training {name}: {spec.cell} {list(spec.units)}"
+            f"{' bidirectional' if spec.bidirectional else ''}, head {spec.head}, "
+            f"{len(fit_idx)} train / {len(val_idx)} validation / {len(dataset.x_test)} test windows"
+        )
+        callbacks.append(_progress(keras, epochs, metric, log))
+    fitted = model.fit(
+        x_train[fit_idx],
+        dataset.y_train[fit_idx],
+        validation_data=(x_train[val_idx], dataset.y_train[val_idx]),
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    history = {k: [float(v) for v in values] for k, values in fitted.history.items()}
+    epochs_run = len(history["loss"])
+    best_epoch = int(np.argmin(history["val_loss"])) + 1
+    score = evaluate(model, dataset, norm)
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = TrainResult(
+        name=model.name,
+        out_dir=out,
+        model_path=out / "model.keras",
+        metadata_path=out / "metadata.json",
+        history_path=out / "history.json",
+        plot_path=out / "history.png",
+        metric=metric,
+        test_metric=score,
+        epochs_run=epochs_run,
+        best_epoch=best_epoch,
+        seconds=time.monotonic() - started,
+        normalization=norm,
+    )
+    model.save(result.model_path)
+    _pin_archive(result.model_path)
+    metadata_for(model, dataset, norm, name=model.name).write(result.metadata_path)
+    write_json(
+        result.history_path,
+        {
+            "epochs_run": epochs_run,
+            "best_epoch": best_epoch,
+            "metric": metric,
+            f"test_{metric}": score,
+            "history": history,
+        },
+    )
+    plot_history(history, metric, result.plot_path, best_epoch=best_epoch)
+    if verbose:
+        log(
+            f"best epoch {best_epoch}/{epochs_run}: test {metric} {score:.4f} "
+            f"({result.seconds:.1f} s) -> {out}"
+        )
+    return result
+
+
+def evaluate(model: Any, dataset: Dataset, norm: Normalization) -> float:
+    """Test accuracy (per time step for sequence labels) or RMSE, on the raw test split."""
+    predictions = model.predict(norm.apply(dataset.x_test), verbose=0, batch_size=256)
+    if dataset.task == "classification":
+        return float(np.mean(np.argmax(predictions, axis=-1) == dataset.y_test))
+    return float(np.sqrt(np.mean((predictions - dataset.y_test) ** 2)))
+
+
+def _check(
+    dataset: Dataset,
+    spec: ModelSpec,
+    epochs: int,
+    batch_size: int,
+    patience: int,
+    learning_rate: float,
+) -> None:
+    if dataset.sequence_output and spec.head != "sequence":
+        raise EdgeRnnError(
+            f"{dataset.source or dataset.name} has one label per time step: use head 'sequence'"
+        )
+    if not dataset.sequence_output and spec.head == "sequence":
+        raise EdgeRnnError(
+            f"{dataset.source or dataset.name} has one label per sample: use head 'last'"
+        )
+    for field, value in (("epochs", epochs), ("batch size", batch_size)):
+        if value < 1:
+            raise EdgeRnnError(f"{field} must be at least 1, got {value}")
+    if patience < 0:
+        raise EdgeRnnError(f"patience must be 0 or more, got {patience}")
+    if not learning_rate > 0:
+        raise EdgeRnnError(f"learning rate must be positive, got {learning_rate}")
+
+
+def _progress(keras: Any, epochs: int, metric: str, log: Callable[[str], None]) -> Any:
+    """One line per epoch: losses, metrics and seconds."""
+
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.started = time.monotonic()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            logs = logs or {}
+            parts = [
+                f"{key} {logs[key]:.4f}"
+                for key in ("loss", metric, "val_loss", f"val_{metric}")
+                if key in logs
+            ]
+            width = len(str(epochs))
+            log(
+                f"  epoch {epoch + 1:>{width}}/{epochs}  {'  '.join(parts)}  "
+                f"({time.monotonic() - self.started:.1f} s)"
+            )
+
+    return Progress()
+
+
+def _pin_archive(path: Path) -> None:
+    """Rewrite a .keras zip with fixed timestamps so equal weights give equal bytes.
+
+    Keras stamps the save time into metadata.json and the weights entry; nothing reads them.
+    """
+    with zipfile.ZipFile(path) as archive:
+        entries = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in entries:
+            if info.filename == "metadata.json":
+                fields = json.loads(data)
+                fields.pop("date_saved", None)
+                data = json.dumps(fields).encode()
+            pinned = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            pinned.compress_type = info.compress_type
+            pinned.external_attr = info.external_attr
+            archive.writestr(pinned, data)

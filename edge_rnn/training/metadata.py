@@ -1,0 +1,202 @@
+"""`model/metadata.json` (docs/architecture.md): what a Keras model expects and produces.
+
+Written next to every trained model, and for user-supplied `.keras`/`.h5` models by
+`write_metadata` from the data set they belong to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edge_rnn.data.dataset import Dataset, fit_normalization
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.fsutil import read_json, write_json
+from edge_rnn.ir import TASKS, Normalization
+from edge_rnn.training.model import c_identifier
+
+if TYPE_CHECKING:
+    import keras
+
+KEYS = (
+    "name",
+    "task",
+    "dataset",
+    "input_shape",
+    "output_shape",
+    "sequence_output",
+    "class_names",
+    "feature_names",
+    "normalization",
+)
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    name: str  # a C identifier
+    task: str
+    dataset: str  # the data spec, e.g. "builtin:gesture"
+    input_shape: tuple[int, int]  # (timesteps, features)
+    output_shape: tuple[int, ...]  # (K,) or (T, K)
+    sequence_output: bool
+    class_names: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    normalization: Normalization
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "task": self.task,
+            "dataset": self.dataset,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "sequence_output": self.sequence_output,
+            "class_names": list(self.class_names),
+            "feature_names": list(self.feature_names),
+            "normalization": {
+                "mean": list(self.normalization.mean),
+                "scale": list(self.normalization.scale),
+            },
+        }
+
+    def write(self, path: str | Path) -> None:
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def read(cls, path: str | Path) -> ModelMetadata:
+        """Load and check a metadata.json; any problem is one EdgeRnnError naming the field."""
+        data = read_json(path, "model metadata")
+        if not isinstance(data, dict):
+            raise EdgeRnnError(f"model metadata '{path}' must be a JSON object")
+        missing = [k for k in KEYS if k not in data]
+        if missing:
+            raise EdgeRnnError(f"model metadata '{path}' lacks key(s) {', '.join(missing)}")
+        try:
+            norm = data["normalization"]
+            meta = cls(
+                name=str(data["name"]),
+                task=str(data["task"]),
+                dataset=str(data["dataset"]),
+                input_shape=tuple(int(v) for v in data["input_shape"]),  # type: ignore[arg-type]
+                output_shape=tuple(int(v) for v in data["output_shape"]),
+                sequence_output=bool(data["sequence_output"]),
+                class_names=tuple(str(v) for v in data["class_names"]),
+                feature_names=tuple(str(v) for v in data["feature_names"]),
+                normalization=Normalization(
+                    mean=tuple(float(v) for v in norm["mean"]),
+                    scale=tuple(float(v) for v in norm["scale"]),
+                ),
+            )
+        except (TypeError, ValueError, KeyError) as err:
+            raise EdgeRnnError(f"model metadata '{path}': malformed field ({err})") from None
+        meta.check(str(path))
+        return meta
+
+    def check(self, source: str) -> None:
+        features = self.input_shape[1] if len(self.input_shape) == 2 else -1
+        problems = []
+        if self.task not in TASKS:
+            problems.append(f"task '{self.task}' is not one of {', '.join(TASKS)}")
+        if len(self.input_shape) != 2:
+            problems.append(f"input_shape {list(self.input_shape)} is not [timesteps, features]")
+        if len(self.output_shape) != (2 if self.sequence_output else 1):
+            problems.append(
+                f"output_shape {list(self.output_shape)} does not fit "
+                f"sequence_output={self.sequence_output}"
+            )
+        if not len(self.normalization.mean) == len(self.normalization.scale) == features:
+            problems.append(f"normalization mean/scale need {features} values each")
+        if len(self.feature_names) != features:
+            problems.append(f"feature_names needs {features} names")
+        if self.task == "classification" and len(self.class_names) != self.output_shape[-1]:
+            problems.append(f"class_names needs {self.output_shape[-1]} names")
+        if problems:
+            raise EdgeRnnError(f"model metadata '{source}': {'; '.join(problems)}")
+
+
+def metadata_for(
+    model: keras.Model,
+    dataset: Dataset,
+    normalization: Normalization,
+    *,
+    name: str | None = None,
+    source: str = "model",
+) -> ModelMetadata:
+    """Metadata for `model` trained on `dataset`; checks the model's shapes fit the data."""
+    input_shape = tuple(model.input_shape[1:])
+    output_shape = tuple(model.output_shape[1:])
+    expected_out: tuple[int, ...] = (dataset.num_outputs,)
+    if dataset.sequence_output:
+        expected_out = (dataset.timesteps, dataset.num_outputs)
+    if input_shape != (dataset.timesteps, dataset.features):
+        raise EdgeRnnError(
+            f"{source}: input shape {_shape(input_shape)} does not match the data's windows "
+            f"({dataset.timesteps}, {dataset.features}) from {dataset.source or dataset.name}"
+        )
+    if output_shape != expected_out:
+        raise EdgeRnnError(
+            f"{source}: output shape {_shape(output_shape)} does not match the data's "
+            f"labels {_shape(expected_out)} from {dataset.source or dataset.name}"
+        )
+    meta = ModelMetadata(
+        name=c_identifier(name or model.name),
+        task=dataset.task,
+        dataset=dataset.source or dataset.name,
+        input_shape=(dataset.timesteps, dataset.features),
+        output_shape=expected_out,
+        sequence_output=dataset.sequence_output,
+        class_names=dataset.class_names,
+        feature_names=dataset.feature_names,
+        normalization=normalization,
+    )
+    meta.check(source)
+    return meta
+
+
+def write_metadata(
+    path: str | Path,
+    model: keras.Model | str | Path,
+    dataset: Dataset,
+    normalization: Normalization | None = None,
+    *,
+    name: str | None = None,
+) -> ModelMetadata:
+    """Write metadata.json for `model` (a Keras model or a `.keras`/`.h5` file) and its data.
+
+    The normalization defaults to one fitted on `dataset.x_train`: pass the one the model was
+    trained with when it differs.
+    """
+    source = "model"
+    if isinstance(model, (str, Path)):
+        source = str(model)
+        model = load_keras_model(model)
+    meta = metadata_for(
+        model,
+        dataset,
+        normalization or fit_normalization(dataset.x_train),
+        name=name,
+        source=source,
+    )
+    meta.write(path)
+    return meta
+
+
+def load_keras_model(path: str | Path) -> keras.Model:
+    """Load a `.keras` or `.h5` model file with one clear error line on failure."""
+    import keras
+
+    path = Path(path)
+    if path.suffix.lower() not in (".keras", ".h5"):
+        raise EdgeRnnError(f"model '{path}': use a .keras or .h5 file")
+    if not path.is_file():
+        raise EdgeRnnError(f"model file '{path}' not found")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as err:  # Keras raises many types for corrupt/unknown content
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise EdgeRnnError(f"model '{path}' cannot be loaded: {message}") from None
+
+
+def _shape(shape: tuple[Any, ...]) -> str:
+    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"

@@ -1,0 +1,94 @@
+"""Keras 3 model builder: stacked (optionally bidirectional) RNN layers and a Dense head."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from edge_rnn.cells import CELL_TYPES
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.ir import MERGE_MODES, TASKS
+
+if TYPE_CHECKING:
+    import keras
+
+HEADS = ("last", "sequence")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The network to train.
+
+    head "last": Dense on the last RNN state (one output per sample);
+    head "sequence": the last RNN layer returns sequences, Dense runs on every time step.
+    """
+
+    cell: str
+    units: tuple[int, ...]
+    bidirectional: bool = False
+    merge_mode: str = "concat"
+    head: str = "last"
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELL_TYPES:
+            raise EdgeRnnError(f"unknown cell '{self.cell}': use one of {', '.join(CELL_TYPES)}")
+        if not self.units or any(int(u) != u or u < 1 for u in self.units):
+            raise EdgeRnnError(
+                f"units must be one or more positive integers (e.g. 16 or 16,16), got {self.units}"
+            )
+        if self.merge_mode not in MERGE_MODES:
+            raise EdgeRnnError(
+                f"unknown merge mode '{self.merge_mode}': use one of {', '.join(MERGE_MODES)}"
+            )
+        if self.head not in HEADS:
+            raise EdgeRnnError(f"unknown head '{self.head}': use one of {', '.join(HEADS)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise EdgeRnnError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+def c_identifier(text: str) -> str:
+    """A lowercase C identifier from free text ("My data-1" -> "my_data_1")."""
+    name = re.sub(r"[^0-9a-zA-Z_]+", "_", text).strip("_").lower() or "model"
+    return f"m_{name}" if name[0].isdigit() else name
+
+
+def model_name(dataset_name: str, cell: str) -> str:
+    return c_identifier(f"{dataset_name}_{cell}")
+
+
+def build_model(
+    spec: ModelSpec,
+    timesteps: int,
+    features: int,
+    num_outputs: int,
+    task: str,
+    *,
+    name: str = "model",
+) -> keras.Model:
+    """Layers are named `<cell>_<i>` (wrapped in `bidirectional_<i>`) and `head`."""
+    import keras
+
+    if task not in TASKS:
+        raise EdgeRnnError(f"unknown task '{task}': use one of {', '.join(TASKS)}")
+    layer_class = {
+        "lstm": keras.layers.LSTM,
+        "gru": keras.layers.GRU,
+        "simple_rnn": keras.layers.SimpleRNN,
+    }[spec.cell]
+    inputs = keras.Input((timesteps, features), name="input")
+    x = inputs
+    for i, units in enumerate(spec.units, start=1):
+        sequences = i < len(spec.units) or spec.head == "sequence"
+        layer = layer_class(
+            units, return_sequences=sequences, dropout=spec.dropout, name=f"{spec.cell}_{i}"
+        )
+        if spec.bidirectional:
+            layer = keras.layers.Bidirectional(
+                layer, merge_mode=spec.merge_mode, name=f"bidirectional_{i}"
+            )
+        x = layer(x)
+    activation = "softmax" if task == "classification" else "linear"
+    outputs = keras.layers.Dense(num_outputs, activation=activation, name="head")(x)
+    return keras.Model(inputs, outputs, name=c_identifier(name))
