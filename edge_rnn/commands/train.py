@@ -1,0 +1,107 @@
+"""`edge-rnn train`: train a Keras RNN on built-in or user data and write DIR/model.keras etc."""
+
+from __future__ import annotations
+
+import argparse
+
+from edge_rnn.cells import CELL_TYPES
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.ir import MERGE_MODES, TASKS
+from edge_rnn.training.model import HEADS
+
+
+def parse_units(text: str) -> tuple[int, ...]:
+    """ "16" -> (16,), "32,16" -> (32, 16)."""
+    try:
+        units = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise EdgeRnnError(
+            f"--units '{text}': give layer sizes as integers, e.g. 16 or 32,16"
+        ) from None
+    if any(u < 1 for u in units):
+        raise EdgeRnnError(f"--units '{text}': every layer needs at least 1 unit")
+    return units
+
+
+def list_data() -> str:
+    from edge_rnn.data import builtin_datasets
+
+    entries = builtin_datasets()
+    width = max(len(name) for name in entries) + len("builtin:")
+    return "\n".join(f"{'builtin:' + name:<{width}}  {text}" for name, text in entries.items())
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_data:
+        print(list_data())
+        return 0
+    if not args.data or not args.out:
+        raise EdgeRnnError("--data and --out are required (or use --list-data)")
+    from edge_rnn.data import load_dataset
+    from edge_rnn.fsutil import atomic_output_dir
+    from edge_rnn.training import ModelSpec, train
+
+    units = parse_units(args.units)
+    dataset = load_dataset(
+        args.data,
+        seed=args.seed,
+        test_fraction=args.test_fraction,
+        timesteps=args.timesteps,
+        task=args.task,
+    )
+    head = args.head or ("sequence" if dataset.sequence_output else "last")
+    spec = ModelSpec(
+        cell=args.cell,
+        units=units,
+        bidirectional=args.bidirectional,
+        merge_mode=args.merge_mode,
+        head=head,
+        dropout=args.dropout,
+    )
+    with atomic_output_dir(args.out) as tmp:
+        train(
+            dataset,
+            spec,
+            tmp,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            patience=args.patience,
+            learning_rate=args.learning_rate,
+            verbose=not args.quiet,
+            name=args.name,
+        )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a Keras RNN on built-in or NPZ/CSV data",
+        description="Train a Keras SimpleRNN/LSTM/GRU (optionally stacked, bidirectional, "
+        "sequence output) and write DIR/model.keras, metadata.json, history.json, history.png.",
+    )
+    parser.add_argument("--data", help="builtin:<name>, a .npz or a .csv file")
+    parser.add_argument("--list-data", action="store_true", help="list the built-in data sets")
+    parser.add_argument("--out", help="output directory (must not exist)")
+    parser.add_argument("--cell", choices=CELL_TYPES, default="lstm")
+    parser.add_argument("--units", default="16", help="units per layer, e.g. 16 or 32,16")
+    parser.add_argument("--bidirectional", action="store_true")
+    parser.add_argument("--merge-mode", choices=MERGE_MODES, default="concat")
+    parser.add_argument(
+        "--head",
+        choices=HEADS,
+        help="Dense on the last state or on every time step (default: from the labels)",
+    )
+    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--task", choices=TASKS)
+    parser.add_argument("--timesteps", type=int, help="window length of built-in data")
+    parser.add_argument("--test-fraction", type=float, default=0.2)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--patience", type=int, default=5, help="early-stopping patience")
+    parser.add_argument("--learning-rate", type=float, default=1e-2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", help="model name (a C identifier; default <data>_<cell>)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+    parser.set_defaults(func=run)
