@@ -40,7 +40,7 @@ def split_gates(matrix: np.ndarray, kind: str) -> dict[str, np.ndarray]:
     """Split a Keras-packed kernel/bias along its last axis into {gate name: block}."""
     spec = CELLS[kind]
     blocks = np.split(matrix, spec.gate_count, axis=-1)
-    return dict(zip(spec.gates, blocks))
+    return dict(zip(spec.gates, blocks, strict=False))
 
 
 def reorder_gates(matrix: np.ndarray, kind: str, order: tuple[str, ...]) -> np.ndarray:

@@ -9,7 +9,6 @@ Weights keep the Keras layout (see `edge_rnn.cells` for gate order):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 
@@ -69,7 +68,7 @@ class DenseLayer:
         return self.units
 
 
-Layer = Union[RecurrentLayer, BidirectionalLayer, DenseLayer]
+Layer = RecurrentLayer | BidirectionalLayer | DenseLayer
 
 
 @dataclass(frozen=True)
@@ -80,9 +79,9 @@ class Normalization:
     scale: tuple[float, ...]
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        return ((x - np.asarray(self.mean, np.float32)) / np.asarray(self.scale, np.float32)).astype(
-            np.float32
-        )
+        mean = np.asarray(self.mean, np.float32)
+        scale = np.asarray(self.scale, np.float32)
+        return ((np.asarray(x, np.float32) - mean) / scale).astype(np.float32)
 
 
 @dataclass(frozen=True, eq=False)

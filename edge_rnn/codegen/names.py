@@ -5,12 +5,65 @@ from __future__ import annotations
 import re
 
 # C99 keywords, C11/C23 additions and identifiers that clash with common headers.
-RESERVED = frozenset("""
-auto break case char const continue default do double else enum extern float for goto if
-inline int long register restrict return short signed sizeof static struct switch typedef union
-unsigned void volatile while _Bool _Complex _Imaginary alignas alignof bool false true
-static_assert thread_local nullptr constexpr typeof main errno assert NULL EOF stdin stdout stderr
-""".split())
+RESERVED = frozenset(
+    [
+        "auto",
+        "break",
+        "case",
+        "char",
+        "const",
+        "continue",
+        "default",
+        "do",
+        "double",
+        "else",
+        "enum",
+        "extern",
+        "float",
+        "for",
+        "goto",
+        "if",
+        "inline",
+        "int",
+        "long",
+        "register",
+        "restrict",
+        "return",
+        "short",
+        "signed",
+        "sizeof",
+        "static",
+        "struct",
+        "switch",
+        "typedef",
+        "union",
+        "unsigned",
+        "void",
+        "volatile",
+        "while",
+        "_Bool",
+        "_Complex",
+        "_Imaginary",
+        "alignas",
+        "alignof",
+        "bool",
+        "false",
+        "true",
+        "static_assert",
+        "thread_local",
+        "nullptr",
+        "constexpr",
+        "typeof",
+        "main",
+        "errno",
+        "assert",
+        "NULL",
+        "EOF",
+        "stdin",
+        "stdout",
+        "stderr",
+    ]
+)
 
 
 def c_identifier(name: str, *, fallback: str = "model") -> str:

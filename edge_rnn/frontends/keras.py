@@ -20,8 +20,15 @@ from edge_rnn.codegen.names import c_identifier
 from edge_rnn.errors import EdgeRnnError
 
 # Layers that do nothing at inference time.
-INFERENCE_NO_OPS = {"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
-                    "AlphaDropout", "ActivityRegularization", "InputLayer"}
+INFERENCE_NO_OPS = {
+    "Dropout",
+    "SpatialDropout1D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
+    "InputLayer",
+}
 SUPPORTED = "SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, TimeDistributed(Dense)"
 
 
@@ -111,8 +118,10 @@ def load_model_ir(
             continue
         layers.append(converted)
         size = converted.output_size
-        sequence = converted.per_timestep if isinstance(converted, ir.DenseLayer) else (
-            converted.return_sequences
+        sequence = (
+            converted.per_timestep
+            if isinstance(converted, ir.DenseLayer)
+            else (converted.return_sequences)
         )
     if not any(not isinstance(layer, ir.DenseLayer) for layer in layers) and not check.problems:
         check.add(model.name, f"the model has no recurrent layer; edge-rnn converts {SUPPORTED}")
@@ -134,7 +143,9 @@ def load_model_ir(
 def _input_shape(model: Any, check: _Check, timesteps: int | None) -> tuple[int, int]:
     shapes = model.input_shape
     if isinstance(shapes, list):
-        check.add(model.name, f"{len(shapes)} inputs; edge-rnn needs one (timesteps, features) input")
+        check.add(
+            model.name, f"{len(shapes)} inputs; edge-rnn needs one (timesteps, features) input"
+        )
         check.raise_if_any()
     if len(shapes) != 3:
         check.add(model.name, f"input shape {shapes[1:]} is not (timesteps, features)")
@@ -142,8 +153,11 @@ def _input_shape(model: Any, check: _Check, timesteps: int | None) -> tuple[int,
     _, steps, features = shapes
     steps = timesteps or steps
     if steps is None:
-        check.add(model.name, "the sequence length is variable; microcontrollers need a fixed one: "
-                  "pass --timesteps N (or build the model with keras.Input((N, features)))")
+        check.add(
+            model.name,
+            "the sequence length is variable; microcontrollers need a fixed one: "
+            "pass --timesteps N (or build the model with keras.Input((N, features)))",
+        )
     if features is None:
         check.add(model.name, "the number of input features is not fixed")
         check.raise_if_any()
@@ -152,12 +166,25 @@ def _input_shape(model: Any, check: _Check, timesteps: int | None) -> tuple[int,
 
 def _chain(model: Any, check: _Check) -> list[Any]:
     """The model's layers in order, refusing graphs that branch or merge."""
-    layers = list(model.layers)
+    import keras
+
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    if isinstance(model, keras.Sequential):
+        return layers
+    previous = model.inputs[0]
     for layer in layers:
-        inputs = getattr(layer, "_inbound_nodes", [])
-        if len(inputs) > 1 or (inputs and len(inputs[0].input_tensors) > 1):
-            check.add(layer.name, "the model branches or merges here; edge-rnn needs one chain of "
-                      f"layers ({SUPPORTED})")
+        try:
+            linked = layer.input is previous
+        except (AttributeError, ValueError):  # a layer used more than once
+            linked = False
+        if not linked:
+            check.add(
+                layer.name,
+                "the model branches, merges or reuses a layer here; edge-rnn "
+                f"needs one chain of layers ({SUPPORTED})",
+            )
+            break
+        previous = layer.output
     return layers
 
 
@@ -165,7 +192,9 @@ def _activation_name(layer: Any, key: str, check: _Check) -> str:
     value = layer.get_config().get(key)
     if isinstance(value, str) and value in ir.ACTIVATIONS:
         return value
-    check.add(layer.name, f"{key}={value!r} is not supported; use one of {', '.join(ir.ACTIVATIONS)}")
+    check.add(
+        layer.name, f"{key}={value!r} is not supported; use one of {', '.join(ir.ACTIVATIONS)}"
+    )
     return "linear"
 
 
@@ -181,10 +210,15 @@ def _recurrent(layer: Any, input_size: int, check: _Check) -> ir.RecurrentLayer 
         return None
     config = layer.get_config()
     if config.get("stateful"):
-        check.add(layer.name, "stateful=True is not supported; edge-rnn resets state per window "
-                  "(rebuild with stateful=False; the native C backend's _step() streams with state)")
+        check.add(
+            layer.name,
+            "stateful=True is not supported; edge-rnn resets state per window "
+            "(rebuild with stateful=False; the native C backend's _step() streams with state)",
+        )
     if config.get("return_state"):
-        check.add(layer.name, "return_state=True is not supported; return sequences or the last state")
+        check.add(
+            layer.name, "return_state=True is not supported; return sequences or the last state"
+        )
     activation = _activation_name(layer, "activation", check)
     recurrent_activation = (
         _activation_name(layer, "recurrent_activation", check) if cell != "simple_rnn" else "linear"
@@ -228,28 +262,38 @@ def _convert_layer(layer: Any, size: int, sequence: bool, check: _Check) -> ir.L
     kind = type(layer).__name__
     if kind in KERAS_CELL_CLASSES:
         if not sequence:
-            check.add(layer.name, "a recurrent layer needs a sequence input; set "
-                      "return_sequences=True on the recurrent layer before it")
+            check.add(
+                layer.name,
+                "a recurrent layer needs a sequence input; set "
+                "return_sequences=True on the recurrent layer before it",
+            )
         return _recurrent(layer, size, check)
     if kind == "Bidirectional":
         if not sequence:
             check.add(layer.name, "Bidirectional needs a sequence input")
         merge_mode = layer.get_config().get("merge_mode")
         if merge_mode not in ir.MERGE_MODES:
-            check.add(layer.name, f"merge_mode={merge_mode!r} is not supported; use one of "
-                      f"{', '.join(ir.MERGE_MODES)}")
+            check.add(
+                layer.name,
+                f"merge_mode={merge_mode!r} is not supported; use one of "
+                f"{', '.join(ir.MERGE_MODES)}",
+            )
         forward = _recurrent(layer.forward_layer, size, check)
         backward = _recurrent(layer.backward_layer, size, check)
         if forward is None or backward is None:
             return None
-        return ir.BidirectionalLayer(layer.name, forward, backward, str(merge_mode),
-                                     forward.return_sequences)
+        return ir.BidirectionalLayer(
+            layer.name, forward, backward, str(merge_mode), forward.return_sequences
+        )
     if kind == "Dense":
         return _dense(layer, size, sequence, check)
     if kind == "TimeDistributed" and type(layer.layer).__name__ == "Dense":
         return _dense(layer.layer, size, True, check)
-    check.add(layer.name, f"{kind} is not supported; edge-rnn converts {SUPPORTED} "
-              "(remove the layer or move that processing outside the model)")
+    check.add(
+        layer.name,
+        f"{kind} is not supported; edge-rnn converts {SUPPORTED} "
+        "(remove the layer or move that processing outside the model)",
+    )
     return None
 
 
@@ -262,8 +306,11 @@ def _fold_activation(layer: Any, layers: list[ir.Layer], check: _Check) -> None:
     if isinstance(previous, ir.DenseLayer) and previous.activation == "linear":
         layers[-1] = ir.DenseLayer(**{**previous.__dict__, "activation": activation})
     else:
-        check.add(layer.name, "an Activation layer is supported only right after a linear Dense; "
-                  "set the activation on the layer itself")
+        check.add(
+            layer.name,
+            "an Activation layer is supported only right after a linear Dense; "
+            "set the activation on the layer itself",
+        )
 
 
 def _guess_task(last: ir.Layer) -> str:

@@ -1,0 +1,86 @@
+"""Export twins: the IR rebuilt as a tf-keras model with a fixed batch of 1.
+
+Keras 3 recurrent layers never fuse in the TFLite converter, tf-keras LSTMs do; a fixed batch
+avoids dynamic TensorList shapes. Weights come from the IR, so the twin computes exactly what
+the user's model computes (checked by the validator against the Keras 3 original).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edge_rnn import ir
+
+_TF_KERAS_CLASSES = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def _activation(name: str) -> Any:
+    """tf-keras activation with Keras 3 semantics (hard_sigmoid differs between them)."""
+    if name != "hard_sigmoid":
+        return name
+    import tensorflow as tf
+
+    def keras3_hard_sigmoid(x: Any) -> Any:
+        return tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
+
+    return keras3_hard_sigmoid
+
+
+def _recurrent(layer: ir.RecurrentLayer, unroll: bool, name: str | None = None) -> Any:
+    import tf_keras
+
+    kwargs: dict[str, Any] = {
+        "units": layer.units,
+        "activation": _activation(layer.activation),
+        "use_bias": layer.use_bias,
+        "return_sequences": layer.return_sequences,
+        "go_backwards": layer.go_backwards,
+        "unroll": unroll,
+        "name": name or layer.name,
+    }
+    if layer.cell != "simple_rnn":
+        kwargs["recurrent_activation"] = _activation(layer.recurrent_activation)
+    if layer.cell == "gru":
+        kwargs["reset_after"] = layer.reset_after
+    return getattr(tf_keras.layers, _TF_KERAS_CLASSES[layer.cell])(**kwargs)
+
+
+def _cell_weights(layer: ir.RecurrentLayer) -> list[Any]:
+    weights = [layer.kernel, layer.recurrent_kernel]
+    return weights + ([layer.bias] if layer.bias is not None else [])
+
+
+def build_twin(model: ir.Model, unroll: frozenset[str] = frozenset()) -> Any:
+    """A tf-keras Sequential with input (1, T, F) computing `model`; `unroll` names the
+    layers to unroll (see `edge_rnn.export.routes`)."""
+    import tf_keras
+
+    twin = tf_keras.Sequential(name=model.name)
+    twin.add(tf_keras.Input(shape=model.input_shape, batch_size=1, name="input"))
+    weights: list[tuple[Any, list[Any]]] = []
+    for layer in model.layers:
+        if isinstance(layer, ir.DenseLayer):
+            built = tf_keras.layers.Dense(
+                layer.units,
+                activation=_activation(layer.activation),
+                use_bias=layer.use_bias,
+                name=layer.name,
+            )
+            values = [layer.kernel] + ([layer.bias] if layer.bias is not None else [])
+        elif isinstance(layer, ir.BidirectionalLayer):
+            unrolled = layer.name in unroll
+            built = tf_keras.layers.Bidirectional(
+                _recurrent(layer.forward, unrolled, "forward"),
+                backward_layer=_recurrent(layer.backward, unrolled, "backward"),
+                merge_mode=layer.merge_mode,
+                name=layer.name,
+            )
+            values = _cell_weights(layer.forward) + _cell_weights(layer.backward)
+        else:
+            built = _recurrent(layer, layer.name in unroll)
+            values = _cell_weights(layer)
+        twin.add(built)
+        weights.append((built, values))
+    for built, values in weights:
+        built.set_weights(values)
+    return twin

@@ -1,0 +1,97 @@
+"""Runs one conversion in a child process: TensorFlow segfaults on some RNN graphs
+(int8 calibration of WHILE loops) and may hang, so the parent keeps a timeout and turns
+crashes into a clear message.
+
+Parent side: `run_conversion(request, timeout)`. Child side: `python -m edge_rnn.export.worker
+REQUEST.json RESULT.json`; exit code 0 = success, 2 = EdgeRnnError (message on stderr's
+last line), anything else = TensorFlow failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edge_rnn.errors import EdgeRnnError
+
+MESSAGE_PREFIX = "EDGE-RNN-ERROR: "
+
+
+def run_conversion(request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run `request` in a child Python; returns the child's result dict."""
+    what = f"{request['format']} {request['quantization']} conversion of '{request['model']}'"
+    with tempfile.TemporaryDirectory(prefix="edge-rnn-convert-") as tmp:
+        request_path, result_path = Path(tmp, "request.json"), Path(tmp, "result.json")
+        request_path.write_text(json.dumps(request), encoding="utf-8")
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+        try:
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "edge_rnn.export.worker",
+                    str(request_path),
+                    str(result_path),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+            )
+        except subprocess.TimeoutExpired:
+            raise EdgeRnnError(
+                f"{what} did not finish within {timeout:.0f} s; raise the timeout (--timeout) "
+                "or try another route/quantization"
+            ) from None
+        if proc.returncode == 0:
+            return json.loads(result_path.read_text(encoding="utf-8"))
+        messages = [
+            line[len(MESSAGE_PREFIX) :]
+            for line in proc.stderr.splitlines()
+            if line.startswith(MESSAGE_PREFIX)
+        ]
+        if messages:
+            raise EdgeRnnError(messages[-1])
+        if proc.returncode < 0:
+            name = signal.Signals(-proc.returncode).name
+            raise EdgeRnnError(
+                f"TensorFlow crashed ({name}) during the {what}; this happens when calibrating "
+                "recurrent loops: use --route unrolled, or the native C backend"
+            )
+        tail = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        raise EdgeRnnError(f"{what} failed: {tail[-1][:300] if tail else 'no message'}")
+
+
+def _convert(request: dict[str, Any]) -> dict[str, Any]:
+    from edge_rnn.export import onnx as onnx_export
+    from edge_rnn.export import tflite as tflite_export
+    from edge_rnn.frontends.keras import load_model_ir
+
+    model = load_model_ir(
+        request["model"], request.get("metadata"), timesteps=request.get("timesteps")
+    )
+    if request["format"] == "tflite":
+        return tflite_export.convert_in_process(model, request)
+    return onnx_export.convert_in_process(model, request)
+
+
+def main(argv: list[str]) -> int:
+    request_path, result_path = argv
+    request = json.loads(Path(request_path).read_text(encoding="utf-8"))
+    try:
+        result = _convert(request)
+    except EdgeRnnError as err:
+        print(f"{MESSAGE_PREFIX}{err}", file=sys.stderr)
+        return 2
+    Path(result_path).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
