@@ -114,7 +114,7 @@ def encode_labels(
     if not integral:
         bad = np.argmax((values != np.round(values)).ravel())
         raise EdgeRnnError(
-            f"{source}: {field} has non-integer class label {values.ravel()[bad]!r}; "
+            f"{source}: {field} has non-integer class label {float(values.ravel()[bad]):g}; "
             "classification needs class indices 0..C-1 (or pass task regression)"
         )
     if values.size and values.min() < 0:

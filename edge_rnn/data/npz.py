@@ -14,6 +14,7 @@ import numpy as np
 
 from edge_rnn.data.dataset import (
     Dataset,
+    check_finite,
     check_windows,
     encode_labels,
     make_dataset,
@@ -25,6 +26,9 @@ from edge_rnn.errors import EdgeRnnError
 def load_npz(path: Path, *, seed: int, test_fraction: float, task: str | None) -> Dataset:
     source = str(path)
     arrays = _read(path)
+    for key in ("y", "y_train", "y_test"):
+        if key in arrays and arrays[key].dtype.kind in "f":
+            check_finite(arrays[key], source, key)  # before any split: indices as in the file
     if "x_train" in arrays:
         missing = [k for k in ("y_train",) if k not in arrays]
         has_test = "x_test" in arrays or "y_test" in arrays
@@ -70,6 +74,10 @@ def load_npz(path: Path, *, seed: int, test_fraction: float, task: str | None) -
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
+    if not zipfile.is_zipfile(path):
+        raise EdgeRnnError(
+            f"{path}: not a readable NPZ file (not a zip archive); save it with numpy.savez"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
