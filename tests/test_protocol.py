@@ -132,8 +132,18 @@ def test_c_header_prints_what_the_parser_reads(tmp_path: Path) -> None:
     source.write_text(C_PRINTER)
     binary = tmp_path / "printer"
     subprocess.run(
-        ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(REPO / "firmware_templates"
-         / "protocol"), str(source), "-o", str(binary)],
+        [
+            "gcc",
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-I",
+            str(REPO / "firmware_templates" / "protocol"),
+            str(source),
+            "-o",
+            str(binary),
+        ],
         check=True,
     )
     out = subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout

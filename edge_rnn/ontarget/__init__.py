@@ -1,0 +1,23 @@
+"""On-target runs: cross-compile the validation firmware for a target, run it under QEMU
+(system mode for Cortex-M, user mode for ARM Linux), count instructions, measure flash/RAM.
+
+    firmware = build_firmware(load_target("cortex-m4f"), model_dir, x, work_dir)
+    result = run_firmware(firmware, count_instructions=True)
+"""
+
+from edge_rnn.ontarget.build import Firmware, build_firmware
+from edge_rnn.ontarget.elf import MemoryUse, memory_use, symbol_address
+from edge_rnn.ontarget.run import OnTargetResult, run_firmware
+from edge_rnn.ontarget.toolchain import ToolMissing, missing_tools
+
+__all__ = [
+    "Firmware",
+    "MemoryUse",
+    "OnTargetResult",
+    "ToolMissing",
+    "build_firmware",
+    "memory_use",
+    "missing_tools",
+    "run_firmware",
+    "symbol_address",
+]

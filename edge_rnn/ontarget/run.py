@@ -1,0 +1,129 @@
+"""Run a built firmware under QEMU, parse its line protocol, count instructions.
+
+Cortex-M: `qemu-system-arm -M <machine> -cpu <core> ... -semihosting-config
+enable=on,target=native -icount shift=0 -kernel app.elf`; the program's stdout is the
+protocol and QEMU's exit status is the firmware's (faults exit with known codes).
+ARM Linux: `qemu-aarch64 -L <sysroot> app` (or qemu-arm).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.ontarget.build import Firmware
+from edge_rnn.ontarget.elf import symbol_address
+from edge_rnn.ontarget.plugin import build_plugin
+from edge_rnn.ontarget.toolchain import ToolMissing, require_tools
+from edge_rnn.protocol import ProtocolLog, parse_protocol
+
+# Keep in sync with firmware_templates/cortexm/edge_rnn_firmware.h.
+EXIT_CODES = {
+    120: "HardFault",
+    121: "MemManage fault",
+    122: "BusFault",
+    123: "UsageFault (e.g. FPU not enabled or an undefined instruction)",
+    124: "unexpected interrupt",
+}
+
+
+@dataclass(frozen=True)
+class InstructionCount:
+    per_inference: int  # mean over the bracketed inferences (one per test window)
+    first: int
+    lowest: int
+    highest: int
+    inferences: int
+
+
+@dataclass(frozen=True)
+class OnTargetResult:
+    log: ProtocolLog
+    instructions: InstructionCount | None
+    firmware: Firmware
+
+    @property
+    def stack_bytes(self) -> int | None:
+        value = self.log.costs.get("stack_bytes")
+        return int(value) if isinstance(value, int) else None
+
+
+def qemu_command(firmware: Firmware) -> list[str]:
+    target, emulator = firmware.target, firmware.target.emulator
+    if target.kind == "linux":
+        return [emulator.qemu, "-L", emulator.sysroot]
+    return [
+        emulator.qemu,
+        "-M",
+        emulator.machine,
+        "-cpu",
+        emulator.cpu,
+        "-nographic",
+        "-monitor",
+        "none",
+        "-serial",
+        "none",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-icount",
+        "shift=0",
+    ]
+
+
+def _read_counts(path: Path) -> InstructionCount:
+    if not path.is_file():
+        raise EdgeRnnError("the QEMU icount plugin wrote no result (did QEMU load it?)")
+    fields = dict(word.split("=", 1) for word in path.read_text().split())
+    pairs = int(fields["pairs"])
+    if pairs == 0:
+        raise EdgeRnnError("the instruction-count markers were never reached")
+    return InstructionCount(
+        per_inference=round(int(fields["total"]) / pairs),
+        first=int(fields["first"]),
+        lowest=int(fields["min"]),
+        highest=int(fields["max"]),
+        inferences=pairs,
+    )
+
+
+def run_firmware(
+    firmware: Firmware, *, count_instructions: bool = True, timeout_s: float = 120.0
+) -> OnTargetResult:
+    """Run the firmware once; outputs from its protocol, instructions from the plugin."""
+    require_tools(firmware.target)
+    with tempfile.TemporaryDirectory(prefix="edge-rnn-qemu-") as scratch:
+        counts_file = Path(scratch) / "icount.txt"
+        command = qemu_command(firmware)
+        if count_instructions:
+            start = symbol_address(firmware.elf, "edge_rnn_marker_start")
+            end = symbol_address(firmware.elf, "edge_rnn_marker_end")
+            plugin = build_plugin()
+            command += ["-plugin", f"{plugin},start={start:#x},end={end:#x},out={counts_file}"]
+        command += (
+            ["-kernel", str(firmware.elf)]
+            if firmware.target.kind == "cortex-m"
+            else [str(firmware.elf)]
+        )
+        where = f"{firmware.target.name} ({firmware.target.emulator.qemu})"
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=timeout_s)
+        except FileNotFoundError:
+            raise ToolMissing(f"{command[0]} not found") from None
+        except subprocess.TimeoutExpired:
+            raise EdgeRnnError(
+                f"firmware on {where} did not finish within {timeout_s:.0f} s "
+                "(a hang in the model, or too many test windows)"
+            ) from None
+        stdout = done.stdout.decode("utf-8", errors="replace")
+        if done.returncode != 0:
+            what = EXIT_CODES.get(done.returncode, f"exit status {done.returncode}")
+            detail = done.stderr.decode("utf-8", errors="replace").strip().splitlines()[-1:]
+            raise EdgeRnnError(
+                f"firmware on {where} stopped with {what}" + (f": {detail[0]}" if detail else "")
+            )
+        log = parse_protocol(stdout, source=f"{where} output")
+        counts = _read_counts(counts_file) if count_instructions else None
+    return OnTargetResult(log=log, instructions=counts, firmware=firmware)
