@@ -34,13 +34,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.fsutil import read_json
 from edge_rnn.ir import Normalization
 
 
 @dataclass(frozen=True)
 class ModelMeta:
-    """What every runner needs from `model/metadata.json` (see docs/architecture.md)."""
+    """What every runner needs to know of the model (a subset of `model/metadata.json`)."""
 
     name: str
     input_shape: tuple[int, int]  # (T, F)
@@ -51,32 +50,17 @@ class ModelMeta:
     normalization: Normalization | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "metadata") -> ModelMeta:
-        try:
-            norm = data.get("normalization")
-            return cls(
-                name=str(data["name"]),
-                input_shape=tuple(int(v) for v in data["input_shape"]),  # type: ignore[arg-type]
-                output_shape=tuple(int(v) for v in data["output_shape"]),
-                task=str(data.get("task", "classification")),
-                sequence_output=bool(data.get("sequence_output", False)),
-                class_names=tuple(str(c) for c in data.get("class_names", ())),
-                normalization=Normalization(
-                    mean=tuple(float(v) for v in norm["mean"]),
-                    scale=tuple(float(v) for v in norm["scale"]),
-                )
-                if norm
-                else None,
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise EdgeRnnError(
-                f"{source}: missing or invalid field {err}: expected name, input_shape, "
-                "output_shape (see docs/architecture.md)"
-            ) from None
-
-    @classmethod
-    def load(cls, path: str | Path) -> ModelMeta:
-        return cls.from_dict(read_json(path, "model metadata"), str(path))
+    def from_metadata(cls, md: Any) -> ModelMeta:
+        """From a checked `edge_rnn.training.metadata.ModelMetadata` (model/metadata.json)."""
+        return cls(
+            name=md.name,
+            input_shape=tuple(md.input_shape),  # type: ignore[arg-type]
+            output_shape=tuple(md.output_shape),
+            task=md.task,
+            sequence_output=md.sequence_output,
+            class_names=tuple(md.class_names),
+            normalization=md.normalization,
+        )
 
     def normalize(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float32)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_rnn.errors import EdgeRnnError
 from edge_rnn.runtimes.base import (
     Artefact,
     ModelMeta,
@@ -25,13 +24,9 @@ class KerasRunner(Runner):
     order = 10
 
     def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
-        import keras
+        from edge_rnn.training.metadata import load_keras_model
 
-        try:
-            model = keras.models.load_model(artefact.path, compile=False)
-        except Exception as err:  # Keras raises many types for a bad file; all mean the same
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-            raise EdgeRnnError(f"{artefact.path}: Keras cannot load this model ({first})") from None
+        model = load_keras_model(artefact.path)
         xn = meta.normalize(x)
         parts = [
             np.asarray(model(xn[i : i + BATCH], training=False), np.float32)

@@ -1,0 +1,104 @@
+"""Self-contained report.html: inline CSS, matplotlib (Agg) plots embedded as base64 PNG."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+from edge_rnn.validate.report import COLUMNS, stage_remark, verdict
+from edge_rnn.validate.stages import Report
+
+TEMPLATE = "report.html.j2"
+
+
+def _png(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _plots(report: Report) -> list[dict[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    compared = [s for s in report.stages if "rel_l2" in s.metrics]
+    plots = []
+    if compared:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 0.45 * len(compared) + 1.5))
+        names = [s.name for s in compared]
+        for ax, metric in zip(axes, ("max_abs", "rel_l2"), strict=True):
+            values = [max(s.metrics[metric], 1e-12) for s in compared]
+            ax.barh(names, values, color="#4c72b0")
+            ax.set_xscale("log")
+            ax.set_title(f"{metric} vs float (log scale)")
+            ax.invert_yaxis()
+        axes[1].set_yticklabels([])
+        plots.append({"title": "Error per stage", "png": _png(fig)})
+        plt.close(fig)
+    stepped = [s for s in compared if "per_step" in s.details]
+    if stepped:
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        for stage in stepped:
+            ax.plot(stage.details["per_step"]["max_abs"], label=stage.name)
+        ax.set_yscale("log")
+        ax.set_xlabel("time step")
+        ax.set_ylabel("max abs error")
+        ax.legend(fontsize="small")
+        plots.append({"title": "Error against time step", "png": _png(fig)})
+        plt.close(fig)
+    with_confusion = [s for s in report.stages if "confusion" in s.details]
+    if with_confusion:
+        cols = min(len(with_confusion), 4)
+        rows = -(-len(with_confusion) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+        for ax in axes.ravel():
+            ax.axis("off")
+        for ax, stage in zip(axes.ravel(), with_confusion, strict=False):
+            matrix = stage.details["confusion"]
+            ax.axis("on")
+            ax.imshow(matrix, cmap="Blues")
+            for i, row in enumerate(matrix):
+                for j, count in enumerate(row):
+                    ax.text(j, i, str(count), ha="center", va="center", fontsize=7)
+            ax.set_title(stage.name, fontsize=8)
+            ax.set_xlabel("predicted", fontsize=7)
+            ax.set_ylabel("true", fontsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        plots.append({"title": "Confusion matrices (test labels)", "png": _png(fig)})
+        plt.close(fig)
+    return plots
+
+
+def render_html(report: Report) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).parent)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    rows = [
+        {
+            "stage": stage,
+            "verdict": verdict(stage, report.allow_skip),
+            "ok": stage.ok(report.allow_skip),
+            "remark": stage_remark(stage),
+            "cells": [
+                "-" if stage.metrics.get(metric) is None else fmt.format(stage.metrics[metric])
+                for metric, _, fmt in COLUMNS
+            ],
+        }
+        for stage in report.stages
+    ]
+    return env.get_template(TEMPLATE).render(
+        report=report,
+        columns=[title for _, title, _ in COLUMNS],
+        rows=rows,
+        plots=_plots(report),
+    )

@@ -1,0 +1,320 @@
+"""validate_build(): every artefact of a build directory on the same windows vs the float model."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.fsutil import read_json, sha256_file
+from edge_rnn.runtimes.base import (
+    Artefact,
+    ModelMeta,
+    RunContext,
+    Runner,
+    RunnerSkipped,
+    RunResult,
+    check_input,
+    runners_for,
+)
+from edge_rnn.validate import metrics as m
+from edge_rnn.validate import thresholds as th
+from edge_rnn.validate.stages import (
+    FAILED,
+    NOT_APPLICABLE,
+    PASSED,
+    REFERENCE,
+    SKIPPED,
+    Report,
+    StageResult,
+)
+
+PACKAGES = (
+    "tensorflow-cpu",
+    "tensorflow",
+    "keras",
+    "tf-keras",
+    "ai-edge-litert",
+    "tflite-micro",
+    "onnxruntime",
+    "onnx",
+    "numpy",
+)
+
+
+def environment() -> dict[str, str]:
+    """Versions of what produced the numbers (without importing any of it)."""
+    env = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            env[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return env
+
+
+def load_windows(build_dir: Path, data: str | None, meta: ModelMeta) -> tuple[np.ndarray, Any, str]:
+    """(raw x, labels or None, source) from DIR/data/test.npz, an .npz with x[, y], or a spec."""
+    if data is None or data.lower().endswith(".npz"):
+        path = Path(data) if data else build_dir / "data" / "test.npz"
+        if not path.is_file():
+            raise EdgeRnnError(
+                f"test data '{path}' not found: pass --data (a .npz or builtin:NAME)"
+            )
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                if "x" not in arrays:
+                    raise EdgeRnnError(f"test data '{path}' has no array 'x' (raw windows N,T,F)")
+                x, y = arrays["x"], arrays.get("y")
+        except (OSError, ValueError) as err:
+            raise EdgeRnnError(f"test data '{path}' is not a readable .npz: {err}") from None
+        source = str(path)
+    else:
+        from edge_rnn.data import load_dataset
+
+        dataset = load_dataset(data, timesteps=meta.input_shape[0])
+        x, y, source = dataset.x_test, dataset.y_test, data
+    x = check_input(x, meta, source)
+    return x, _labels(y, x, meta, source), source
+
+
+def _labels(y: Any, x: np.ndarray, meta: ModelMeta, source: str) -> np.ndarray | None:
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if meta.task == "classification":
+        want = (len(x), *meta.output_shape[:-1])
+        y = y.reshape(want) if y.size == int(np.prod(want)) else y
+    else:
+        want = (len(x), *meta.output_shape)
+    if tuple(y.shape) != want:
+        raise EdgeRnnError(
+            f"{source}: labels y have shape {tuple(y.shape)} but model '{meta.name}' needs {want}"
+        )
+    if meta.task == "classification" and (y.min() < 0 or y.max() >= meta.output_shape[-1]):
+        raise EdgeRnnError(f"{source}: class labels outside 0..{meta.output_shape[-1] - 1}")
+    return y
+
+
+def _artefacts(build_dir: Path, manifest: dict[str, Any]) -> list[Artefact]:
+    found = []
+    for i, entry in enumerate(manifest.get("artefacts", [])):
+        try:
+            found.append(
+                Artefact(
+                    str(entry["name"]),
+                    build_dir / entry["path"],
+                    str(entry["format"]),
+                    str(entry.get("quantization", "")),
+                    entry,
+                )
+            )
+        except (KeyError, TypeError):
+            raise EdgeRnnError(
+                f"{build_dir / 'manifest.json'}: artefacts[{i}] needs name, path and format"
+            ) from None
+    return found
+
+
+def _integrity(artefact: Artefact) -> str:
+    """'' when the artefact is present and unchanged, else the reason its stages fail."""
+    if not artefact.path.is_file():
+        return f"artefact '{artefact.path}' is missing: rebuild"
+    expected = artefact.entry.get("sha256")
+    if expected and sha256_file(artefact.path) != expected:
+        return f"artefact '{artefact.path}' changed since the build (sha256 mismatch): rebuild"
+    return ""
+
+
+def _selected(key: th.StageKey, stages: Sequence[str] | None) -> bool:
+    return not stages or any(key.specificity(s) is not None for s in stages)
+
+
+class _Validation:
+    def __init__(
+        self,
+        meta: ModelMeta,
+        x: np.ndarray,
+        labels: np.ndarray | None,
+        work_dir: Path,
+        timeout_s: float,
+    ) -> None:
+        self.meta, self.x, self.labels = meta, x, labels
+        self.ctx = RunContext(work_dir=work_dir, timeout_s=timeout_s)
+        self.reference: RunResult | None = None
+        self.reference_metrics: dict[str, float] = {}
+        self.results: dict[tuple[str, str], RunResult] = {}  # (artefact, runner) -> result
+
+    def compare(self, stage: StageResult, result: RunResult, runner: Runner) -> None:
+        assert self.reference is not None
+        meta = self.meta
+        stage.metrics, stage.details = m.compare(
+            self.reference.outputs,
+            result.outputs,
+            classifier=meta.task == "classification",
+            sequence=meta.sequence_output,
+            labels=self.labels,
+        )
+        ref_accuracy = self.reference_metrics.get("accuracy")
+        if "accuracy" in stage.metrics and ref_accuracy is not None:
+            stage.metrics["accuracy_drop"] = ref_accuracy - stage.metrics["accuracy"]
+        integer_ref = self.results.get((stage.artefact, runner.integer_reference or ""))
+        if (
+            integer_ref is not None
+            and integer_ref.raw_outputs is not None
+            and result.raw_outputs is not None
+        ):
+            stage.metrics.update(m.lsb_difference(result.raw_outputs, integer_ref.raw_outputs))
+            stage.notes.append(f"LSB compared with {runner.integer_reference} on the same file")
+        stage.failures = th.check(stage.metrics, stage.thresholds)
+        stage.status = FAILED if stage.failures else PASSED
+
+    def run_stage(self, stage: StageResult, artefact: Artefact, runner: Runner) -> None:
+        start = time.perf_counter()
+        try:
+            result = runner.run(artefact, self.x, self.meta, self.ctx)
+        except RunnerSkipped as skip:
+            stage.status = NOT_APPLICABLE if skip.not_applicable else SKIPPED
+            stage.reason = skip.reason
+            return
+        except EdgeRnnError as err:
+            stage.reason = str(err)
+            return
+        except Exception as err:  # a runtime bug must not hide the other stages' results
+            stage.reason = f"{runner.name} raised {type(err).__name__}: {err}"
+            return
+        finally:
+            stage.seconds = round(time.perf_counter() - start, 3)
+        stage.memory, stage.notes = dict(result.memory), list(result.notes)
+        self.results[(artefact.name, runner.name)] = result
+        if self.reference is None:  # this is the reference stage
+            self.reference = result
+            stage.status = REFERENCE
+            stage.metrics, stage.details = m.compare(
+                result.outputs,
+                result.outputs,
+                classifier=self.meta.task == "classification",
+                sequence=self.meta.sequence_output,
+                labels=self.labels,
+            )
+            stage.metrics = {
+                k: v for k, v in stage.metrics.items() if k in ("accuracy", "label_rmse")
+            }
+            self.reference_metrics = dict(stage.metrics)
+            return
+        self.compare(stage, result, runner)
+
+
+def _stage(artefact: Artefact, runner: Runner, build_dir: Path) -> tuple[StageResult, th.StageKey]:
+    name = f"{artefact.name}/{runner.name}"
+    key = th.StageKey(name, artefact.name, runner.name, artefact.format, artefact.quantization)
+    try:
+        rel = str(artefact.path.relative_to(build_dir))
+    except ValueError:
+        rel = str(artefact.path)
+    stage = StageResult(
+        name, artefact.name, rel, runner.name, artefact.format, artefact.quantization
+    )
+    return stage, key
+
+
+def validate_build(
+    build_dir: str | Path,
+    *,
+    data: str | None = None,
+    thresholds: Iterable[th.Override] | None = None,
+    allow_skip: bool = False,
+    stages: Sequence[str] | None = None,
+    timeout_s: float = 300.0,
+    write: bool = True,
+    echo: bool = True,
+) -> Report:
+    """Validate every artefact listed in DIR/manifest.json against the float Keras model.
+
+    `thresholds`: overrides (`thresholds.parse_cli`, `thresholds.load_toml`); `stages`:
+    selectors (stage, artefact, runner or quantization names) limiting what runs (the float
+    reference always runs). Writes DIR/report.json and DIR/report.html when `write`, prints
+    the table when `echo`; returns the Report (call `raise_for_failure()` for exit code 1).
+    """
+    from edge_rnn.training.metadata import ModelMetadata
+
+    build_dir = Path(build_dir)
+    manifest = read_json(build_dir / "manifest.json", "build manifest")
+    try:
+        model_entry = manifest["model"]
+        keras_path = build_dir / model_entry["keras"]
+        meta_path = build_dir / model_entry["metadata"]
+    except (KeyError, TypeError):
+        raise EdgeRnnError(
+            f"{build_dir / 'manifest.json'}: needs model.keras and model.metadata paths"
+        ) from None
+    meta = ModelMeta.from_metadata(ModelMetadata.read(meta_path))
+    x, labels, source = load_windows(build_dir, data, meta)
+    overrides = list(thresholds or ())
+    reference = Artefact("keras", keras_path, "keras", "float32")
+    plan = [(reference, runners_for(reference)[0])]
+    notes = []
+    for artefact in _artefacts(build_dir, manifest):
+        runners = runners_for(artefact)
+        if not runners:
+            notes.append(f"no runner takes format '{artefact.format}' ({artefact.name})")
+        plan.extend((artefact, runner) for runner in runners)
+
+    results: list[StageResult] = []
+    keys: list[th.StageKey] = []
+    with tempfile.TemporaryDirectory(prefix="edge-rnn-validate-") as work:
+        validation = _Validation(meta, x, labels, Path(work), timeout_s)
+        for artefact, runner in plan:
+            stage, key = _stage(artefact, runner, build_dir)
+            is_reference = artefact is reference
+            if not is_reference and not _selected(key, stages):
+                continue
+            keys.append(key)
+            if not is_reference:
+                stage.thresholds = th.thresholds_for(key, overrides)
+            problem = "" if is_reference else _integrity(artefact)
+            if problem:
+                stage.reason = problem
+            elif not is_reference and validation.reference is None:
+                stage.reason = "the float reference did not run"
+            else:
+                validation.run_stage(stage, artefact, runner)
+            results.append(stage)
+    notes.extend(
+        f"threshold override {o.source} matched no stage" for o in th.unused(overrides, keys)
+    )
+    arena = {
+        s.artefact: {
+            k.removeprefix("arena_"): v for k, v in s.memory.items() if k.startswith("arena_")
+        }
+        for s in results
+        if any(k.startswith("arena_") for k in s.memory)
+    }
+    report = Report(
+        model=meta.name,
+        build_dir=str(build_dir),
+        data=source,
+        samples=len(x),
+        allow_skip=allow_skip,
+        stages=results,
+        environment=environment(),
+        arena=arena,
+        notes=notes,
+    )
+    if write:
+        from edge_rnn.validate.report import write_reports
+
+        write_reports(report, build_dir)
+    if echo:
+        from edge_rnn.validate.report import format_table
+
+        print(format_table(report), file=sys.stdout)
+    return report
