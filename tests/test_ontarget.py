@@ -82,13 +82,11 @@ def host_output(tmp_path_factory: pytest.TempPathFactory) -> str:
     vectors = tmp / "x.bin"
     vectors.write_bytes(X.astype("<f4").tobytes())
     binary = tmp / "host"
-    subprocess.run(
-        ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror",
-         f"-DEDGE_RNN_TEST_SAMPLES={len(X)}", f'-DEDGE_RNN_TEST_VECTORS="{vectors}"',
-         f"-I{model}", f"-I{CORTEXM_DIR}", f"-I{PROTOCOL_DIR}", str(model / "toy.c"), str(CORTEXM_DIR / "validate_main.c"),
-         str(CORTEXM_DIR / "test_vectors.S"), "-lm", "-o", str(binary)],
-        check=True,
-    )  # fmt: skip
+    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-DEDGE_RNN_TEST_SAMPLES={len(X)}"]
+    flags += [f'-DEDGE_RNN_TEST_VECTORS="{vectors}"']
+    flags += [f"-I{path}" for path in (model, CORTEXM_DIR, PROTOCOL_DIR)]
+    sources = [model / "toy.c", CORTEXM_DIR / "validate_main.c", CORTEXM_DIR / "test_vectors.S"]
+    subprocess.run(["gcc", *flags, *map(str, sources), "-lm", "-o", str(binary)], check=True)
     return subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout
 
 
