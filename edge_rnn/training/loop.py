@@ -40,6 +40,7 @@ class TrainResult:
     best_epoch: int  # 1-based; its weights are the saved ones
     seconds: float
     normalization: Normalization
+    model: Any  # the trained keras.Model (best weights), as saved in model_path
 
 
 def train(
@@ -117,9 +118,9 @@ def train(
         best_epoch=best_epoch,
         seconds=time.monotonic() - started,
         normalization=norm,
+        model=model,
     )
-    model.save(result.model_path)
-    _pin_archive(result.model_path)
+    _save(model, spec, dataset, result.model_path)
     metadata_for(model, dataset, norm, name=model.name).write(result.metadata_path)
     write_json(
         result.history_path,
@@ -196,10 +197,28 @@ def _progress(keras: Any, epochs: int, metric: str, log: Callable[[str], None]) 
     return Progress()
 
 
-def _pin_archive(path: Path) -> None:
-    """Rewrite a .keras zip with fixed timestamps so equal weights give equal bytes.
+def _save(model: Any, spec: ModelSpec, dataset: Dataset, path: Path) -> None:
+    """Save the trained weights in a fresh, uncompiled twin so that equal weights give equal
+    bytes: the compiled model's file would carry the optimizer, whose name has a per-process
+    counter ("adam_1")."""
+    twin = build_model(
+        spec,
+        dataset.timesteps,
+        dataset.features,
+        dataset.num_outputs,
+        dataset.task,
+        name=model.name,
+    )
+    twin.set_weights(model.get_weights())
+    twin.save(path)
+    _pin_archive(path)
 
-    Keras stamps the save time into metadata.json and the weights entry; nothing reads them.
+
+def _pin_archive(path: Path) -> None:
+    """Rewrite a .keras zip without what varies between equal saves.
+
+    Keras stamps the save time into metadata.json and the zip entries, and numbers shared
+    objects in config.json by their Python id(); none of it matters when loading.
     """
     with zipfile.ZipFile(path) as archive:
         entries = [(info, archive.read(info)) for info in archive.infolist()]
@@ -209,7 +228,23 @@ def _pin_archive(path: Path) -> None:
                 fields = json.loads(data)
                 fields.pop("date_saved", None)
                 data = json.dumps(fields).encode()
+            elif info.filename == "config.json":
+                data = json.dumps(_renumber_shared(json.loads(data), {})).encode()
             pinned = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             pinned.compress_type = info.compress_type
             pinned.external_attr = info.external_attr
             archive.writestr(pinned, data)
+
+
+def _renumber_shared(node: Any, numbers: dict[int, int]) -> Any:
+    """Replace each distinct `shared_object_id` by its order of first appearance."""
+    if isinstance(node, dict):
+        return {
+            key: numbers.setdefault(value, len(numbers) + 1)
+            if key == "shared_object_id"
+            else _renumber_shared(value, numbers)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_renumber_shared(value, numbers) for value in node]
+    return node
