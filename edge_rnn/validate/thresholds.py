@@ -44,7 +44,9 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "float16": {"max_abs": 1e-2, "rel_l2": 1e-2, "cosine": 0.9999, "top1_agreement": 0.99},
     "dynamic": dict(_FLOAT_WEIGHTS_INT8),
     "int8w": dict(_FLOAT_WEIGHTS_INT8),
-    "onnx:int8": dict(_FLOAT_WEIGHTS_INT8),
+    # onnxruntime dynamic int8 also quantizes activations (per tensor, at run time), so its
+    # error is of the full-int8 kind (measured max_abs 0.09 on the gesture LSTM softmax).
+    "onnx:int8": dict(_INT8),
     "int8": {**_INT8, "lsb_max": 64.0},
     "int16x8": {
         "rel_l2": 0.02,
