@@ -1,0 +1,49 @@
+"""The qemu-<target> and device-log runners through the validator's runner interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.ontarget import missing_tools
+from edge_rnn.protocol import write_protocol
+from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, RunnerSkipped, get_runner
+from edge_rnn.targets import load_target
+from tests.test_ontarget import X, _model_dir
+
+META = ModelMeta(name="toy", input_shape=(4, 3), output_shape=(3,))
+
+
+@pytest.mark.arm
+def test_qemu_runner_runs_native_artefact(tmp_path: Path) -> None:
+    if missing_tools(load_target("cortex-m4f")):
+        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm (bash scripts/setup.sh --arm)")
+    artefact = Artefact("native_float32", _model_dir(tmp_path), "native-c", "float32")
+    ctx = RunContext(work_dir=tmp_path / "work")
+    result = get_runner("qemu-cortex-m4f").run(artefact, X, META, ctx)
+    assert result.outputs.shape == (len(X), 3) and result.outputs.dtype == np.float32
+    assert result.memory["flash_bytes"] > 0 and result.memory["instructions_per_inference"] > 0
+    skipped = RunContext(work_dir=tmp_path / "w2", options={"targets": ["cortex-m3"]})
+    with pytest.raises(RunnerSkipped, match="not selected") as info:
+        get_runner("qemu-cortex-m4f").run(artefact, X, META, skipped)
+    assert info.value.not_applicable
+
+
+def test_device_log_runner_dequantizes_integer_logs(tmp_path: Path) -> None:
+    raw = np.array([[-128, 0, 127]] * 6)
+    log = tmp_path / "dev.log"
+    log.write_text("boot\n" + write_protocol("toy", raw, "i8", {"instructions": 99}))
+    entry = {"output_scale": 0.5, "output_zero_point": -1}
+    artefact = Artefact("device", log, "device-log", "int8", entry)
+    result = get_runner("device-log").run(artefact, X, META, RunContext(work_dir=tmp_path))
+    assert np.array_equal(result.raw_outputs, raw)
+    assert np.allclose(result.outputs[0], [-63.5, 0.5, 64.0])
+    assert "instructions=99" in result.notes
+    wrong = Artefact("device", log, "device-log", "int8", {})
+    with pytest.raises(EdgeRnnError, match="need the artefact's output_scale"):
+        get_runner("device-log").run(wrong, X, META, RunContext(work_dir=tmp_path))
+    with pytest.raises(EdgeRnnError, match="has 6 samples but validation uses 2 windows"):
+        get_runner("device-log").run(artefact, X[:2], META, RunContext(work_dir=tmp_path))
