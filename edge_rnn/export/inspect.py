@@ -27,6 +27,7 @@ class ModelInfo:
     outputs: tuple[TensorInfo, ...]
     subgraphs: int = 1
     weight_bytes: int = 0
+    weight_dtypes: dict[str, int] = field(default_factory=dict)  # dtype -> bytes of constants
     notes: tuple[str, ...] = field(default=())
 
 
@@ -58,11 +59,6 @@ def _builtin_names() -> dict[int, str]:
     }
 
 
-def tflite_op_names(data: bytes, source: str = "model") -> list[str]:
-    """Sorted unique op names used by any subgraph (WHILE bodies included)."""
-    return sorted(inspect_tflite_bytes(data, source).ops)
-
-
 def inspect_tflite_bytes(data: bytes, source: str) -> ModelInfo:
     from ai_edge_litert import schema_py_generated as schema
 
@@ -92,6 +88,13 @@ def inspect_tflite_bytes(data: bytes, source: str) -> ModelInfo:
         return TensorInfo(name, shape, dtype_names.get(t.type, str(t.type)), scale, zero)
 
     weight_bytes = sum(len(buf.data) for buf in model.buffers or [] if buf.data is not None)
+    weight_dtypes: dict[str, int] = {}
+    for subgraph in model.subgraphs or []:
+        for t in subgraph.tensors or []:
+            data = model.buffers[t.buffer].data if t.buffer else None
+            if data is not None:
+                dtype = dtype_names.get(t.type, str(t.type))
+                weight_dtypes[dtype] = weight_dtypes.get(dtype, 0) + len(data)
     notes = (
         ("contains WHILE loops: TFLite Micro and int8 calibration cannot handle them",)
         if ("WHILE" in ops)
@@ -161,6 +164,9 @@ def format_info(info: ModelInfo) -> str:
         f"({info.weight_bytes:,} in weights), {info.subgraphs} subgraph(s)"
     ]
     lines.append("ops: " + ", ".join(f"{name} x{count}" for name, count in info.ops.items()))
+    if info.weight_dtypes:
+        lines.append("constants: " + ", ".join(f"{dtype} {size:,} bytes"
+                                               for dtype, size in info.weight_dtypes.items()))
     for role, tensors in (("input", info.inputs), ("output", info.outputs)):
         for t in tensors:
             quant = (

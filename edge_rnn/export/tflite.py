@@ -94,7 +94,7 @@ def convert_in_process(model: ir.Model, request: dict[str, Any]) -> dict[str, An
     import tensorflow as tf
 
     from edge_rnn.export.calibration import load_calibration
-    from edge_rnn.export.inspect import tflite_op_names
+    from edge_rnn.export.inspect import inspect_tflite_bytes
     from edge_rnn.export.twins import build_twin
 
     quantization = request["quantization"]
@@ -116,10 +116,17 @@ def convert_in_process(model: ir.Model, request: dict[str, Any]) -> dict[str, An
             f"TFLite {quantization} conversion of model '{model.name}' (route {route.name}) "
             f"failed: {first.strip()[:300]}"
         ) from None
-    ops = tflite_op_names(flatbuffer)
+    info = inspect_tflite_bytes(flatbuffer, f"{model.name} {quantization}")
+    ops = sorted(info.ops)
     _refuse_unrunnable_ops(model, quantization, ops)
+    notes = list(route.notes)
+    if quantization == "dynamic" and "int8" not in info.weight_dtypes:
+        notes.append(
+            "no weight tensor has more than 1024 elements, the minimum TFLite's dynamic-range "
+            "quantizer takes: the weights stay float32 (use int8 for a smaller model)"
+        )
     Path(request["out"]).write_bytes(flatbuffer)
-    return {"route": route.name, "notes": list(route.notes), "ops": ops}
+    return {"route": route.name, "notes": notes, "ops": ops}
 
 
 def _refuse_unrunnable_ops(model: ir.Model, quantization: str, ops: list[str]) -> None:

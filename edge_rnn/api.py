@@ -1,0 +1,202 @@
+"""The Python API: every stage callable alone, and `build` chaining them from one config.
+
+`build` writes the directory layout of docs/architecture.md into a temporary directory that
+replaces `out` only when every stage has run (validation failures still produce the directory,
+with its report, and then raise `ValidationFailed`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_rnn import __version__
+from edge_rnn.config import BuildConfig
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.fsutil import atomic_output_dir, read_json, sha256_file, write_json
+
+# TFLite quantizations TFLite Micro can run (DESIGN.md 3): their arena is measured.
+TFLM_QUANTIZATIONS = ("float32", "int8", "int16x8")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out_dir: Path
+    manifest: dict[str, Any]
+    report: Any  # edge_rnn.validate.stages.Report, or None when validation is disabled
+
+
+def convert(
+    model_path: str | Path,
+    fmt: str,
+    quantization: str,
+    out_path: str | Path,
+    *,
+    calibration: str | Path | None = None,
+    route: str = "auto",
+    timesteps: int | None = None,
+    timeout: float = 600.0,
+) -> Any:
+    """One conversion (`fmt` "tflite" or "onnx"); returns a ConversionResult."""
+    from edge_rnn.export.onnx import convert_onnx
+    from edge_rnn.export.tflite import convert_tflite
+    from edge_rnn.frontends.keras import read_metadata_beside
+
+    metadata = read_metadata_beside(model_path)
+    if fmt == "tflite":
+        return convert_tflite(model_path, quantization, out_path, metadata=metadata,
+                              calibration=calibration, route=route, timesteps=timesteps,
+                              timeout=timeout)
+    if fmt == "onnx":
+        return convert_onnx(model_path, quantization, out_path, metadata=metadata,
+                            timesteps=timesteps, timeout=timeout)
+    raise EdgeRnnError(f"unknown format '{fmt}': use tflite or onnx")
+
+
+def calibration_npz(spec: str, out_path: Path, *, seed: int = 0,
+                    timesteps: int | None = None) -> Path:
+    """Raw training windows from a data spec (builtin:..., .npz, .csv) as `x` in an NPZ."""
+    from edge_rnn.data import load_dataset
+
+    if spec.endswith(".npz") and Path(spec).is_file():
+        with np.load(spec) as data:
+            if "x" in data.files and "y" not in data.files:
+                return Path(spec)  # already a calibration file
+    dataset = load_dataset(spec, seed=seed, timesteps=timesteps)
+    np.savez(out_path, x=dataset.x_train)
+    return out_path
+
+
+class _Builder:
+    """Runs the build stages into `root` and collects manifest entries."""
+
+    def __init__(self, config: BuildConfig, root: Path, log: Callable[[str], None]) -> None:
+        self.config, self.root, self.log = config, root, log
+        self.artefacts: list[dict[str, Any]] = []
+
+    def model(self) -> tuple[Path, dict[str, Any]]:
+        from edge_rnn.data import load_dataset
+        from edge_rnn.training import ModelSpec, train, write_metadata
+
+        cfg = self.config
+        dataset = load_dataset(cfg.data.source, seed=cfg.seed, test_fraction=cfg.data.test_fraction,
+                               timesteps=cfg.data.timesteps, task=cfg.data.task)
+        data_dir = self.root / "data"
+        data_dir.mkdir()
+        np.savez(data_dir / "test.npz", x=dataset.x_test, y=dataset.y_test)
+        np.savez(data_dir / "calibration.npz", x=dataset.x_train)
+        model_dir = self.root / "model"
+        if cfg.model.path:
+            source = Path(cfg.model.path)
+            if not source.is_file():
+                raise EdgeRnnError(f"{cfg.source}: model.path '{source}' not found")
+            model_dir.mkdir()
+            model_path = model_dir / f"model{source.suffix}"
+            shutil.copyfile(source, model_path)
+            write_metadata(model_dir / "metadata.json", model_path, dataset, name=cfg.name)
+            self.log(f"model: using {source}")
+        else:
+            spec = ModelSpec(cell=cfg.model.cell, units=cfg.model.units,
+                             bidirectional=cfg.model.bidirectional,
+                             merge_mode=cfg.model.merge_mode, head=cfg.model.head,
+                             dropout=cfg.model.dropout)
+            result = train(dataset, spec, model_dir, epochs=cfg.train.epochs,
+                           batch_size=cfg.train.batch_size, seed=cfg.seed,
+                           patience=cfg.train.patience, learning_rate=cfg.train.learning_rate,
+                           name=cfg.name, log=self.log)
+            model_path = result.model_path
+            self.log(f"model: {result.name}, test {result.metric} {result.test_metric:.4f} "
+                     f"after {result.epochs_run} epochs")
+        return model_path, read_json(model_dir / "metadata.json", "model metadata")
+
+    def add(self, name: str, path: Path, fmt: str, quantization: str, **extra: Any) -> None:
+        entry = {"name": name, "path": path.relative_to(self.root).as_posix(), "format": fmt,
+                 "quantization": quantization, "size_bytes": path.stat().st_size,
+                 "sha256": sha256_file(path), **extra}
+        self.artefacts.append(entry)
+        self.log(f"{name}: {entry['size_bytes']:,} bytes {extra.get('route', '')}".rstrip())
+
+    def conversions(self, model_path: Path, metadata: dict[str, Any]) -> None:
+        from edge_rnn.codegen.carray import write_carray
+        from edge_rnn.export.onnx import convert_onnx
+        from edge_rnn.export.tflite import convert_tflite
+        from edge_rnn.runtimes.tflm import find_min_arena
+
+        cfg, name = self.config.convert, metadata["name"]
+        calibration = self.root / "data" / "calibration.npz"
+        jobs: list[tuple[str, str, Callable[[Path], Any]]] = [
+            ("tflite", q, lambda out, q=q: convert_tflite(
+                model_path, q, out, metadata=metadata, calibration=calibration,
+                route=cfg.route, timeout=cfg.timeout)) for q in cfg.tflite
+        ] + [
+            ("onnx", q, lambda out, q=q: convert_onnx(
+                model_path, q, out, metadata=metadata, timeout=cfg.timeout)) for q in cfg.onnx
+        ]
+        for fmt, quantization, run in jobs:
+            out = self.root / fmt / f"{name}_{quantization}.{fmt}"
+            out.parent.mkdir(exist_ok=True)
+            result = run(out)
+            arena = None
+            if fmt == "tflite" and quantization in TFLM_QUANTIZATIONS:
+                arena = find_min_arena(out)
+            carray = write_carray(out, self.root / "carray", quantization=quantization,
+                                  metadata=metadata, arena=arena)
+            extra: dict[str, Any] = {
+                "route": result.route, "notes": list(result.notes), "ops": list(result.ops),
+                "carray": {"header": carray.header.relative_to(self.root).as_posix(),
+                           "source": carray.source.relative_to(self.root).as_posix()},
+            }
+            if arena is not None:
+                extra["tflm_arena"] = arena.as_dict()
+            self.add(f"{fmt}_{quantization}", out, fmt, quantization, **extra)
+
+    def manifest(self, metadata: dict[str, Any], model_path: Path) -> dict[str, Any]:
+        manifest = {
+            "edge_rnn_version": __version__,
+            "name": metadata["name"],
+            "config": self.config.source,
+            "model": {"keras": model_path.relative_to(self.root).as_posix(),
+                      "metadata": "model/metadata.json"},
+            "data": {"test": "data/test.npz", "calibration": "data/calibration.npz"},
+            "artefacts": self.artefacts,
+        }
+        write_json(self.root / "manifest.json", manifest)
+        return manifest
+
+
+def build(
+    config: BuildConfig,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    log: Callable[[str], None] = print,
+) -> BuildResult:
+    """data -> train (or the given model) -> every conversion + C arrays -> validation.
+
+    Validation runs on the finished directory (its report names the real paths); a failing
+    stage leaves the directory and its report in place and raises `ValidationFailed`.
+    """
+    out = Path(out)
+    with atomic_output_dir(out, overwrite=overwrite) as root:
+        builder = _Builder(config, root, log)
+        model_path, metadata = builder.model()
+        builder.conversions(model_path, metadata)
+        manifest = builder.manifest(metadata, model_path)
+    report = _validate(out, config, log) if config.validate.enabled else None
+    if report is not None:
+        report.raise_for_failure()  # exit code 1
+    return BuildResult(out, manifest, report)
+
+
+def _validate(root: Path, config: BuildConfig, log: Callable[[str], None]) -> Any:
+    from edge_rnn.validate import thresholds as th
+    from edge_rnn.validate.run import validate_build
+
+    overrides = th.from_table(config.validate.thresholds, config.source)
+    log("validating every artefact against the float Keras model ...")
+    return validate_build(root, thresholds=overrides, allow_skip=config.validate.allow_skip)

@@ -1,0 +1,186 @@
+"""`edge-rnn build` configuration: a TOML file -> frozen dataclasses, every field checked.
+
+Paths in the file are relative to the file. An unknown section or key is an error (a typo
+would otherwise silently fall back to a default). See README.md for the full reference.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.export.routes import (
+    ONNX_QUANTIZATIONS,
+    ROUTE_CHOICES,
+    TFLITE_QUANTIZATIONS,
+)
+
+NATIVE_QUANTIZATIONS = ("float32", "int8w", "int8")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "builtin:gesture"
+    timesteps: int | None = None
+    test_fraction: float = 0.2
+    task: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    path: str | None = None  # an existing .keras/.h5 model: skip training
+    cell: str = "lstm"
+    units: tuple[int, ...] = (16,)
+    bidirectional: bool = False
+    merge_mode: str = "concat"
+    head: str = "last"
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 32
+    patience: int = 5
+    learning_rate: float = 1e-2
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    tflite: tuple[str, ...] = TFLITE_QUANTIZATIONS
+    onnx: tuple[str, ...] = ONNX_QUANTIZATIONS
+    route: str = "auto"
+    timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class NativeConfig:
+    quant: tuple[str, ...] = NATIVE_QUANTIZATIONS
+
+
+@dataclass(frozen=True)
+class ValidateConfig:
+    enabled: bool = True
+    allow_skip: bool = False
+    thresholds: dict[str, Any] = field(default_factory=dict)  # [validate.thresholds.*]
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    name: str | None = None
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    convert: ConvertConfig = ConvertConfig()
+    native: NativeConfig = NativeConfig()
+    validate: ValidateConfig = ValidateConfig()
+    source: str = "<defaults>"  # where the config came from, for messages
+
+
+_SECTIONS = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "convert": ConvertConfig,
+    "native": NativeConfig,
+    "validate": ValidateConfig,
+}
+_CHOICES = {
+    ("convert", "tflite"): TFLITE_QUANTIZATIONS,
+    ("convert", "onnx"): ONNX_QUANTIZATIONS,
+    ("convert", "route"): ROUTE_CHOICES,
+    ("native", "quant"): NATIVE_QUANTIZATIONS,
+}
+
+
+def _typed(value: Any, default: Any, annotation: str, where: str) -> Any:
+    """Check one TOML value against the dataclass field's type."""
+    if "tuple" in annotation:
+        items = value if isinstance(value, list) else None
+        item_type = int if "int" in annotation else str
+        if items is None or not all(type(v) is item_type for v in items):
+            raise EdgeRnnError(f"{where} must be a list of {item_type.__name__}s, got {value!r}")
+        return tuple(items)
+    if "dict" in annotation:
+        if not isinstance(value, dict):
+            raise EdgeRnnError(f"{where} must be a table, got {value!r}")
+        return value
+    expected: tuple[type, ...]
+    if "bool" in annotation:
+        expected = (bool,)
+    elif "float" in annotation:
+        expected = (int, float)
+    elif "int" in annotation:
+        expected = (int,)
+    else:
+        expected = (str,)
+    if isinstance(value, bool) and bool not in expected:
+        expected = ()
+    if not isinstance(value, expected):
+        kind = " or ".join(t.__name__ for t in expected) or "a number"
+        raise EdgeRnnError(f"{where} must be {kind}, got {value!r}")
+    return value
+
+
+def _section(cls: type, table: Any, name: str, source: str) -> Any:
+    if not isinstance(table, dict):
+        raise EdgeRnnError(f"{source}: [{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise EdgeRnnError(
+            f"{source}: unknown key(s) {', '.join(unknown)} in [{name}]; "
+            f"known keys: {', '.join(known)}"
+        )
+    values = {}
+    for key, value in table.items():
+        where = f"{source}: {name}.{key}"
+        values[key] = _typed(value, known[key].default, str(known[key].type), where)
+        choices = _CHOICES.get((name, key))
+        chosen = values[key] if isinstance(values[key], tuple) else (values[key],)
+        bad = [v for v in chosen if choices and v not in choices]
+        if bad:
+            raise EdgeRnnError(f"{where}: unknown value(s) {', '.join(map(str, bad))}; "
+                               f"choose from {', '.join(choices or ())}")
+    return cls(**values)
+
+
+def parse_config(data: dict[str, Any], source: str, base_dir: Path) -> BuildConfig:
+    top = {k: v for k, v in data.items() if k not in _SECTIONS}
+    unknown = sorted(set(top) - {"name", "seed"})
+    if unknown:
+        raise EdgeRnnError(
+            f"{source}: unknown key(s) {', '.join(unknown)}; top-level keys are name, seed "
+            f"and the sections {', '.join(f'[{s}]' for s in _SECTIONS)}"
+        )
+    sections = {name: _section(cls, data.get(name, {}), name, source)
+                for name, cls in _SECTIONS.items()}
+    data_cfg, model_cfg = sections["data"], sections["model"]
+    # Paths are relative to the config file.
+    if not data_cfg.source.startswith("builtin:"):
+        sections["data"] = DataConfig(**{**data_cfg.__dict__,
+                                         "source": str(base_dir / data_cfg.source)})
+    if model_cfg.path:
+        sections["model"] = ModelConfig(**{**model_cfg.__dict__,
+                                           "path": str(base_dir / model_cfg.path)})
+    return BuildConfig(
+        name=_typed(top["name"], None, "str", f"{source}: name") if "name" in top else None,
+        seed=_typed(top.get("seed", 0), 0, "int", f"{source}: seed"),
+        source=source,
+        **sections,
+    )
+
+
+def load_config(path: str | Path) -> BuildConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeRnnError(f"config file '{path}' not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise EdgeRnnError(f"config file '{path}' is not valid TOML: {err}") from None
+    return parse_config(data, str(path), path.parent)
