@@ -128,6 +128,14 @@ def test_gesture_is_learnable_by_a_small_lstm(tmp_path: Path) -> None:
     assert result.test_metric > 0.85
 
 
+def test_forecast_beats_persistence(tmp_path: Path) -> None:
+    """The next-value task carries signal: a small LSTM halves the last-value baseline error."""
+    ds = load_dataset("builtin:forecast")
+    persistence = float(np.sqrt(np.mean((ds.x_test[:, -1, :] - ds.y_test) ** 2)))
+    result = train(ds, ModelSpec("lstm", (16,)), tmp_path, epochs=5, verbose=False)
+    assert result.test_metric < 0.6 * persistence
+
+
 def test_stacked_bidirectional_sequence_regression(tmp_path: Path) -> None:
     ds = load_dataset("builtin:forecast_seq", timesteps=12)
     spec = ModelSpec("gru", (4, 3), bidirectional=True, merge_mode="ave", head="sequence")
