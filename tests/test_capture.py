@@ -27,7 +27,7 @@ def _board(text: str, hold_s: float = 1.0) -> str:
     data = text.replace("\n", "\r\n").encode()
 
     def write() -> None:
-        time.sleep(0.05)
+        time.sleep(0.5)  # pyserial flushes input on open: let the reader open first
         for start in range(0, len(data), 7):
             os.write(controller, data[start : start + 7])
         time.sleep(hold_s)  # keep the pair open while the reader drains it
@@ -71,7 +71,7 @@ def test_timeout_without_end(tmp_path: Path) -> None:
 def test_unplugged_board(tmp_path: Path) -> None:
     truncated = "\n".join(write_protocol("g", OUTPUTS, "f32").splitlines()[:2]) + "\n"
     with pytest.raises(EdgeRnnError, match=r"reading failed after 2 lines .* disconnected"):
-        capture(_board(truncated, hold_s=0.2), tmp_path / "d.log", timeout_s=10)
+        capture(_board(truncated, hold_s=0.1), tmp_path / "d.log", timeout_s=10)
 
 
 def test_bad_port_is_one_line(tmp_path: Path) -> None:
