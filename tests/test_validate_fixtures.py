@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from edge_rnn.fsutil import sha256_file, write_json
 
@@ -127,3 +128,14 @@ def patch_input_scale(path: Path, factor: float) -> None:
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     path.write_bytes(bytes(builder.Output()))
+
+
+_BUILT: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny build, made once per session (several test modules import this fixture)."""
+    if "dir" not in _BUILT:
+        _BUILT["dir"] = make_build(tmp_path_factory.mktemp("tiny") / "build")
+    return _BUILT["dir"]
