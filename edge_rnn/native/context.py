@@ -1,0 +1,158 @@
+"""Lowered (and quantized) stages -> the plain dicts the C templates render.
+
+Arrays are named `s<stage>d<direction>_<what>`; every byte of const data and of the state
+struct is counted here so GeneratedModel can report flash and RAM without compiling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edge_rnn import ir
+from edge_rnn.codegen.templates import c_values
+from edge_rnn.native.lower import ACT_IDS, CELL_IDS, MERGE_IDS, Stage, is_streamable
+from edge_rnn.native.quantize import QPlan, int8w_rows, interleave, pad4
+
+CTYPES = {"float": ("float", 4), "int8_t": ("int8_t", 1), "int16_t": ("int16_t", 2),
+          "int32_t": ("int32_t", 4)}
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.arrays: list[dict[str, Any]] = []
+        self.state: list[dict[str, Any]] = []
+
+    def array(self, name: str, ctype: str, values: np.ndarray | None) -> str:
+        if values is None:
+            return "0"
+        flat = np.asarray(values).reshape(-1)
+        fmt = "float" if ctype == "float" else "int"
+        per_line = 8 if ctype == "float" else 16
+        self.arrays.append({"name": name, "ctype": ctype, "count": flat.size,
+                            "body": c_values(flat.tolist(), fmt=fmt, per_line=per_line)})
+        return name
+
+    def field(self, name: str, ctype: str, count: int) -> str:
+        count = max(count, 1)
+        if ctype != "float":
+            count = (count + 1) // 2 * 2  # keep every int16 field 4-byte sized and aligned
+        self.state.append({"name": name, "ctype": ctype, "count": count})
+        return name
+
+    def flash_bytes(self) -> int:
+        return sum(CTYPES[a["ctype"]][1] * a["count"] for a in self.arrays)
+
+    def ram_bytes(self) -> int:
+        return sum(CTYPES[f["ctype"]][1] * f["count"] for f in self.state)
+
+
+def _cell_ctx(b: _Builder, prefix: str, cell, quant: str, qc) -> dict[str, Any]:
+    layer = cell.layer
+    ctx: dict[str, Any] = {
+        "desc": prefix, "cell": CELL_IDS[layer.cell], "act": ACT_IDS[layer.activation],
+        "rec_act": ACT_IDS[layer.recurrent_activation], "reset_after": int(layer.reset_after),
+        "units": layer.units, "in": layer.input_size, "go_backwards": layer.go_backwards,
+    }
+    if quant == "int8":
+        rows = qc.rows
+        ctx.update(
+            in_off=qc.in_pad, units_pad=qc.units_pad, q_v=qc.q_v, q_c=qc.q_c, q_g=qc.q_g,
+            q_a=qc.q_a,
+            wq=b.array(prefix + "_w", "int8_t", interleave(rows.wq)),
+            bias=b.array(prefix + "_b", "int32_t", rows.bias),
+            rbias=b.array(prefix + "_rb", "int32_t", qc.rbias),
+            mult=b.array(prefix + "_m", "int32_t", rows.mult),
+            shift=b.array(prefix + "_s", "int8_t", rows.shift),
+        )
+        width, vt = qc.in_pad + qc.units_pad, "int16_t"
+    else:
+        ctx["in_off"] = layer.input_size
+        if quant == "int8w":
+            wq, scale = int8w_rows(cell.w)
+            ctx.update(w="0", wq=b.array(prefix + "_w", "int8_t", wq),
+                       wscale=b.array(prefix + "_ws", "float", scale))
+        else:
+            ctx.update(w=b.array(prefix + "_w", "float", cell.w), wq="0", wscale="0")
+        ctx.update(bias=b.array(prefix + "_b", "float", cell.bias),
+                   rbias=b.array(prefix + "_rb", "float", cell.rbias))
+        width, vt = layer.input_size + layer.units, "float"
+    ctx["xh"] = b.field(prefix + "_xh", vt, width)
+    ctx["c"] = "s->" + b.field(prefix + "_c", vt, layer.units) if layer.cell == "lstm" else "0"
+    return ctx
+
+
+def _dense_ctx(b: _Builder, prefix: str, stage: Stage, quant: str, qs) -> dict[str, Any]:
+    ctx: dict[str, Any] = {"desc": prefix, "act": ACT_IDS[stage.dense.activation],
+                           "in": stage.in_size, "units": stage.out_size}
+    if quant == "int8":
+        ctx.update(in_pad=qs.in_pad, wq=b.array(prefix + "_w", "int8_t", interleave(qs.rows.wq)),
+                   bias=b.array(prefix + "_b", "int32_t", qs.rows.bias),
+                   mult=b.array(prefix + "_m", "int32_t", qs.rows.mult),
+                   shift=b.array(prefix + "_s", "int8_t", qs.rows.shift))
+        vt, width = "int16_t", pad4(stage.out_size)
+    else:
+        if quant == "int8w":
+            wq, scale = int8w_rows(stage.w)
+            ctx.update(w="0", wq=b.array(prefix + "_w", "int8_t", wq),
+                       wscale=b.array(prefix + "_ws", "float", scale))
+        else:
+            ctx.update(w=b.array(prefix + "_w", "float", stage.w), wq="0", wscale="0")
+        ctx["bias"] = b.array(prefix + "_b", "float", stage.bias)
+        vt, width = "float", stage.out_size
+    ctx["out"] = b.field(prefix + "_y", vt, width)
+    return ctx
+
+
+def build_context(
+    model: ir.Model, stages: tuple[Stage, ...], quant: str, plan: QPlan | None
+) -> dict[str, Any]:
+    b = _Builder()
+    integer = quant == "int8"
+    vt = "int16_t" if integer else "float"
+    norm = model.normalization or ir.Normalization(
+        (0.0,) * model.features, (1.0,) * model.features
+    )
+    b.array("input_mean", "float", np.asarray(norm.mean, np.float32))
+    b.array("input_scale", "float", np.asarray(norm.scale, np.float32))
+    streaming = is_streamable(stages)
+    ctx_stages = []
+    for index, stage in enumerate(stages):
+        qs = plan.stages[index] if plan else None
+        entry: dict[str, Any] = {
+            "index": index, "kind": stage.kind, "seq_in": stage.seq_in, "seq_out": stage.seq_out,
+            "in_size": stage.in_size, "out_size": stage.out_size,
+            "merge": MERGE_IDS[stage.merge], "q_in": qs.q_in if qs else 0,
+            "q_out": qs.q_out if qs else 0,
+        }
+        if stage.kind == "dense":
+            entry["dense"] = _dense_ctx(b, f"s{index}", stage, quant, qs)
+        else:
+            entry["cells"] = [
+                _cell_ctx(b, f"s{index}d{d}", cell, quant, qs.cells[d] if qs else None)
+                for d, cell in enumerate(stage.cells)
+            ]
+            if stage.kind == "bidir" and not stage.seq_out:
+                entry["vec"] = b.field(f"s{index}_m", vt, pad4(stage.out_size))
+        ctx_stages.append(entry)
+    max_units = max((c.layer.units for s in stages for c in s.cells), default=1)
+    b.field("g", vt, 4 * max_units)
+    if integer:
+        b.field("tmp", vt, pad4(max_units))
+    width = max([pad4(model.features)] + [pad4(s.out_size) for s in stages])
+    b.field("x", vt, pad4(model.features))
+    if not streaming:
+        b.field("seq_a", vt, model.timesteps * width)
+        b.field("seq_b", vt, model.timesteps * width)
+    out_size = stages[-1].out_size
+    return {
+        "name": model.name, "NAME": model.name.upper(), "quant": quant, "integer": integer,
+        "vt": vt, "timesteps": model.timesteps, "features": model.features,
+        "out_size": out_size,
+        "outputs": out_size * (model.timesteps if stages[-1].seq_out else 1),
+        "seq_out": stages[-1].seq_out, "streaming": streaming, "stages": ctx_stages,
+        "width": width, "q_in": plan.q_in if plan else 0, "q_out": plan.q_out if plan else 0,
+        "arrays": b.arrays, "state": b.state,
+        "flash_bytes": b.flash_bytes(), "ram_bytes": b.ram_bytes(),
+    }

@@ -1,0 +1,142 @@
+"""IR model -> a self-contained directory of C99: kernels, the model's weights and API, and the
+generic adapter header `edge_rnn_model.h` (see firmware_templates/native/README.md)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_rnn import ir
+from edge_rnn.codegen.templates import TEMPLATE_ROOT, render
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.fsutil import atomic_output_dir
+from edge_rnn.native.context import build_context
+from edge_rnn.native.lower import ACT_IDS, BOUNDED, Stage, lower
+from edge_rnn.native.quantize import QPlan, quantize_int8
+
+QUANTS = ("float32", "int8w", "int8")
+KERNEL_FILES = ("ern.h", "ern_float.c", "ern_int.c", "ern_tables.c")
+MAX_ROW = 480  # int8: longest row (input + units) whose int32 sum cannot overflow
+
+
+@dataclass(frozen=True)
+class GeneratedModel:
+    out_dir: Path
+    name: str
+    quant: str
+    files: tuple[Path, ...]
+    sources: tuple[Path, ...]  # the .c files to compile
+    const_bytes: int  # weights, biases, scales, requantization and normalization constants
+    ram_bytes: int  # the state struct: state, scratch and (non-streaming) sequence buffers
+    streaming: bool  # <name>_step exists
+    timesteps: int
+    features: int
+    output_shape: tuple[int, ...]
+    output_dtype: str  # "f32" or "i16"
+    output_scale: float  # float output = raw * output_scale
+    input_q: int | None  # int8: quantized input = round(normalized * 2^input_q)
+
+
+def check_supported(model: ir.Model, stages: tuple[Stage, ...], quant: str) -> None:
+    """One pass listing every layer/option the native backend cannot generate."""
+    if quant not in QUANTS:
+        raise EdgeRnnError(f"unknown native quantization '{quant}'; use one of {', '.join(QUANTS)}")
+    problems: list[str] = []
+    for index, stage in enumerate(stages):
+        if stage.kind == "dense":
+            if stage.dense.activation not in ACT_IDS:
+                problems.append(f"layer '{stage.name}': activation '{stage.dense.activation}'")
+            if stage.dense.activation == "softmax" and index != len(stages) - 1:
+                problems.append(f"layer '{stage.name}': softmax is only supported on the last layer")
+            continue
+        if stage.kind == "bidir" and stage.cells[0].layer.go_backwards:
+            problems.append(f"layer '{stage.name}': a Bidirectional forward layer with go_backwards")
+        for cell in stage.cells:
+            layer = cell.layer
+            for field in ("activation", "recurrent_activation"):
+                act = getattr(layer, field)
+                if act not in ACT_IDS or act == "softmax":
+                    problems.append(f"layer '{layer.name}': {field}='{act}'")
+            if quant != "int8":
+                continue
+            if layer.cell != "simple_rnn" and layer.recurrent_activation not in BOUNDED:
+                problems.append(f"layer '{layer.name}': int8 needs a bounded recurrent_activation "
+                                f"(tanh/sigmoid/hard_sigmoid), not '{layer.recurrent_activation}'")
+            if layer.cell == "gru" and layer.recurrent_activation == "tanh":
+                problems.append(f"layer '{layer.name}': int8 GRU needs recurrent_activation "
+                                "sigmoid or hard_sigmoid")
+            if layer.input_size + layer.units > MAX_ROW:
+                problems.append(f"layer '{layer.name}': input + units > {MAX_ROW} in int8 mode")
+    if problems:
+        raise EdgeRnnError(
+            f"model '{model.name}': the native C backend ({quant}) does not support: "
+            + "; ".join(problems) + " (change the model, or use --backend tflm)"
+        )
+
+
+def prepare(
+    model: ir.Model, quant: str, calibration_x: np.ndarray | None
+) -> tuple[tuple[Stage, ...], QPlan | None]:
+    """Lower, check and (int8) quantize: everything but writing files."""
+    stages = lower(model)
+    check_supported(model, stages, quant)
+    if quant != "int8":
+        return stages, None
+    if calibration_x is None or len(calibration_x) == 0:
+        raise EdgeRnnError(
+            "int8 needs calibration windows to choose activation ranges: pass calibration_x "
+            "(raw windows, N x T x F) or --calibration"
+        )
+    x = np.asarray(calibration_x, np.float32)
+    if x.ndim != 3 or x.shape[1:] != model.input_shape:
+        raise EdgeRnnError(
+            f"calibration windows have shape {x.shape}, expected (N, {model.timesteps}, "
+            f"{model.features})"
+        )
+    x_norm = model.normalization.apply(x) if model.normalization else x
+    return stages, quantize_int8(stages, x_norm)
+
+
+def generate(
+    model: ir.Model,
+    out_dir: str | Path,
+    *,
+    quant: str = "float32",
+    calibration_x: np.ndarray | None = None,
+    overwrite: bool = False,
+) -> GeneratedModel:
+    """Write `<name>.h/.c`, `edge_rnn_model.h`, the kernel library and README into out_dir."""
+    stages, plan = prepare(model, quant, calibration_x)
+    ctx = build_context(model, stages, quant, plan)
+    name = model.name
+    rendered = {
+        f"{name}.h": render("native/model.h.j2", **ctx),
+        f"{name}.c": render("native/model.c.j2", **ctx),
+        "edge_rnn_model.h": render("native/edge_rnn_model.h.j2", **ctx),
+    }
+    out_dir = Path(out_dir)
+    with atomic_output_dir(out_dir, overwrite=overwrite) as tmp:
+        for filename, text in rendered.items():
+            (tmp / filename).write_text(text, encoding="utf-8")
+        for filename in KERNEL_FILES:
+            shutil.copyfile(TEMPLATE_ROOT / "native" / filename, tmp / filename)
+    files = tuple(sorted(out_dir / f for f in (*rendered, *KERNEL_FILES)))
+    return GeneratedModel(
+        out_dir=out_dir,
+        name=name,
+        quant=quant,
+        files=files,
+        sources=tuple(f for f in files if f.suffix == ".c"),
+        const_bytes=ctx["flash_bytes"],
+        ram_bytes=ctx["ram_bytes"],
+        streaming=ctx["streaming"],
+        timesteps=model.timesteps,
+        features=model.features,
+        output_shape=model.output_shape,
+        output_dtype="i16" if plan else "f32",
+        output_scale=2.0 ** -plan.q_out if plan else 1.0,
+        input_q=plan.q_in if plan else None,
+    )

@@ -1,0 +1,93 @@
+"""Compile a generated native model with the host gcc and run windows through it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_rnn.codegen.templates import TEMPLATE_ROOT
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.native.generate import GeneratedModel
+
+CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
+SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g")
+HOST_MAIN = TEMPLATE_ROOT / "native" / "host_main.c"
+
+
+@dataclass(frozen=True)
+class HostResult:
+    raw: np.ndarray  # (N, outputs) float32 or int16, as the C code wrote them
+    values: np.ndarray  # raw * scale, float32, shaped (N, *output_shape) when known
+    dtype: str
+    scale: float
+    state_bytes: int
+
+
+def _sources(gen_dir: Path) -> list[Path]:
+    sources = sorted(gen_dir.glob("*.c"))
+    if not (gen_dir / "edge_rnn_model.h").is_file() or not sources:
+        raise EdgeRnnError(f"'{gen_dir}' is not a generated native model directory")
+    return sources
+
+
+def compile_host(
+    generated: GeneratedModel | str | Path, binary: Path, *, sanitize: bool = False,
+    cc: str = "gcc", extra_flags: tuple[str, ...] = (),
+) -> Path:
+    gen_dir = Path(generated.out_dir if isinstance(generated, GeneratedModel) else generated)
+    cmd = [cc, *CFLAGS, *(SANITIZE if sanitize else ()), *extra_flags, f"-I{gen_dir}",
+           *map(str, _sources(gen_dir)), str(HOST_MAIN), "-o", str(binary), "-lm"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise EdgeRnnError(f"{cc} failed on '{gen_dir}': {proc.stderr.strip()[:2000]}")
+    return binary
+
+
+def run_binary(binary: Path, x_raw: np.ndarray, *, mode: str = "run",
+               prefix: tuple[str, ...] = ()) -> HostResult:
+    """Feed windows (N, T, F) raw float32 to a compiled host_main; state reset per window."""
+    x = np.ascontiguousarray(x_raw, dtype=np.float32)
+    with tempfile.TemporaryDirectory(prefix="edge-rnn-host-") as tmp:
+        inp, out = Path(tmp) / "x.f32", Path(tmp) / "y.bin"
+        x.tofile(inp)
+        proc = subprocess.run([*prefix, str(binary), str(inp), str(len(x)), str(out), mode],
+                              capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            raise EdgeRnnError(
+                f"native host run failed (exit {proc.returncode}): {proc.stderr.strip()[:2000]}"
+            )
+        header = dict(re.findall(r"(\w+)=(\S+)", proc.stdout.splitlines()[0]))
+        dtype = header["dtype"]
+        raw = np.fromfile(out, dtype=np.float32 if dtype == "f32" else np.int16)
+    raw = raw.reshape(len(x), int(header["outputs"]))
+    scale = float(header["scale"])
+    values = raw.astype(np.float32) * np.float32(scale) if dtype != "f32" else raw
+    return HostResult(raw, values, dtype, scale, int(header["state_bytes"]))
+
+
+def run_host_result(
+    generated: GeneratedModel | str | Path, x_raw: np.ndarray, *, sanitize: bool = False,
+    mode: str = "run",
+) -> HostResult:
+    if shutil.which("gcc") is None:
+        raise EdgeRnnError("gcc not found: install it to run native C models on the host")
+    with tempfile.TemporaryDirectory(prefix="edge-rnn-build-") as tmp:
+        binary = compile_host(generated, Path(tmp) / "model", sanitize=sanitize)
+        return run_binary(binary, x_raw, mode=mode)
+
+
+def run_host(
+    generated: GeneratedModel | str | Path, x_raw: np.ndarray, *, sanitize: bool = False
+) -> np.ndarray:
+    """Model outputs as float32 (integer outputs dequantized), shaped (N, *output_shape)."""
+    result = run_host_result(generated, x_raw, sanitize=sanitize)
+    values = result.values
+    if isinstance(generated, GeneratedModel):
+        values = values.reshape(len(values), *generated.output_shape)
+    return values

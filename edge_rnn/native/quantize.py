@@ -1,0 +1,188 @@
+"""Quantization for the native backend.
+
+int8w: int8 weights with one float scale per row (symmetric, max |w| -> 127).
+int8 (full integer): the same weights padded to multiples of 4 columns, int16 activations in
+power-of-two Q formats chosen from calibration ranges, int32 biases in accumulator units and
+one (multiplier, shift) pair per row that maps the accumulator to the activation input
+(Q11 for bounded functions, the output Q for relu/linear).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.native.lower import BOUNDED, Cell, Stage, gate_acts
+from edge_rnn.native.twin import float_forward
+
+PRE_Q = 11  # Q of the pre-activation fed to the tanh/sigmoid tables (range +-16)
+HEADROOM = 1.25  # calibrated ranges are widened by this factor before choosing a Q format
+ACC_LIMIT = 2**31 - 2**24  # keep every int32 sum below this (checked per row)
+
+
+def pad4(n: int) -> int:
+    return (n + 3) // 4 * 4
+
+
+def row_scales(w: np.ndarray) -> np.ndarray:
+    scale = np.abs(w).max(axis=1) / 127.0
+    return np.where(scale > 0, scale, 1.0).astype(np.float64)
+
+
+def int8w_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 weights and float32 per-row scales."""
+    scale = row_scales(w)
+    wq = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
+    return wq, scale.astype(np.float32)
+
+
+def q_format(max_abs: float) -> int:
+    """Largest Q (<= 15) whose int16 range holds max_abs * HEADROOM."""
+    if max_abs <= 0:
+        return 15
+    return int(max(0, min(15, math.floor(15 - math.log2(max_abs * HEADROOM)))))
+
+
+def multiplier(real: float) -> tuple[int, int]:
+    """(mult, shift) with mult in [2^30, 2^31) and real ~= mult / 2^(32 + shift)."""
+    if real <= 0:
+        return 0, 0
+    mantissa, exponent = math.frexp(real)
+    mult = int(round(mantissa * 2**31))
+    if mult == 2**31:
+        mult, exponent = 2**30, exponent + 1
+    shift = -1 - exponent
+    if shift > 30:  # the output rounds to zero anyway
+        return 0, 0
+    if shift < -15:
+        raise EdgeRnnError(f"requantization factor {real:g} is too large for int8 mode")
+    return mult, shift
+
+
+@dataclass(frozen=True, eq=False)
+class QRows:
+    """Quantized rows: wq (rows, k_pad) int8, in plain column order (C gets them interleaved)."""
+
+    wq: np.ndarray
+    bias: np.ndarray | None  # int32 accumulator units
+    mult: np.ndarray  # int64 values < 2^31
+    shift: np.ndarray  # int
+
+
+@dataclass(frozen=True, eq=False)
+class QCell:
+    cell: Cell
+    rows: QRows
+    rbias: np.ndarray | None
+    in_pad: int
+    units_pad: int
+    q_v: int
+    q_c: int
+    q_g: int
+    q_a: int
+
+
+@dataclass(frozen=True, eq=False)
+class QStage:
+    stage: Stage
+    q_in: int
+    q_out: int
+    cells: tuple[QCell, ...] = ()
+    in_pad: int = 0  # dense
+    rows: QRows | None = None  # dense
+
+
+@dataclass(frozen=True, eq=False)
+class QPlan:
+    stages: tuple[QStage, ...]
+    q_in: int  # Q of the normalized input
+
+    @property
+    def q_out(self) -> int:
+        return self.stages[-1].q_out
+
+
+def interleave(wq: np.ndarray) -> np.ndarray:
+    """Columns w0 w1 w2 w3 -> w0 w2 w1 w3 per group of four (see ern.h)."""
+    rows, k = wq.shape
+    return wq.reshape(rows, k // 4, 2, 2).transpose(0, 1, 3, 2).reshape(rows, k)
+
+
+def _quantize_rows(
+    name: str, w: np.ndarray, cols: list[tuple[int, int]], k_pad: int, q_x: int,
+    bias: np.ndarray | None, targets: np.ndarray, extra: np.ndarray | None = None,
+) -> tuple[QRows, np.ndarray | None]:
+    """Quantize float rows into a padded matrix: `cols` maps (source start, dest start) blocks."""
+    scale = row_scales(w)
+    wq_plain = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
+    wq = np.zeros((w.shape[0], k_pad), np.int8)
+    bounds = [src for src, _ in cols[1:]] + [w.shape[1]]
+    for (src, dst), end in zip(cols, bounds):
+        wq[:, dst : dst + end - src] = wq_plain[:, src:end]
+    acc_unit = scale * 2.0**-q_x
+    qb = None if bias is None else np.round(bias / acc_unit).astype(np.int64)
+    qextra = None
+    if extra is not None:  # GRU candidate recurrent bias, same rows' units
+        qextra = np.round(extra / acc_unit[-extra.shape[0] :]).astype(np.int64)
+    worst = np.abs(wq.astype(np.int64)).sum(axis=1) * 32768 + (np.abs(qb) if qb is not None else 0)
+    if qextra is not None:
+        worst[-qextra.shape[0] :] += np.abs(qextra)
+    if worst.max() >= ACC_LIMIT:
+        raise EdgeRnnError(
+            f"layer '{name}': weights or biases too large for 32-bit sums in int8 mode; "
+            "use --quant int8w"
+        )
+    pairs = [multiplier(float(a * 2.0**t)) for a, t in zip(acc_unit, targets)]
+    mult = np.array([p[0] for p in pairs], np.int64)
+    shift = np.array([p[1] for p in pairs], np.int64)
+    qbias = None if qb is None else qb.astype(np.int32)
+    return QRows(wq, qbias, mult, shift), None if qextra is None else qextra.astype(np.int32)
+
+
+def _quantize_cell(cell: Cell, key: str, stats: dict[str, float]) -> QCell:
+    layer = cell.layer
+    u, n_in = layer.units, layer.input_size
+    in_pad, units_pad = pad4(n_in), pad4(u)
+    q_v = min(q_format(stats.get(key + ".x", 0.0)), q_format(stats.get(key + ".h", 0.0)))
+    bounded = layer.activation in BOUNDED
+    q_g = 15 if bounded else q_format(stats.get(key + ".g", 0.0))
+    q_c = q_format(stats.get(key + ".c", 0.0)) if layer.cell == "lstm" else 15
+    q_a = 15 if bounded else q_c
+    targets = np.repeat([PRE_Q if act in BOUNDED else q_g for act in gate_acts(layer)], u)
+    rows, rbias = _quantize_rows(
+        layer.name, cell.w, [(0, 0), (n_in, in_pad)], in_pad + units_pad, q_v,
+        cell.bias, targets, cell.rbias,
+    )
+    return QCell(cell, rows, rbias, in_pad, units_pad, q_v, q_c, q_g, q_a)
+
+
+def quantize_int8(stages: tuple[Stage, ...], x_norm: np.ndarray) -> QPlan:
+    """Choose Q formats from the float run over calibration windows, then quantize."""
+    stats: dict[str, float] = {}
+    float_forward(stages, x_norm, stats)
+    q_in = q_format(stats["input"])
+    q_prev = q_in
+    out: list[QStage] = []
+    for index, stage in enumerate(stages):
+        key = str(index)
+        if stage.kind == "dense":
+            act = stage.dense.activation
+            q_out = 15 if act in BOUNDED or act == "softmax" else q_format(stats[key + ".out"])
+            target = PRE_Q if act in BOUNDED or act == "softmax" else q_out
+            in_pad = pad4(stage.in_size)
+            rows, _ = _quantize_rows(
+                stage.name, stage.w, [(0, 0)], in_pad, q_prev, stage.bias,
+                np.full(stage.out_size, target),
+            )
+            out.append(QStage(stage, q_prev, q_out, in_pad=in_pad, rows=rows))
+        else:
+            cells = tuple(
+                _quantize_cell(cell, f"{key}.{d}", stats) for d, cell in enumerate(stage.cells)
+            )
+            q_out = q_format(stats[key + ".m"]) if stage.kind == "bidir" else cells[0].q_v
+            out.append(QStage(stage, q_prev, q_out, cells=cells))
+        q_prev = out[-1].q_out
+    return QPlan(tuple(out), q_in)

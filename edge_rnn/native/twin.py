@@ -1,0 +1,121 @@
+"""numpy reference of the float C kernels (float32 and int8w), also used for calibration.
+
+`float_forward` runs the lowered stages on normalized windows exactly as the C code orders
+them (Keras semantics); with `stats` it records the largest magnitude of every quantity the
+integer mode needs a Q format for (keys like "2.0.h": stage 2, direction 0, hidden state).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_rnn.native.lower import Cell, Stage
+
+
+def activate(x: np.ndarray, act: str) -> np.ndarray:
+    if act == "tanh":
+        return np.tanh(x)
+    if act == "sigmoid":
+        return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+    if act == "hard_sigmoid":
+        return np.clip((x + np.float32(3.0)) / np.float32(6.0), 0.0, 1.0).astype(np.float32)
+    if act == "relu":
+        return np.maximum(x, np.float32(0.0))
+    if act == "softmax":
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return x
+
+
+def _record(stats: dict[str, float] | None, key: str, value: np.ndarray) -> None:
+    if stats is not None and value.size:
+        stats[key] = max(stats.get(key, 0.0), float(np.max(np.abs(value))))
+
+
+def _cell_step(cell: Cell, x: np.ndarray, h: np.ndarray, c: np.ndarray, stats, key: str):
+    layer, u = cell.layer, cell.layer.units
+    n_in = layer.input_size
+    w = cell.w
+    bias = cell.bias if cell.bias is not None else np.zeros(cell.rows, np.float32)
+    xh = np.concatenate([x, h], axis=1)
+    if layer.cell == "lstm":
+        pre = xh @ w.T + bias
+        i = activate(pre[:, :u], layer.recurrent_activation)
+        f = activate(pre[:, u : 2 * u], layer.recurrent_activation)
+        g = activate(pre[:, 2 * u : 3 * u], layer.activation)
+        o = activate(pre[:, 3 * u :], layer.recurrent_activation)
+        c = f * c + i * g
+        a = activate(c, layer.activation)
+        h = o * a
+        _record(stats, key + ".g", g)
+        _record(stats, key + ".c", c)
+        _record(stats, key + ".a", a)
+    elif layer.cell == "gru":
+        zr = activate(xh @ w[: 2 * u].T + bias[: 2 * u], layer.recurrent_activation)
+        z, r = zr[:, :u], zr[:, u:]
+        wh = w[2 * u :]
+        xpart = x @ wh[:, :n_in].T + bias[2 * u :]
+        if layer.reset_after:
+            rb = cell.rbias if cell.rbias is not None else np.float32(0.0)
+            hpart = r * (h @ wh[:, n_in:].T + rb)
+        else:
+            hpart = (r * h) @ wh[:, n_in:].T
+        hh = activate(xpart + hpart, layer.activation)
+        _record(stats, key + ".g", hh)
+        h = z * h + (np.float32(1.0) - z) * hh
+    else:
+        h = activate(xh @ w.T + bias, layer.activation)
+        _record(stats, key + ".g", h)
+    _record(stats, key + ".h", h)
+    return h.astype(np.float32), c.astype(np.float32)
+
+
+def run_cell(cell: Cell, xs: np.ndarray, stats=None, key: str = "") -> np.ndarray:
+    """Outputs (N, T, units) in processing order (reversed time for go_backwards)."""
+    n, steps = xs.shape[:2]
+    u = cell.layer.units
+    h = np.zeros((n, u), np.float32)
+    c = np.zeros((n, u), np.float32)
+    order = range(steps - 1, -1, -1) if cell.layer.go_backwards else range(steps)
+    outs = []
+    for t in order:
+        _record(stats, key + ".x", xs[:, t])
+        h, c = _cell_step(cell, xs[:, t], h, c, stats, key)
+        outs.append(h)
+    return np.stack(outs, axis=1)
+
+
+def merge(mode: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if mode == "concat":
+        return np.concatenate([a, b], axis=-1)
+    if mode == "sum":
+        return a + b
+    if mode == "ave":
+        return (a + b) * np.float32(0.5)
+    return a * b
+
+
+def float_forward(
+    stages: tuple[Stage, ...], x_norm: np.ndarray, stats: dict[str, float] | None = None
+) -> np.ndarray:
+    """Model outputs for normalized windows x_norm (N, T, F), float32."""
+    v = np.asarray(x_norm, np.float32)
+    _record(stats, "input", v)
+    for index, stage in enumerate(stages):
+        key = str(index)
+        if stage.kind == "dense":
+            pre = v @ stage.w.T + (stage.bias if stage.bias is not None else np.float32(0.0))
+            _record(stats, key + ".out", pre)
+            v = activate(pre.astype(np.float32), stage.dense.activation)
+            continue
+        outs = [run_cell(cell, v, stats, f"{key}.{d}") for d, cell in enumerate(stage.cells)]
+        if stage.kind == "bidir":
+            fwd, bwd = outs
+            if stage.seq_out:
+                v = merge(stage.merge, fwd, bwd[:, ::-1])
+            else:
+                v = merge(stage.merge, fwd[:, -1], bwd[:, -1])
+            _record(stats, key + ".m", v)
+        else:
+            v = outs[0] if stage.seq_out else outs[0][:, -1]
+    return v.astype(np.float32)

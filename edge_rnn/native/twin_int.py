@@ -1,0 +1,199 @@
+"""numpy twin of the full-integer C kernels (firmware_templates/native/ern_int.c), bit for bit.
+
+Every function mirrors its C namesake on int64 arrays; values stay within the int32/int16
+ranges that the C code uses (the generator checks the accumulator bounds). The activation
+tables are read from the C source so both sides always use the same numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import numpy as np
+
+from edge_rnn.codegen.templates import TEMPLATE_ROOT
+from edge_rnn.native.lower import BOUNDED, gate_acts
+from edge_rnn.native.quantize import PRE_Q, QCell, QPlan, QRows
+
+I64 = np.int64
+
+
+@functools.lru_cache(maxsize=1)
+def tables() -> dict[str, np.ndarray]:
+    text = (TEMPLATE_ROOT / "native" / "ern_tables.c").read_text(encoding="utf-8")
+    found = {}
+    for name, body in re.findall(r"const int16_t (ern_\w+)\[513\] = \{([^}]*)\}", text):
+        found[name] = np.array([int(v) for v in body.replace("\n", " ").split(",") if v.strip()], I64)
+    return found
+
+
+def sat16(v: np.ndarray) -> np.ndarray:
+    return np.clip(v, -32768, 32767)
+
+
+def q_shift(v: np.ndarray, s) -> np.ndarray:
+    v = np.asarray(v, I64)
+    s = np.asarray(s, I64)
+    right = (v + np.left_shift(1, np.maximum(s - 1, 0))) >> np.maximum(s, 0)
+    left = v * np.left_shift(1, np.maximum(-s, 0))
+    return sat16(np.where(s > 0, right, left))
+
+
+def _interp(table: np.ndarray, u: np.ndarray, bits: int) -> np.ndarray:
+    i = np.minimum(u >> bits, 511)  # clamped indices are never selected by the callers
+    f = u & ((1 << bits) - 1)
+    t0 = table[i]
+    return t0 + (((table[i + 1] - t0) * f + (1 << (bits - 1))) >> bits)
+
+
+def q_tanh(x: np.ndarray) -> np.ndarray:
+    u = np.abs(x)
+    y = np.where(u >= 512 << 5, 32767, _interp(tables()["ern_tanh_table"], u, 5))
+    return np.where(x < 0, -y, y)
+
+
+def q_sigmoid(x: np.ndarray) -> np.ndarray:
+    u = np.minimum(np.abs(x), 32767)
+    t = _interp(tables()["ern_tanh_table"], u, 6)
+    y = np.where(x < 0, 32768 - t, 32768 + t) + 1
+    return np.where(y >= 65536, 32767, y >> 1)
+
+
+def q_hard_sigmoid(x: np.ndarray) -> np.ndarray:
+    v = x + 6144
+    return np.where(v <= 0, 0, np.minimum((v * 43691 + 8192) >> 14, 32767))
+
+
+def q_exp_neg(x: np.ndarray) -> np.ndarray:
+    u = -x
+    return np.where(u >= 512 << 6, 0, _interp(tables()["ern_exp_table"], np.minimum(u, 32767), 6))
+
+
+def q_act(p: np.ndarray, act: str) -> np.ndarray:
+    if act == "tanh":
+        return q_tanh(p)
+    if act == "sigmoid":
+        return q_sigmoid(p)
+    if act == "hard_sigmoid":
+        return q_hard_sigmoid(p)
+    if act == "relu":
+        return np.maximum(p, 0)
+    return p
+
+
+def requant(acc: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    hi = (acc * mult + (1 << 31)) >> 32
+    return q_shift(hi, shift)
+
+
+def q_softmax(v: np.ndarray) -> np.ndarray:
+    d = np.maximum(v - v.max(axis=-1, keepdims=True), -32768)
+    e = q_exp_neg(d)
+    total = e.sum(axis=-1, keepdims=True)
+    return np.minimum((e * 32768 + total // 2) // total, 32767)
+
+
+def _rows(rows: QRows, v: np.ndarray, r0: int, r1: int, c0: int, c1: int, acc=None):
+    """bias (or acc) + W[r0:r1, c0:c1] . v, as int64 sums."""
+    base = acc if acc is not None else (0 if rows.bias is None else rows.bias[r0:r1].astype(I64))
+    return base + v @ rows.wq[r0:r1, c0:c1].astype(I64).T
+
+
+def _gates(qc: QCell, xh: np.ndarray, gate: int, act: str) -> np.ndarray:
+    u, k = qc.cell.layer.units, qc.in_pad + qc.units_pad
+    r0, r1 = gate * u, (gate + 1) * u
+    acc = _rows(qc.rows, xh, r0, r1, 0, k)
+    return q_act(requant(acc, qc.rows.mult[r0:r1], qc.rows.shift[r0:r1]), act)
+
+
+def cell_step(qc: QCell, xh: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """One step on xh (N, in_pad + units_pad), updated in place; returns the new c."""
+    layer = qc.cell.layer
+    u, ip = layer.units, qc.in_pad
+    acts = gate_acts(layer)
+    h = xh[:, ip : ip + u]
+    if layer.cell == "lstm":
+        i, f, g, o = (_gates(qc, xh, n, acts[n]) for n in range(4))
+        c = sat16(((f * c + (1 << 14)) >> 15) + q_shift(i * g, 15 + qc.q_g - qc.q_c))
+        if layer.activation in BOUNDED:
+            a = q_act(q_shift(c, qc.q_c - PRE_Q), layer.activation)
+        else:
+            a = q_act(c, layer.activation)
+        xh[:, ip : ip + u] = q_shift(o * a, 15 + qc.q_a - qc.q_v)
+    elif layer.cell == "gru":
+        z, r = _gates(qc, xh, 0, acts[0]), _gates(qc, xh, 1, acts[1])
+        r0, r1, k = 2 * u, 3 * u, ip + qc.units_pad
+        acc = _rows(qc.rows, xh[:, :ip], r0, r1, 0, ip)
+        if layer.reset_after:
+            rb = 0 if qc.rbias is None else qc.rbias.astype(I64)
+            inner = _rows(qc.rows, xh[:, ip:k], r0, r1, ip, k, acc=rb)
+            acc = acc + ((inner * r + (1 << 14)) >> 15)
+        else:
+            rh = np.zeros((xh.shape[0], qc.units_pad), I64)
+            rh[:, :u] = (r * h + (1 << 14)) >> 15
+            acc = _rows(qc.rows, rh, r0, r1, ip, k, acc=acc)
+        hh = requant(acc, qc.rows.mult[r0:r1], qc.rows.shift[r0:r1])
+        hh = q_shift(q_act(hh, layer.activation), qc.q_g - qc.q_v)
+        xh[:, ip : ip + u] = (z * h + (32768 - z) * hh + (1 << 14)) >> 15
+    else:
+        g = _gates(qc, xh, 0, acts[0])
+        xh[:, ip : ip + u] = q_shift(g, qc.q_g - qc.q_v)
+    return c
+
+
+def run_cell(qc: QCell, xs: np.ndarray, q_in: int) -> np.ndarray:
+    """Hidden states (N, T, units) in processing order; xs in Q q_in."""
+    n, steps, n_in = xs.shape
+    u = qc.cell.layer.units
+    xh = np.zeros((n, qc.in_pad + qc.units_pad), I64)
+    c = np.zeros((n, u), I64)
+    order = range(steps - 1, -1, -1) if qc.cell.layer.go_backwards else range(steps)
+    outs = []
+    for t in order:
+        xh[:, :n_in] = q_shift(xs[:, t], q_in - qc.q_v)
+        c = cell_step(qc, xh, c)
+        outs.append(xh[:, qc.in_pad : qc.in_pad + u].copy())
+    return np.stack(outs, axis=1)
+
+
+def q_merge(mode: str, a, qa: int, b, qb: int, qm: int) -> np.ndarray:
+    if mode == "concat":
+        return np.concatenate([q_shift(a, qa - qm), q_shift(b, qb - qm)], axis=-1)
+    if mode == "mul":
+        return q_shift(a * b, qa + qb - qm)
+    s = q_shift(a, qa - qm) + q_shift(b, qb - qm)
+    return (s + 1) >> 1 if mode == "ave" else sat16(s)
+
+
+def quantize_input(x_norm: np.ndarray, q: int) -> np.ndarray:
+    """Mirror of the generated input conversion: float32 scaling, round half away from zero."""
+    v = np.asarray(x_norm, np.float32) * np.float32(2.0**q)
+    v = np.clip(v, np.float32(-32768.0), np.float32(32767.0))
+    r = np.where(v >= 0, np.trunc(v + np.float32(0.5)), -np.trunc(np.float32(0.5) - v))
+    return r.astype(I64)
+
+
+def int_forward(plan: QPlan, xq: np.ndarray) -> np.ndarray:
+    """Raw int16 model outputs for quantized windows xq (N, T, F) in Q plan.q_in."""
+    v = np.asarray(xq, I64)
+    for qs in plan.stages:
+        stage = qs.stage
+        if stage.kind == "dense":
+            pad = np.zeros(v.shape[:-1] + (qs.in_pad,), I64)
+            pad[..., : stage.in_size] = v
+            acc = _rows(qs.rows, pad, 0, stage.out_size, 0, qs.in_pad)
+            act = stage.dense.activation
+            y = q_act(requant(acc, qs.rows.mult, qs.rows.shift), "linear" if act == "softmax" else act)
+            v = q_softmax(y) if act == "softmax" else y
+            continue
+        outs = [run_cell(qc, v, qs.q_in) for qc in qs.cells]
+        if stage.kind == "bidir":
+            (fwd, bwd), (qa, qb) = outs, (qs.cells[0].q_v, qs.cells[1].q_v)
+            if stage.seq_out:
+                v = q_merge(stage.merge, fwd, qa, bwd[:, ::-1], qb, qs.q_out)
+            else:
+                v = q_merge(stage.merge, fwd[:, -1], qa, bwd[:, -1], qb, qs.q_out)
+        else:
+            v = outs[0] if stage.seq_out else outs[0][:, -1]
+    return v

@@ -1,0 +1,127 @@
+/* edge-rnn native kernel library: recurrent cells, dense layers and activations in float32,
+ * int8-weight float (int8w) and full-integer (int8 weights, int16 activations) arithmetic.
+ * Hand-written, C99, no malloc, no recursion, no VLAs. Generated model code (<name>.c) holds
+ * the weights and const layer descriptors and calls these kernels.
+ *
+ * Layouts (all row-major, one row per output unit / gate unit):
+ *   cell weights: rows = gates * units (Keras gate order), row = [kernel col | recurrent col].
+ *   float rows have k = in + units columns; integer rows have k = in_pad + units_pad columns
+ *   (pads are multiples of 4, zero weights), int8 bytes interleaved per group of four as
+ *   w0 w2 w1 w3 so that SXTB16 yields the pairs (w0,w1) and (w2,w3) for SMLAD.
+ *   xh: a cell's working vector [x ; h]; the hidden state h lives in its second part.
+ * Integer numbers are Q formats: value = int / 2^q. Gate pre-activations of bounded functions
+ * are requantized to Q11 (range +-16); bounded outputs (tanh, sigmoid, ...) are Q15. */
+#ifndef ERN_H
+#define ERN_H
+
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ERN_ALIGNED(n) __attribute__((aligned(n)))
+#else
+#define ERN_ALIGNED(n)
+#endif
+
+enum { ERN_LINEAR = 0, ERN_RELU, ERN_TANH, ERN_SIGMOID, ERN_HARD_SIGMOID, ERN_SOFTMAX };
+enum { ERN_SIMPLE_RNN = 0, ERN_LSTM, ERN_GRU };
+enum { ERN_MERGE_CONCAT = 0, ERN_MERGE_SUM, ERN_MERGE_AVE, ERN_MERGE_MUL };
+
+/* ---- float32 and int8w (int8 weights, per-row float scale, float arithmetic) ---- */
+typedef struct {
+    uint8_t cell, act, rec_act, reset_after;
+    uint16_t in, units;   /* row length k = in + units */
+    const float *w;       /* float32 rows, or NULL for int8w */
+    const int8_t *wq;     /* int8w rows (not interleaved), or NULL */
+    const float *wscale;  /* int8w per-row scale */
+    const float *bias;    /* gates*units, or NULL; GRU reset_after: input bias (+ recurrent for z, r) */
+    const float *rbias;   /* GRU reset_after: recurrent bias of the candidate rows (units), or NULL */
+} ern_f_cell;
+
+typedef struct {
+    uint16_t in, units;
+    uint8_t act;
+    const float *w;       /* units rows of `in`, or NULL */
+    const int8_t *wq;
+    const float *wscale;
+    const float *bias;    /* or NULL */
+} ern_f_dense;
+
+float ern_f_activate(float x, uint8_t act);
+void ern_f_softmax(float *v, int n);
+/* One time step: reads xh = [x ; h], writes the new h into xh + in. c: LSTM cell state.
+ * g: scratch of gates*units floats. */
+void ern_f_cell_step(const ern_f_cell *cell, float *xh, float *c, float *g);
+void ern_f_dense_run(const ern_f_dense *d, const float *x, float *y);
+/* Bidirectional merge of the backward output b into a (a holds the forward output). */
+void ern_f_merge(uint8_t mode, float *a, const float *b, int n);
+
+/* ---- full integer ---- */
+typedef struct {
+    uint8_t cell, act, rec_act, reset_after;
+    uint16_t in_pad, units, units_pad;  /* row length k = in_pad + units_pad */
+    int8_t q_v;   /* Q of xh (layer input and hidden state) */
+    int8_t q_c;   /* LSTM cell state Q */
+    int8_t q_g;   /* Q of act() outputs of the candidate rows (15 when act is bounded) */
+    int8_t q_a;   /* LSTM: Q of act(c) (15 when act is bounded) */
+    const int8_t *wq;      /* interleaved rows */
+    const int32_t *bias;   /* per row, accumulator units, or NULL */
+    const int32_t *rbias;  /* GRU reset_after candidate recurrent bias, or NULL */
+    const int32_t *mult;   /* per row: requantization multiplier in [2^30, 2^31) */
+    const int8_t *shift;   /* per row: right shift after the multiply (may be negative) */
+} ern_q_cell;
+
+typedef struct {
+    uint16_t in_pad, units;
+    uint8_t act;
+    const int8_t *wq;
+    const int32_t *bias;   /* or NULL */
+    const int32_t *mult;
+    const int8_t *shift;
+} ern_q_dense;
+
+extern const int16_t ern_tanh_table[513];  /* tanh(i/64) in Q15, i = 0..512 */
+extern const int16_t ern_exp_table[513];   /* exp(-i/32) in Q15, i = 0..512 */
+
+int16_t ern_q_tanh(int32_t x_q11);          /* Q11 in, Q15 out */
+int16_t ern_q_sigmoid(int32_t x_q11);
+int16_t ern_q_hard_sigmoid(int32_t x_q11);
+int16_t ern_q_exp_neg(int32_t x_q11);       /* exp(x) for x <= 0 */
+/* Requantize an accumulator: round(round(acc * mult / 2^32) / 2^shift), saturated to int16. */
+int16_t ern_q_requant(int32_t acc, int32_t mult, int shift);
+/* Activation of an int16 value: bounded acts take Q11 and give Q15; relu/linear keep the Q. */
+int16_t ern_q_act(int16_t p, uint8_t act);
+/* Requantize, then apply act. */
+int16_t ern_q_activate(int32_t acc, int32_t mult, int shift, uint8_t act);
+/* Round-half-up arithmetic shift right (left when s < 0), saturated to int16; |v| < 2^30. */
+int16_t ern_q_shift(int32_t v, int s);
+void ern_q_convert(const int16_t *src, int16_t *dst, int n, int q_src, int q_dst);
+void ern_q_softmax(int16_t *v_q11, int n);  /* in place, Q11 logits -> Q15 probabilities */
+void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g, int16_t *tmp);
+/* x: in_pad values (zero pads); y: units values; softmax outputs Q15. */
+void ern_q_dense_run(const ern_q_dense *d, const int16_t *x, int16_t *y);
+void ern_q_merge(uint8_t mode, int16_t *a, int qa, const int16_t *b, int qb, int qm, int n);
+
+/* Sum over n (a multiple of 4) of interleaved int8 weights times int16 values. The DSP path
+ * (SXTB16 + SMLAD) and the portable path give identical results: the generator bounds n and
+ * the weights so the int32 sum cannot overflow. */
+static inline int32_t ern_q_dot(const int8_t *w, const int16_t *v, int n, int32_t acc)
+{
+    int i;
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+    for (i = 0; i < n; i += 4) {
+        uint32_t wd, x01, x23;
+        __builtin_memcpy(&wd, w + i, 4);
+        __builtin_memcpy(&x01, v + i, 4);
+        __builtin_memcpy(&x23, v + i + 2, 4);
+        acc = __builtin_arm_smlad(__builtin_arm_sxtb16(wd), x01, acc);
+        acc = __builtin_arm_smlad(__builtin_arm_sxtb16((wd >> 8) | (wd << 24)), x23, acc);
+    }
+#else
+    for (i = 0; i < n; i += 4) {
+        acc += w[i] * v[i] + w[i + 2] * v[i + 1] + w[i + 1] * v[i + 2] + w[i + 3] * v[i + 3];
+    }
+#endif
+    return acc;
+}
+
+#endif /* ERN_H */

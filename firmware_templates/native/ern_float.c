@@ -1,0 +1,161 @@
+/* edge-rnn kernels: float32 and int8w (int8 weights with per-row float scales). */
+#include "ern.h"
+
+#include <math.h>
+
+float ern_f_activate(float x, uint8_t act)
+{
+    switch (act) {
+    case ERN_RELU:
+        return x > 0.0f ? x : 0.0f;
+    case ERN_TANH:
+        return tanhf(x);
+    case ERN_SIGMOID:
+        return 1.0f / (1.0f + expf(-x));
+    case ERN_HARD_SIGMOID: { /* Keras 3: relu6(x + 3) / 6 */
+        float y = (x + 3.0f) / 6.0f;
+        return y < 0.0f ? 0.0f : (y > 1.0f ? 1.0f : y);
+    }
+    default:
+        return x;
+    }
+}
+
+void ern_f_softmax(float *v, int n)
+{
+    int i;
+    float max = v[0], sum = 0.0f;
+    for (i = 1; i < n; i++) {
+        max = v[i] > max ? v[i] : max;
+    }
+    for (i = 0; i < n; i++) {
+        v[i] = expf(v[i] - max);
+        sum += v[i];
+    }
+    for (i = 0; i < n; i++) {
+        v[i] /= sum;
+    }
+}
+
+/* Dot product of columns [col0, col0 + n) of one weight row with v. */
+static float row_dot(const float *w, const int8_t *wq, const float *wscale, int row, int k,
+                     int col0, const float *v, int n)
+{
+    float acc = 0.0f;
+    int i;
+    if (w) {
+        const float *r = w + (long)row * k + col0;
+        for (i = 0; i < n; i++) {
+            acc += r[i] * v[i];
+        }
+        return acc;
+    }
+    {
+        const int8_t *r = wq + (long)row * k + col0;
+        for (i = 0; i < n; i++) {
+            acc += (float)r[i] * v[i];
+        }
+        return acc * wscale[row];
+    }
+}
+
+static float cell_dot(const ern_f_cell *cell, int row, int col0, const float *v, int n)
+{
+    return row_dot(cell->w, cell->wq, cell->wscale, row, cell->in + cell->units, col0, v, n);
+}
+
+static float cell_bias(const ern_f_cell *cell, int row)
+{
+    return cell->bias ? cell->bias[row] : 0.0f;
+}
+
+static void lstm_step(const ern_f_cell *cell, float *xh, float *c, float *g)
+{
+    int u = cell->units, k = cell->in + cell->units, r, j;
+    float *h = xh + cell->in;
+    for (r = 0; r < 4 * u; r++) {
+        float pre = cell_bias(cell, r) + cell_dot(cell, r, 0, xh, k);
+        g[r] = ern_f_activate(pre, r / u == 2 ? cell->act : cell->rec_act);
+    }
+    for (j = 0; j < u; j++) {
+        c[j] = g[u + j] * c[j] + g[j] * g[2 * u + j];
+        h[j] = g[3 * u + j] * ern_f_activate(c[j], cell->act);
+    }
+}
+
+static void gru_step(const ern_f_cell *cell, float *xh, float *g)
+{
+    int u = cell->units, in = cell->in, k = in + u, r, j;
+    float *h = xh + in;
+    for (r = 0; r < 2 * u; r++) {
+        g[r] = ern_f_activate(cell_bias(cell, r) + cell_dot(cell, r, 0, xh, k), cell->rec_act);
+    }
+    for (j = 0; j < u; j++) {
+        int row = 2 * u + j;
+        float xpart = cell_bias(cell, row) + cell_dot(cell, row, 0, xh, in);
+        float hpart;
+        if (cell->reset_after) {
+            float inner = (cell->rbias ? cell->rbias[j] : 0.0f) + cell_dot(cell, row, in, h, u);
+            hpart = g[u + j] * inner;
+        } else {
+            /* (r * h) . W_h, one row at a time: g[2u..3u) holds r*h until the loop ends */
+            int i;
+            if (j == 0) {
+                for (i = 0; i < u; i++) {
+                    g[2 * u + i] = g[u + i] * h[i];
+                }
+            }
+            hpart = cell_dot(cell, row, in, g + 2 * u, u);
+        }
+        g[3 * u + j] = ern_f_activate(xpart + hpart, cell->act);
+    }
+    for (j = 0; j < u; j++) {
+        float z = g[j];
+        h[j] = z * h[j] + (1.0f - z) * g[3 * u + j];
+    }
+}
+
+void ern_f_cell_step(const ern_f_cell *cell, float *xh, float *c, float *g)
+{
+    int u = cell->units, k = cell->in + cell->units, j;
+    if (cell->cell == ERN_LSTM) {
+        lstm_step(cell, xh, c, g);
+    } else if (cell->cell == ERN_GRU) {
+        gru_step(cell, xh, g);
+    } else {
+        for (j = 0; j < u; j++) {
+            g[j] = ern_f_activate(cell_bias(cell, j) + cell_dot(cell, j, 0, xh, k), cell->act);
+        }
+        for (j = 0; j < u; j++) {
+            xh[cell->in + j] = g[j];
+        }
+    }
+}
+
+void ern_f_dense_run(const ern_f_dense *d, const float *x, float *y)
+{
+    int j;
+    for (j = 0; j < d->units; j++) {
+        float pre = (d->bias ? d->bias[j] : 0.0f) + row_dot(d->w, d->wq, d->wscale, j, d->in, 0, x, d->in);
+        y[j] = d->act == ERN_SOFTMAX ? pre : ern_f_activate(pre, d->act);
+    }
+    if (d->act == ERN_SOFTMAX) {
+        ern_f_softmax(y, d->units);
+    }
+}
+
+void ern_f_merge(uint8_t mode, float *a, const float *b, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        if (mode == ERN_MERGE_SUM) {
+            a[i] = a[i] + b[i];
+        } else if (mode == ERN_MERGE_AVE) {
+            a[i] = (a[i] + b[i]) * 0.5f;
+        } else if (mode == ERN_MERGE_MUL) {
+            a[i] = a[i] * b[i];
+        } else {
+            a[n + i] = b[i];
+        }
+    }
+}
