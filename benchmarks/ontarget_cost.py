@@ -1,0 +1,122 @@
+"""Per target: instructions per inference, instructions per MAC, flash and RAM of the native
+backend in each numeric mode, for LSTM(16) / GRU(16) / SimpleRNN(16) on 20x3 inputs + Dense(4);
+for Cortex-M4F also the ratio to the TFLite Micro + CMSIS-NN figures (DESIGN.md section 7).
+
+    python3 benchmarks/ontarget_cost.py [--targets cortex-m4f,cortex-m0plus] [--windows 4]
+
+Models have seeded random weights (instruction counts do not depend on training); each run
+is also checked against the host build of the same C (max abs difference printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edge_rnn import ir  # noqa: E402
+from edge_rnn.cells import CELLS  # noqa: E402
+from edge_rnn.ontarget import build_firmware, missing_tools, run_firmware  # noqa: E402
+from edge_rnn.targets import list_targets  # noqa: E402
+
+T, F, UNITS, CLASSES = 20, 3, 16, 4
+MACS = {"lstm": 24_384, "gru": 18_304, "simple_rnn": 6_144}  # as DESIGN.md counts them
+TFLM_CMSIS_NN = {"lstm": 258_859, "gru": 844_997, "simple_rnn": 233_279}  # M4F, int8
+
+
+def make_model(cell: str, seed: int = 0) -> ir.Model:
+    rng = np.random.default_rng(seed)
+    gates = CELLS[cell].gate_count
+    reset_after = cell == "gru"
+    bias_shape = (2, gates * UNITS) if reset_after else (gates * UNITS,)
+    recurrent = ir.RecurrentLayer(
+        name=cell,
+        cell=cell,
+        units=UNITS,
+        input_size=F,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        return_sequences=False,
+        go_backwards=False,
+        reset_after=reset_after,
+        kernel=rng.normal(0, 0.4, (F, gates * UNITS)).astype(np.float32),
+        recurrent_kernel=rng.normal(0, 0.25, (UNITS, gates * UNITS)).astype(np.float32),
+        bias=rng.normal(0, 0.1, bias_shape).astype(np.float32),
+    )
+    dense = ir.DenseLayer(
+        name="head",
+        units=CLASSES,
+        input_size=UNITS,
+        activation="softmax",
+        use_bias=True,
+        per_timestep=False,
+        kernel=rng.normal(0, 0.5, (UNITS, CLASSES)).astype(np.float32),
+        bias=np.zeros(CLASSES, np.float32),
+    )
+    return ir.Model(name=f"bench_{cell}", timesteps=T, features=F, layers=(recurrent, dense))
+
+
+def main() -> int:
+    from edge_rnn.native.generate import generate
+    from edge_rnn.native.host import run_host
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", default="", help="comma-separated target names")
+    parser.add_argument("--windows", type=int, default=4, help="test windows per run")
+    args = parser.parse_args()
+    wanted = set(filter(None, args.targets.split(",")))
+    targets = [
+        t for t in list_targets() if t.kind == "cortex-m" and (not wanted or t.name in wanted)
+    ]
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, (args.windows, T, F)).astype(np.float32)
+    calibration = rng.normal(0, 1, (64, T, F)).astype(np.float32)
+    header = (
+        f"{'target':14} {'model':10} {'mode':8} {'instr/inf':>10} {'instr/MAC':>9} "
+        f"{'flash B':>8} {'model B':>8} {'RAM B':>6} {'stack B':>7} {'vs TFLM':>8} {'max|d|':>8}"
+    )
+    print(header)
+    with tempfile.TemporaryDirectory(prefix="edge-rnn-bench-") as tmp:
+        work = Path(tmp)
+        for cell in ("lstm", "gru", "simple_rnn"):
+            model = make_model(cell)
+            for quant in ("float32", "int8w", "int8"):
+                gen = generate(
+                    model, work / f"{cell}-{quant}", quant=quant, calibration_x=calibration
+                )
+                host = run_host(gen, x).reshape(len(x), -1)
+                for target in targets:
+                    if missing_tools(target):
+                        print(f"{target.name:14} skipped: needs {', '.join(missing_tools(target))}")
+                        continue
+                    build = work / f"{cell}-{quant}-{target.name}"
+                    firmware = build_firmware(target, gen.out_dir, x, build)
+                    result = run_firmware(firmware)
+                    log = result.log
+                    outputs = log.outputs.astype(np.float32)
+                    if log.dtype != "f32":
+                        outputs = outputs * np.float32(gen.output_scale)
+                    diff = float(np.max(np.abs(outputs - host)))
+                    count = result.instructions.per_inference if result.instructions else 0
+                    ratio = ""
+                    if target.name == "cortex-m4f":
+                        ratio = f"{count / TFLM_CMSIS_NN[cell]:.3f}"
+                    memory = firmware.memory
+                    print(
+                        f"{target.name:14} {cell:10} {quant:8} {count:>10} "
+                        f"{count / MACS[cell]:>9.2f} {memory.flash_bytes:>8} {gen.const_bytes:>8} "
+                        f"{memory.ram_bytes:>6} {result.stack_bytes or 0:>7} {ratio:>8} "
+                        f"{diff:>8.2g}",
+                        flush=True,
+                    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
