@@ -1,0 +1,60 @@
+/* Kernel self-test driver for tests/test_native_kernels.py: writes, as raw little-endian
+ * arrays on stdout, every int16 input through each integer activation, float activations
+ * on a grid, requantization of pseudo-random triples and interleaved dot products. */
+#include "ern.h"
+
+#include <stdio.h>
+
+static uint32_t lcg = 12345u;
+
+static uint32_t next(void)
+{
+    lcg = lcg * 1664525u + 1013904223u;
+    return lcg;
+}
+
+int main(void)
+{
+    int32_t x, i;
+    for (x = -32768; x <= 32767; x++) {
+        int16_t out[5];
+        out[0] = ern_q_tanh(x);
+        out[1] = ern_q_sigmoid(x);
+        out[2] = ern_q_hard_sigmoid(x);
+        out[3] = ern_q_exp_neg(x > 0 ? -x : x);
+        out[4] = ern_q_shift(x * 3, (int)(next() % 31) - 15);
+        fwrite(out, sizeof out, 1, stdout);
+    }
+    for (i = 0; i < 4001; i++) {
+        float v = -10.0f + (float)i * 0.005f, out[5];
+        out[0] = ern_f_activate(v, ERN_TANH);
+        out[1] = ern_f_activate(v, ERN_SIGMOID);
+        out[2] = ern_f_activate(v, ERN_HARD_SIGMOID);
+        out[3] = ern_f_activate(v, ERN_RELU);
+        out[4] = ern_f_activate(v, ERN_LINEAR);
+        fwrite(out, sizeof out, 1, stdout);
+    }
+    for (i = 0; i < 20000; i++) {
+        int32_t rec[4];
+        rec[0] = (int32_t)next();
+        rec[1] = (int32_t)(0x40000000u + (next() >> 2));
+        rec[2] = (int32_t)(next() % 46) - 15;
+        rec[3] = ern_q_requant(rec[0], rec[1], (int)rec[2]);
+        fwrite(rec, sizeof rec, 1, stdout);
+    }
+    for (i = 0; i < 1000; i++) {
+        int8_t w[24];
+        int16_t v[24];
+        int32_t k, acc[2];
+        for (k = 0; k < 24; k++) {
+            w[k] = (int8_t)(next() >> 24);
+            v[k] = (int16_t)(next() >> 16);
+        }
+        acc[0] = (int32_t)(next() >> 12);
+        acc[1] = ern_q_dot(w, v, 24, acc[0]);
+        fwrite(w, sizeof w, 1, stdout);
+        fwrite(v, sizeof v, 1, stdout);
+        fwrite(acc, sizeof acc, 1, stdout);
+    }
+    return 0;
+}

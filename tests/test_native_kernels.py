@@ -1,0 +1,137 @@
+"""The hand-written C kernels (firmware_templates/native) against numpy and the integer twin."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_rnn.codegen.templates import TEMPLATE_ROOT
+from edge_rnn.native import twin_int
+from edge_rnn.native.quantize import interleave
+
+NATIVE = TEMPLATE_ROOT / "native"
+KERNELS = ["ern_float.c", "ern_int.c", "ern_tables.c"]
+WARN = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+
+
+def _build_and_run(tmp: Path, cc: list[str], flags: list[str], prefix: list[str] = ()) -> bytes:
+    exe = tmp / "test_kernels"
+    srcs = [str(NATIVE / f) for f in [*KERNELS, "test_kernels.c"]]
+    subprocess.run([*cc, *WARN, "-O2", *flags, *srcs, "-o", str(exe), "-lm"], check=True)
+    return subprocess.run([*prefix, str(exe)], check=True, capture_output=True).stdout
+
+
+def _parse(blob: bytes) -> dict[str, np.ndarray]:
+    offset = 0
+    parts = {}
+    for name, dtype, shape in [
+        ("int_act", np.int16, (65536, 5)),
+        ("float_act", np.float32, (4001, 5)),
+        ("requant", np.int32, (20000, 4)),
+    ]:
+        count = int(np.prod(shape))
+        parts[name] = np.frombuffer(blob, dtype, count, offset).reshape(shape)
+        offset += count * np.dtype(dtype).itemsize
+    rec = np.dtype([("w", np.int8, 24), ("v", "<i2", 24), ("acc", "<i4", 2)])
+    parts["dot"] = np.frombuffer(blob, rec, 1000, offset)
+    assert offset + rec.itemsize * 1000 == len(blob)
+    return parts
+
+
+@pytest.fixture(scope="module")
+def host_output(tmp_path_factory) -> dict[str, np.ndarray]:
+    tmp = tmp_path_factory.mktemp("kernels")
+    return _parse(_build_and_run(tmp, ["gcc"], ["-fsanitize=address,undefined",
+                                                "-fno-sanitize-recover=all"]))
+
+
+def test_tables_match_their_definition():
+    i = np.arange(513)
+    tables = twin_int.tables()
+    expected_tanh = np.minimum(np.round(np.tanh(i / 64) * 32768), 32767)
+    expected_exp = np.minimum(np.round(np.exp(-i / 32) * 32768), 32767)
+    np.testing.assert_array_equal(tables["ern_tanh_table"], expected_tanh)
+    np.testing.assert_array_equal(tables["ern_exp_table"], expected_exp)
+
+
+def test_integer_activations_bit_exact_with_twin_and_close_to_math(host_output):
+    x = np.arange(-32768, 32768, dtype=np.int64)
+    got = host_output["int_act"].astype(np.int64)
+    np.testing.assert_array_equal(got[:, 0], twin_int.q_tanh(x))
+    np.testing.assert_array_equal(got[:, 1], twin_int.q_sigmoid(x))
+    np.testing.assert_array_equal(got[:, 2], twin_int.q_hard_sigmoid(x))
+    np.testing.assert_array_equal(got[:, 3], twin_int.q_exp_neg(-np.abs(x)))
+    real = x / 2048.0
+    # stated accuracy (Q15 LSB): tanh/sigmoid 2, hard_sigmoid 1, exp 5 (step 1/32 near 0)
+    assert np.abs(got[:, 0] - np.clip(np.tanh(real) * 32768, -32767, 32767)).max() <= 2
+    assert np.abs(got[:, 1] - np.minimum(32768 / (1 + np.exp(-real)), 32767)).max() <= 2
+    hard = np.minimum(np.clip((real + 3) / 6, 0, 1) * 32768, 32767)
+    assert np.abs(got[:, 2] - hard).max() <= 1
+    assert np.abs(got[:, 3] - np.minimum(np.exp(-np.abs(real)) * 32768, 32767)).max() <= 5
+
+
+def test_q_shift_and_requant_bit_exact_with_twin(host_output):
+    lcg_shifts = []  # replay the driver's generator for the shift amounts
+    state = 12345
+    for _ in range(65536):
+        state = (state * 1664525 + 1013904223) % 2**32
+        lcg_shifts.append(state % 31 - 15)
+    x = np.arange(-32768, 32768, dtype=np.int64)
+    expected = twin_int.q_shift(x * 3, np.array(lcg_shifts))
+    np.testing.assert_array_equal(host_output["int_act"][:, 4], expected)
+    rec = host_output["requant"].astype(np.int64)
+    np.testing.assert_array_equal(rec[:, 3], twin_int.requant(rec[:, 0], rec[:, 1], rec[:, 2]))
+    # and the requantization is a rounding of the real product
+    real = rec[:, 0] * rec[:, 1] / 2.0 ** (32 + rec[:, 2])
+    assert np.all(np.abs(rec[:, 3] - np.clip(real, -32768, 32767)) <= 1)
+
+
+def test_float_activations_match_numpy(host_output):
+    v = (np.float32(-10.0) + np.arange(4001, dtype=np.float32) * np.float32(0.005)).astype(
+        np.float32)
+    got = host_output["float_act"]
+    np.testing.assert_allclose(got[:, 0], np.tanh(v), atol=2e-7)
+    np.testing.assert_allclose(got[:, 1], 1 / (1 + np.exp(-v.astype(np.float64))), atol=2e-7)
+    np.testing.assert_allclose(got[:, 2], np.clip((v + 3) / 6, 0, 1), atol=1e-7)
+    np.testing.assert_array_equal(got[:, 3], np.maximum(v, 0))
+    np.testing.assert_array_equal(got[:, 4], v)
+
+
+def test_interleaved_dot_product(host_output):
+    rec = host_output["dot"]
+    # the driver's bytes are the stored (interleaved) layout; interleave is its own inverse
+    plain = interleave(np.ascontiguousarray(rec["w"])).astype(np.int64)
+    assert not np.array_equal(plain, rec["w"])
+    expected = rec["acc"][:, 0] + np.einsum("nk,nk->n", plain, rec["v"].astype(np.int64))
+    np.testing.assert_array_equal(rec["acc"][:, 1], expected)
+
+
+@pytest.mark.arm
+def test_dsp_path_identical_to_portable(host_output, tmp_path):
+    """SXTB16/SMLAD (ARMv7 DSP) kernels under qemu-arm give the x86 portable results."""
+    cc, qemu = "arm-linux-gnueabihf-gcc", "qemu-arm"
+    if not (shutil.which(cc) and shutil.which(qemu)):
+        pytest.skip(f"{cc} and {qemu} are needed")
+    blob = _build_and_run(tmp_path, [cc], ["-static", "-mcpu=cortex-a7", "-mthumb"],
+                          [qemu])
+    arm = _parse(blob)
+    for key in ("int_act", "requant"):
+        np.testing.assert_array_equal(arm[key], host_output[key])
+    np.testing.assert_array_equal(arm["dot"]["acc"], host_output["dot"]["acc"])
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize("cpu", [
+    ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+    ["-mcpu=cortex-m0plus", "-mthumb"],
+])
+def test_kernels_compile_warning_free_for_cortex_m(tmp_path, cpu):
+    if not shutil.which("arm-none-eabi-gcc"):
+        pytest.skip("arm-none-eabi-gcc is needed")
+    for src in KERNELS:
+        subprocess.run(["arm-none-eabi-gcc", *WARN, "-O2", *cpu, "-c", str(NATIVE / src),
+                        "-o", str(tmp_path / (src + ".o"))], check=True)
