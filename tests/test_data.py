@@ -257,6 +257,11 @@ def test_timesteps_and_task_mismatches(tmp_path: Path) -> None:
     assert "test fraction must be between 0 and 1" in _error(path, test_fraction=1.5)
     floats = _npz(tmp_path, x=_x(6), y=np.array([0, 1, 2.5, 0, 1, 0]))
     assert "bad.npz: y has non-integer class label 2.5" in _error(floats, task="classification")
+    whole = _npz(tmp_path, x=_x(6), y=np.array([1.0, 2.0, 3.0] * 2))
+    assert load_dataset(whole).task == "regression"  # float labels are targets by default
+    assert load_dataset(whole, task="classification").class_names == ("0", "1", "2", "3")
+    huge = _npz(tmp_path, x=_x(6), y=np.array([0, 1, 5000] * 2))
+    assert "bad.npz: y has class label 5000; classification needs" in _error(huge)
     text = _npz(tmp_path, x=_x(6), y=np.array(["a", "b"] * 3))
     assert "y holds text labels; regression needs numbers" in _error(text, task="regression")
 

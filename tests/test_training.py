@@ -165,6 +165,15 @@ def test_head_must_fit_the_labels(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
 
 
+def test_divergence_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "huge.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, x=rng.normal(size=(40, 5, 2)), y=np.full((40, 1), 1e20))
+    ds = load_dataset(str(path))
+    with pytest.raises(EdgeRnnError, match="training huge_lstm diverged .* lower the learning"):
+        train(ds, ModelSpec("lstm", (2,)), tmp_path / "out", epochs=2, verbose=False)
+
+
 # --- metadata for user models ---------------------------------------------------------------
 
 

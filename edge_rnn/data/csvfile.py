@@ -11,7 +11,8 @@ Format (comma separated, header row required, column order free):
 - `sample`: any id (number or text) grouping the rows of one sequence (window).
 - `t`: the time step (number); rows of a sample may come in any order and are sorted by `t`.
   Every sample must have the same number of time steps, and no `t` twice.
-- `label`: a class name (text), a class index (integer) or a regression target (number).
+- `label`: a class name (text), a class index (integer, e.g. `3`) or a regression target
+  (a number with a decimal point or exponent, e.g. `3.0`, `0.25`, `1e-3`).
   The same value on every row of a sample gives one label per sample; values that change
   along `t` give one label per time step (sequence-to-sequence output).
   Text labels become class indices in sorted order; integer labels are class indices unless
@@ -172,10 +173,13 @@ def _labels(
     if not all(text):
         raise EdgeRnnError(f"{source} line {row_of[int(np.argmin(text != ''))] + 2}: empty label")
     text = text.reshape(n, steps)
-    try:
-        values: np.ndarray = text.astype(np.float64)
-    except ValueError:
-        values = text
+    values = text
+    for dtype in (np.int64, np.float64):  # "3" is a class index, "3.0" a target, "cat" a name
+        try:
+            values = text.astype(dtype)
+            break
+        except ValueError:
+            continue
     if np.all(values == values[:, :1]):
         return values[:, 0]
     return values

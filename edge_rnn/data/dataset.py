@@ -14,6 +14,7 @@ import numpy as np
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ir import TASKS, Normalization
 
+MAX_CLASSES = 1024
 _MIN_STD = 1e-6  # below this a feature is constant: scale 1.0 instead of dividing by ~0
 
 
@@ -90,8 +91,9 @@ def encode_labels(
 ) -> tuple[np.ndarray, str, tuple[str, ...]]:
     """Turn raw labels (numbers or strings) into (y, task, class_names).
 
-    Strings become class indices in sorted order; integer-valued numbers are class indices
-    unless the task is regression; other numbers are regression targets.
+    Strings become class indices in sorted order; integers are class indices unless the task
+    is regression; floats are regression targets unless the task is classification (then they
+    must be whole numbers).
     """
     if task is not None and task not in TASKS:
         raise EdgeRnnError(f"unknown task '{task}': use one of {', '.join(TASKS)}")
@@ -106,12 +108,11 @@ def encode_labels(
     if values.dtype.kind not in "biuf":
         raise EdgeRnnError(f"{source}: {field} has unsupported dtype {values.dtype}; use numbers")
     check_finite(values, source, field)
-    integral = values.dtype.kind in "biu" or bool(np.all(values == np.round(values)))
     if task is None:
-        task = "classification" if integral else "regression"
+        task = "classification" if values.dtype.kind in "biu" else "regression"
     if task == "regression":
         return values.astype(np.float32), task, ()
-    if not integral:
+    if not np.all(values == np.round(values)):
         bad = np.argmax((values != np.round(values)).ravel())
         raise EdgeRnnError(
             f"{source}: {field} has non-integer class label {float(values.ravel()[bad]):g}; "
@@ -121,6 +122,11 @@ def encode_labels(
         raise EdgeRnnError(
             f"{source}: {field} has negative class label {int(values.min())}; "
             "classification needs class indices 0..C-1"
+        )
+    if values.size and values.max() >= MAX_CLASSES:
+        raise EdgeRnnError(
+            f"{source}: {field} has class label {values.max():g}; classification needs class "
+            f"indices 0..C-1 with C <= {MAX_CLASSES} (or pass task regression)"
         )
     return values.astype(np.int64), task, ()
 

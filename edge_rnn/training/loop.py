@@ -80,7 +80,7 @@ def train(
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience, restore_best_weights=True
     )
-    callbacks: list[Any] = [stopper]
+    callbacks: list[Any] = [stopper, keras.callbacks.TerminateOnNaN()]
     if verbose:
         log(
             f"training {name}: {spec.cell} {list(spec.units)}"
@@ -100,8 +100,13 @@ def train(
     )
     history = {k: [float(v) for v in values] for k, values in fitted.history.items()}
     epochs_run = len(history["loss"])
-    best_epoch = int(np.argmin(history["val_loss"])) + 1
+    best_epoch = stopper.best_epoch + 1  # its weights were restored at the end
     score = evaluate(model, dataset, norm)
+    if not (np.isfinite(stopper.best) and np.isfinite(score)):
+        raise EdgeRnnError(
+            f"training {name} diverged (loss became NaN/inf): lower the learning rate "
+            f"(was {learning_rate:g}) or scale the regression targets to around 1"
+        )
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +151,7 @@ def evaluate(model: Any, dataset: Dataset, norm: Normalization) -> float:
     predictions = model.predict(norm.apply(dataset.x_test), verbose=0, batch_size=256)
     if dataset.task == "classification":
         return float(np.mean(np.argmax(predictions, axis=-1) == dataset.y_test))
-    return float(np.sqrt(np.mean((predictions - dataset.y_test) ** 2)))
+    return float(np.sqrt(np.mean((predictions.astype(np.float64) - dataset.y_test) ** 2)))
 
 
 def _check(
@@ -184,7 +189,7 @@ def _progress(keras: Any, epochs: int, metric: str, log: Callable[[str], None]) 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             logs = logs or {}
             parts = [
-                f"{key} {logs[key]:.4f}"
+                f"{key} {logs[key]:.4g}"
                 for key in ("loss", metric, "val_loss", f"val_{metric}")
                 if key in logs
             ]
