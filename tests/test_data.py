@@ -127,6 +127,14 @@ def test_csv_integer_labels_regression_and_split_column(tmp_path: Path) -> None:
     assert ds.task == "regression" and ds.y_train.shape == (4, 1)
 
 
+def test_csv_single_feature(tmp_path: Path) -> None:
+    rows = [f"s{s},{k},{s * 10 + k},{s % 2}" for s in range(4) for k in range(3)]
+    ds = load_dataset(str(_write_csv(tmp_path / "one.csv", "sample,t,v,label", rows)))
+    assert ds.x_train.shape == (3, 3, 1) and ds.feature_names == ("v",)
+    for x in np.concatenate([ds.x_train, ds.x_test]):
+        np.testing.assert_array_equal(x[:, 0] - x[0, 0], [0, 1, 2])
+
+
 def test_csv_per_step_labels(tmp_path: Path) -> None:
     path = _write_csv(
         tmp_path / "seq.csv",

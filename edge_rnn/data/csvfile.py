@@ -25,6 +25,7 @@ Format (comma separated, header row required, column order free):
 from __future__ import annotations
 
 import csv
+import operator
 from pathlib import Path
 
 import numpy as np
@@ -148,13 +149,15 @@ def _numbers(
     source: str,
     row_of: list[int],
 ) -> np.ndarray:
-    values = np.array(
-        [
-            [_number(row[c], source, i, name) for c, name in zip(columns, names, strict=True)]
-            for row, i in zip(flat, row_of, strict=True)
-        ],
-        dtype=np.float32,
-    )
+    try:
+        pick = operator.itemgetter(*columns)
+        cells = np.array([pick(row) for row in flat]).reshape(len(flat), len(columns))
+        values = cells.astype(np.float32)
+    except ValueError:  # slow path, only to name the offending cell
+        for row, i in zip(flat, row_of, strict=True):
+            for c, name in zip(columns, names, strict=True):
+                _number(row[c], source, i, name)
+        raise
     bad = ~np.isfinite(values)
     if bad.any():
         k, c = np.argwhere(bad)[0]
