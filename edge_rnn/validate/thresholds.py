@@ -2,7 +2,8 @@
 
 Override selectors, least to most specific (a more specific one wins; at equal specificity
 the later one wins, so CLI overrides beat the TOML file):
-  "*"  <  quantization ("int8") or format:quantization ("onnx:int8")  <  runner ("tflm")
+  "*"  <  format ("onnx") or quantization ("int8")  <  format:quantization ("onnx:int8")
+       <  runner ("tflm")
        <  artefact ("tflite_int8")  <  stage ("tflite_int8/tflm")
 TOML: `[validate.thresholds.<selector>]  metric = value`; CLI: `--threshold SELECTOR.METRIC=VALUE`.
 The value "none" removes a threshold.
@@ -79,6 +80,7 @@ class StageKey:
         """How specifically `selector` names this stage, or None when it does not."""
         levels = {
             "*": 0,
+            self.format: 1,
             self.quantization: 1,
             f"{self.format}:{self.quantization}": 2,
             self.runner: 3,
