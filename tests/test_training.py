@@ -63,6 +63,7 @@ def test_sequence_head_shapes(cell: str) -> None:
 
 
 def test_model_spec_rejects_bad_options() -> None:
+    assert ModelSpec("lstm", [8, 4]).units == (8, 4)  # type: ignore[arg-type]
     for kwargs, message in [
         ({"cell": "transformer", "units": (4,)}, "unknown cell 'transformer'"),
         ({"cell": "lstm", "units": ()}, "units must be one or more positive integers"),
@@ -71,7 +72,7 @@ def test_model_spec_rejects_bad_options() -> None:
         ({"cell": "lstm", "units": (4,), "head": "all"}, "unknown head 'all'"),
         ({"cell": "lstm", "units": (4,), "dropout": 1.0}, "dropout must be in [0, 1)"),
     ]:
-        with pytest.raises(EdgeRnnError, match=None) as info:
+        with pytest.raises(EdgeRnnError) as info:
             ModelSpec(**kwargs)
         assert message in str(info.value)
 

@@ -32,6 +32,7 @@ class ModelSpec:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "units", tuple(self.units))  # accept a list from a config
         if self.cell not in CELL_TYPES:
             raise EdgeRnnError(f"unknown cell '{self.cell}': use one of {', '.join(CELL_TYPES)}")
         if not self.units or any(int(u) != u or u < 1 for u in self.units):
