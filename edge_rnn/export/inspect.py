@@ -91,10 +91,10 @@ def inspect_tflite_bytes(data: bytes, source: str) -> ModelInfo:
     weight_dtypes: dict[str, int] = {}
     for subgraph in model.subgraphs or []:
         for t in subgraph.tensors or []:
-            data = model.buffers[t.buffer].data if t.buffer else None
-            if data is not None:
+            constant = model.buffers[t.buffer].data if t.buffer else None
+            if constant is not None:
                 dtype = dtype_names.get(t.type, str(t.type))
-                weight_dtypes[dtype] = weight_dtypes.get(dtype, 0) + len(data)
+                weight_dtypes[dtype] = weight_dtypes.get(dtype, 0) + len(constant)
     notes = (
         ("contains WHILE loops: TFLite Micro and int8 calibration cannot handle them",)
         if ("WHILE" in ops)
