@@ -50,10 +50,10 @@ def check_supported(model: ir.Model, stages: tuple[Stage, ...], quant: str) -> N
             if stage.dense.activation not in ACT_IDS:
                 problems.append(f"layer '{stage.name}': activation '{stage.dense.activation}'")
             if stage.dense.activation == "softmax" and index != len(stages) - 1:
-                problems.append(f"layer '{stage.name}': softmax is only supported on the last layer")
+                problems.append(f"layer '{stage.name}': softmax is only supported last")
             continue
         if stage.kind == "bidir" and stage.cells[0].layer.go_backwards:
-            problems.append(f"layer '{stage.name}': a Bidirectional forward layer with go_backwards")
+            problems.append(f"layer '{stage.name}': Bidirectional forward layer with go_backwards")
         for cell in stage.cells:
             layer = cell.layer
             for field in ("activation", "recurrent_activation"):

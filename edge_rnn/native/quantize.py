@@ -120,7 +120,7 @@ def _quantize_rows(
     wq_plain = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
     wq = np.zeros((w.shape[0], k_pad), np.int8)
     bounds = [src for src, _ in cols[1:]] + [w.shape[1]]
-    for (src, dst), end in zip(cols, bounds):
+    for (src, dst), end in zip(cols, bounds, strict=True):
         wq[:, dst : dst + end - src] = wq_plain[:, src:end]
     acc_unit = scale * 2.0**-q_x
     qb = None if bias is None else np.round(bias / acc_unit).astype(np.int64)
@@ -135,7 +135,7 @@ def _quantize_rows(
             f"layer '{name}': weights or biases too large for 32-bit sums in int8 mode; "
             "use --quant int8w"
         )
-    pairs = [multiplier(float(a * 2.0**t)) for a, t in zip(acc_unit, targets)]
+    pairs = [multiplier(float(a * 2.0**t)) for a, t in zip(acc_unit, targets, strict=True)]
     mult = np.array([p[0] for p in pairs], np.int64)
     shift = np.array([p[1] for p in pairs], np.int64)
     qbias = None if qb is None else qb.astype(np.int32)

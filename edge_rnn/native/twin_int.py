@@ -24,7 +24,8 @@ def tables() -> dict[str, np.ndarray]:
     text = (TEMPLATE_ROOT / "native" / "ern_tables.c").read_text(encoding="utf-8")
     found = {}
     for name, body in re.findall(r"const int16_t (ern_\w+)\[513\] = \{([^}]*)\}", text):
-        found[name] = np.array([int(v) for v in body.replace("\n", " ").split(",") if v.strip()], I64)
+        values = [int(v) for v in body.replace("\n", " ").split(",") if v.strip()]
+        found[name] = np.array(values, I64)
     return found
 
 
@@ -184,7 +185,8 @@ def int_forward(plan: QPlan, xq: np.ndarray) -> np.ndarray:
             pad[..., : stage.in_size] = v
             acc = _rows(qs.rows, pad, 0, stage.out_size, 0, qs.in_pad)
             act = stage.dense.activation
-            y = q_act(requant(acc, qs.rows.mult, qs.rows.shift), "linear" if act == "softmax" else act)
+            y = requant(acc, qs.rows.mult, qs.rows.shift)
+            y = q_act(y, "linear" if act == "softmax" else act)
             v = q_softmax(y) if act == "softmax" else y
             continue
         outs = [run_cell(qc, v, qs.q_in) for qc in qs.cells]
