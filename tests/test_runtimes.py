@@ -9,6 +9,7 @@ import pytest
 from test_validate_fixtures import tiny_build  # noqa: F401  (session fixture)
 
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.fsutil import read_json
 from edge_rnn.runtimes import Artefact, ModelMeta, RunnerSkipped, get_runner, load_runners
 from edge_rnn.runtimes.base import RunContext
 from edge_rnn.runtimes.tflm import arena_works, find_min_arena
@@ -149,3 +150,19 @@ def test_wrong_window_shape_is_a_clear_error(setup) -> None:
             x[:, :5],
             meta,
         )
+
+
+@pytest.mark.parametrize("quant, tolerance", [("float32", 1e-5), ("int8", 0.1)])
+def test_host_c_runner_on_generated_native_model(setup, tmp_path, quant, tolerance) -> None:
+    generate = pytest.importorskip("edge_rnn.native.generate").generate
+    from edge_rnn.frontends.keras import load_model_ir
+
+    build, meta, x, ref = setup
+    metadata = read_json(build / "model" / "metadata.json", "metadata")
+    model = load_model_ir(build / "model" / "model.keras", metadata)
+    with np.load(build / "data" / "calibration.npz") as data:
+        generate(model, tmp_path / "native", quant=quant, calibration_x=data["x"])
+    result = run("host_c", tmp_path / "native", "native-c", quant, x, meta)
+    assert np.max(np.abs(result.outputs - ref)) < tolerance
+    assert result.memory["state_bytes"] > 0
+    assert (result.raw_outputs is not None) == (quant == "int8")

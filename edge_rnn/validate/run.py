@@ -126,10 +126,10 @@ def _artefacts(build_dir: Path, manifest: dict[str, Any]) -> list[Artefact]:
 
 def _integrity(artefact: Artefact) -> str:
     """'' when the artefact is present and unchanged, else the reason its stages fail."""
-    if not artefact.path.is_file():
+    if not artefact.path.exists():
         return f"artefact '{artefact.path}' is missing: rebuild"
-    expected = artefact.entry.get("sha256")
-    if expected and sha256_file(artefact.path) != expected:
+    expected = artefact.entry.get("sha256")  # directories (generated C) carry no file hash
+    if expected and artefact.path.is_file() and sha256_file(artefact.path) != expected:
         return f"artefact '{artefact.path}' changed since the build (sha256 mismatch): rebuild"
     return ""
 
