@@ -29,7 +29,8 @@ def run_conversion(request: dict[str, Any], timeout: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="edge-rnn-convert-") as tmp:
         request_path, result_path = Path(tmp, "request.json"), Path(tmp, "result.json")
         request_path.write_text(json.dumps(request), encoding="utf-8")
-        # A fixed hash seed makes TensorFlow trace (and so convert) identically every run.
+        # A fixed hash seed keeps Python-side tracing order stable. TensorFlow's int8 quantizer
+        # itself is not deterministic on unrolled graphs (see README, "Known limits").
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1",
                "PYTHONHASHSEED": "0"}
         try:
