@@ -78,6 +78,7 @@ class _Builder:
     def __init__(self, config: BuildConfig, root: Path, log: Callable[[str], None]) -> None:
         self.config, self.root, self.log = config, root, log
         self.artefacts: list[dict[str, Any]] = []
+        self.skipped: list[dict[str, str]] = []
 
     def model(self) -> tuple[Path, dict[str, Any]]:
         from edge_rnn.data import load_dataset
@@ -155,6 +156,36 @@ class _Builder:
                 extra["tflm_arena"] = arena.as_dict()
             self.add(f"{fmt}_{quantization}", out, fmt, quantization, **extra)
 
+    def native(self, model_path: Path, metadata: dict[str, Any]) -> None:
+        """Interpreter-free C per numeric mode; a mode the model cannot use is skipped with
+        the reason (e.g. int8 needs bounded recurrent activations), the others still build."""
+        from edge_rnn.frontends.keras import load_model_ir
+        from edge_rnn.native import generate
+
+        model = load_model_ir(model_path, metadata)
+        with np.load(self.root / "data" / "calibration.npz") as data:
+            calibration_x = data["x"]
+        for quant in self.config.native.quant:
+            out = self.root / "native" / quant
+            try:
+                generated = generate(model, out, quant=quant, calibration_x=calibration_x)
+            except EdgeRnnError as err:
+                self.skipped.append({"name": f"native_{quant}", "reason": str(err)})
+                self.log(f"native_{quant}: skipped: {err}")
+                continue
+            files = {f.relative_to(out).as_posix(): sha256_file(f) for f in generated.files}
+            entry = {
+                "name": f"native_{quant}", "path": out.relative_to(self.root).as_posix(),
+                "format": "native-c", "quantization": quant, "files": files,
+                "size_bytes": generated.const_bytes, "ram_bytes": generated.ram_bytes,
+                "streaming": generated.streaming, "output_dtype": generated.output_dtype,
+            }
+            if generated.output_scale is not None:
+                entry.update(output_scale=generated.output_scale, output_zero_point=0)
+            self.artefacts.append(entry)
+            self.log(f"native_{quant}: {generated.const_bytes:,} bytes of weights, "
+                     f"{generated.ram_bytes:,} bytes of RAM")
+
     def manifest(self, metadata: dict[str, Any], model_path: Path) -> dict[str, Any]:
         manifest = {
             "edge_rnn_version": __version__,
@@ -164,6 +195,7 @@ class _Builder:
                       "metadata": "model/metadata.json"},
             "data": {"test": "data/test.npz", "calibration": "data/calibration.npz"},
             "artefacts": self.artefacts,
+            "skipped": self.skipped,
         }
         write_json(self.root / "manifest.json", manifest)
         return manifest
@@ -186,6 +218,7 @@ def build(
         builder = _Builder(config, root, log)
         model_path, metadata = builder.model()
         builder.conversions(model_path, metadata)
+        builder.native(model_path, metadata)
         manifest = builder.manifest(metadata, model_path)
     report = _validate(out, config, log) if config.validate.enabled else None
     if report is not None:
