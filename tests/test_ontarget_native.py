@@ -1,0 +1,127 @@
+"""Native C models from real Keras 3 layers on every emulated Cortex-M core, against the host
+build of the same C: full-integer mode bit-exact, float32 within 1e-6; a model too big for the
+micro:bit names the sizes.
+
+Why float32 is not always bit-exact: the arithmetic is (IEEE single on every core, soft-float
+on M0+/M3, no contraction), but `expf` is not. newlib on cores without a double-precision FPU
+(M0+, M3, M4F, M7/M33 with fpv5-sp) keeps its older fdlibm expf, which differs from glibc's
+by 1 ULP on ~10% of arguments (measured: 103 of 1024 in [-6, 6]); tanhf agrees everywhere.
+On the M55 (double-precision FPU) newlib uses the same expf algorithm as glibc and float32
+results are bit-exact; on M4F a model without expf (SimpleRNN + linear head) is bit-exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.ontarget import build_firmware, missing_tools, run_firmware
+from edge_rnn.runtimes.qemu import NATIVE_KERNELS
+from edge_rnn.targets import list_targets, load_target
+
+pytestmark = pytest.mark.arm
+
+T, F, UNITS, CLASSES = 10, 3, 8, 3
+CELLS = ("LSTM", "GRU", "SimpleRNN")
+MODES = ("float32", "int8")
+CORTEX_M = [t.name for t in list_targets() if t.kind == "cortex-m"]
+METADATA = {"normalization": {"mean": [0.5, -1.0, 2.0], "scale": [2.0, 0.5, 3.0]}}
+
+
+def _keras_ir(cell: str, units: int = UNITS, head: str = "softmax", seed: int = 0):
+    import keras
+
+    from edge_rnn.frontends.keras import load_model_ir
+
+    keras.utils.set_random_seed(seed)
+    layer = getattr(keras.layers, cell)(units)
+    model = keras.Sequential(
+        [keras.Input((T, F)), layer, keras.layers.Dense(CLASSES, activation=head)],
+        name=f"tiny_{cell.lower()}",
+    )
+    return load_model_ir(model, METADATA)
+
+
+def _windows(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    mean, scale = (np.array(METADATA["normalization"][k], np.float32) for k in ("mean", "scale"))
+    return (rng.standard_normal((n, T, F)) * scale + mean).astype(np.float32)
+
+
+X = _windows(4, 1)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """(cell, mode) -> (GeneratedModel, host outputs as the C wrote them)."""
+    from edge_rnn.native.generate import generate
+    from edge_rnn.native.host import run_host_result
+
+    tmp = tmp_path_factory.mktemp("native")
+    calibration = _windows(32, 2)
+    models = {}
+    for cell in CELLS:
+        model = _keras_ir(cell)
+        for mode in MODES:
+            gen = generate(model, tmp / f"{cell}_{mode}", quant=mode, calibration_x=calibration)
+            models[cell, mode] = (gen, run_host_result(gen, X).raw)
+    return models
+
+
+def _skip_without(name: str) -> None:
+    missing = missing_tools(load_target(name))
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (bash scripts/setup.sh --arm)")
+
+
+def _on_target(gen, name: str, build_dir: Path) -> np.ndarray:
+    firmware = build_firmware(
+        load_target(name), gen.out_dir, X, build_dir, include_dirs=(NATIVE_KERNELS,), werror=True
+    )
+    return run_firmware(firmware, count_instructions=False).log.outputs
+
+
+@pytest.mark.parametrize("name", CORTEX_M)
+def test_native_models_on_target_match_host(name: str, generated: dict, tmp_path: Path) -> None:
+    _skip_without(name)
+    for (cell, mode), (gen, host) in generated.items():
+        device = _on_target(gen, name, tmp_path / f"{cell}_{mode}")
+        assert device.shape == host.shape, (cell, mode)
+        if mode == "int8":
+            assert device.dtype.kind == "i"
+            assert np.array_equal(device, host), f"{cell} int8 on {name} differs from host"
+        elif name == "cortex-m55":
+            assert np.array_equal(device, host), f"{cell} float32 on {name} differs from host"
+        else:
+            assert np.max(np.abs(device - host)) <= 1e-6, f"{cell} float32 on {name}"
+
+
+def test_m4f_float_bit_exact_with_host_without_contraction(tmp_path: Path) -> None:
+    """Both sides built with -ffp-contract=off (the M4F profile has it; -std=c99 implies it on
+    gcc too): a float model whose only libm call is tanhf gives identical bits."""
+    from edge_rnn.native.generate import generate
+    from edge_rnn.native.host import compile_host, run_binary
+
+    _skip_without("cortex-m4f")
+    assert "-ffp-contract=off" in load_target("cortex-m4f").cflags
+    gen = generate(_keras_ir("SimpleRNN", head="linear"), tmp_path / "gen", quant="float32")
+    binary = compile_host(gen, tmp_path / "host", extra_flags=("-ffp-contract=off",))
+    host = run_binary(binary, X).raw
+    device = _on_target(gen, "cortex-m4f", tmp_path / "build")
+    assert np.array_equal(device.view(np.uint32), host.view(np.uint32))
+
+
+def test_model_too_big_for_microbit_names_sizes(tmp_path: Path) -> None:
+    """A float32 LSTM(128) carries ~330 KB of weights: more than the micro:bit's 256 KiB flash."""
+    from edge_rnn.native.generate import generate
+
+    _skip_without("cortex-m0plus")
+    gen = generate(_keras_ir("LSTM", units=128), tmp_path / "big", quant="float32")
+    with pytest.raises(EdgeRnnError) as info:
+        _on_target(gen, "cortex-m0plus", tmp_path / "build")
+    message = str(info.value)
+    assert "model does not fit target cortex-m0plus" in message
+    assert "256 KiB flash / 16 KiB RAM" in message
+    assert "FLASH needs" in message and "has 262144" in message
