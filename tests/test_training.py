@@ -12,12 +12,12 @@ import pytest
 from edge_rnn.cli import main
 from edge_rnn.data import load_dataset
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.frontends.keras import load_keras_model
 from edge_rnn.training import (
     ModelMetadata,
     ModelSpec,
     build_model,
     evaluate,
-    load_keras_model,
     train,
     write_metadata,
 )

@@ -54,10 +54,10 @@ class _Check:
 def load_keras_model(path: str | Path) -> Any:
     """Load a `.keras`/`.h5` file with Keras 3, turning every failure into one clear line."""
     path = Path(path)
+    if path.suffix.lower() not in (".keras", ".h5"):
+        raise EdgeRnnError(f"model '{path}': use a .keras or .h5 file")
     if not path.is_file():
         raise EdgeRnnError(f"model file '{path}' not found")
-    if path.suffix not in (".keras", ".h5"):
-        raise EdgeRnnError(f"model file '{path}': expected a .keras or .h5 Keras model")
     import keras
 
     try:
@@ -65,8 +65,8 @@ def load_keras_model(path: str | Path) -> Any:
     except Exception as err:  # Keras raises many types for corrupt files
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise EdgeRnnError(
-            f"model file '{path}' could not be loaded as a Keras model ({reason[:200]}); "
-            "re-save it with model.save('model.keras')"
+            f"model '{path}' cannot be loaded: {reason[:200]} "
+            "(re-save it with model.save('model.keras'))"
         ) from None
 
 

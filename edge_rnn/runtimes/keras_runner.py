@@ -24,7 +24,7 @@ class KerasRunner(Runner):
     order = 10
 
     def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
-        from edge_rnn.training.metadata import load_keras_model
+        from edge_rnn.frontends.keras import load_keras_model
 
         model = load_keras_model(artefact.path)
         xn = meta.normalize(x)

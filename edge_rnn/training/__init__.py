@@ -1,17 +1,15 @@
 """Training: Keras model builders, the training loop and model metadata."""
 
 from edge_rnn.training.loop import TrainResult, evaluate, train
-from edge_rnn.training.metadata import ModelMetadata, load_keras_model, write_metadata
-from edge_rnn.training.model import ModelSpec, build_model, c_identifier, model_name
+from edge_rnn.training.metadata import ModelMetadata, write_metadata
+from edge_rnn.training.model import ModelSpec, build_model, model_name
 
 __all__ = [
     "ModelMetadata",
     "ModelSpec",
     "TrainResult",
     "build_model",
-    "c_identifier",
     "evaluate",
-    "load_keras_model",
     "model_name",
     "train",
     "write_metadata",

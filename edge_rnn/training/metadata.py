@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge_rnn.codegen.names import c_identifier
 from edge_rnn.data.dataset import Dataset, fit_normalization
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.frontends.keras import load_keras_model
 from edge_rnn.fsutil import read_json, write_json
 from edge_rnn.ir import TASKS, Normalization
-from edge_rnn.training.model import c_identifier
 
 if TYPE_CHECKING:
     import keras
@@ -180,22 +181,6 @@ def write_metadata(
     )
     meta.write(path)
     return meta
-
-
-def load_keras_model(path: str | Path) -> keras.Model:
-    """Load a `.keras` or `.h5` model file with one clear error line on failure."""
-    import keras
-
-    path = Path(path)
-    if path.suffix.lower() not in (".keras", ".h5"):
-        raise EdgeRnnError(f"model '{path}': use a .keras or .h5 file")
-    if not path.is_file():
-        raise EdgeRnnError(f"model file '{path}' not found")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as err:  # Keras raises many types for corrupt/unknown content
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise EdgeRnnError(f"model '{path}' cannot be loaded: {message}") from None
 
 
 def _shape(shape: tuple[Any, ...]) -> str:

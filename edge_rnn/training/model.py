@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from edge_rnn.cells import CELL_TYPES
+from edge_rnn.codegen.names import c_identifier
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ir import MERGE_MODES, TASKS
 
@@ -47,12 +47,6 @@ class ModelSpec:
             raise EdgeRnnError(f"unknown head '{self.head}': use one of {', '.join(HEADS)}")
         if not 0.0 <= self.dropout < 1.0:
             raise EdgeRnnError(f"dropout must be in [0, 1), got {self.dropout}")
-
-
-def c_identifier(text: str) -> str:
-    """A lowercase C identifier from free text ("My data-1" -> "my_data_1")."""
-    name = re.sub(r"[^0-9a-zA-Z_]+", "_", text).strip("_").lower() or "model"
-    return f"m_{name}" if name[0].isdigit() else name
 
 
 def model_name(dataset_name: str, cell: str) -> str:
