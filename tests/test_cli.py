@@ -23,10 +23,12 @@ def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, st
 
 
 def test_help_does_not_import_tensorflow() -> None:
-    probe = ("import sys; from edge_rnn.cli import main\n"
-             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-             "heavy = [m for m in ('tensorflow', 'keras', 'onnx', 'tf_keras') if m in sys.modules]\n"
-             "print('heavy:', heavy)")
+    probe = (
+        "import sys; from edge_rnn.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'onnx', 'tf_keras') if m in sys.modules]\n"
+        "print('heavy:', heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "heavy: []" in out.stdout
 
@@ -34,9 +36,14 @@ def test_help_does_not_import_tensorflow() -> None:
 @pytest.fixture(scope="module")
 def conv_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("user") / "conv.keras"
-    keras.Sequential([keras.Input((6, 2)), keras.layers.Conv1D(3, 2, name="conv"),
-                      keras.layers.LSTM(4, activation="gelu", name="rnn"),
-                      keras.layers.Dense(2)]).save(path)
+    keras.Sequential(
+        [
+            keras.Input((6, 2)),
+            keras.layers.Conv1D(3, 2, name="conv"),
+            keras.layers.LSTM(4, activation="gelu", name="rnn"),
+            keras.layers.Dense(2),
+        ]
+    ).save(path)
     return path
 
 
@@ -45,7 +52,9 @@ def test_unsupported_layers_listed_via_cli(
 ) -> None:
     code, line = _error(capsys, ["convert", str(conv_model), "--out", str(tmp_path / "m.tflite")])
     assert code == 2
-    assert "layer 'conv': Conv1D is not supported" in line and "layer 'rnn': activation='gelu'" in line
+    assert (
+        "layer 'conv': Conv1D is not supported" in line and "layer 'rnn': activation='gelu'" in line
+    )
     assert not (tmp_path / "m.tflite").exists()
 
 
@@ -57,13 +66,19 @@ def test_bad_inputs_give_one_line_and_exit_2(
     model = tmp_path / "ok.keras"
     keras.Sequential([keras.Input((4, 2)), keras.layers.GRU(3), keras.layers.Dense(2)]).save(model)
     cases = [
-        (["convert", str(tmp_path / "missing.keras"), "--out", str(tmp_path / "a.tflite")],
-         "not found"),
+        (
+            ["convert", str(tmp_path / "missing.keras"), "--out", str(tmp_path / "a.tflite")],
+            "not found",
+        ),
         (["convert", str(corrupt), "--out", str(tmp_path / "b.tflite")], "cannot be loaded"),
-        (["convert", str(model), "--quant", "int4", "--out", str(tmp_path / "c.tflite")],
-         "unknown tflite quantization 'int4'"),
-        (["convert", str(model), "--quant", "int8", "--out", str(tmp_path / "d.tflite")],
-         "needs calibration windows"),
+        (
+            ["convert", str(model), "--quant", "int4", "--out", str(tmp_path / "c.tflite")],
+            "unknown tflite quantization 'int4'",
+        ),
+        (
+            ["convert", str(model), "--quant", "int8", "--out", str(tmp_path / "d.tflite")],
+            "needs calibration windows",
+        ),
         (["inspect", str(corrupt)], "inspect reads .tflite and .onnx"),
         (["build", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")], "not found"),
     ]
@@ -90,8 +105,8 @@ def test_existing_output_directory_is_refused(
     ("text", "expected"),
     [
         ('[data]\nsorce = "x"\n', "unknown key(s) sorce in [data]"),
-        ("[convert]\ntflite = [\"int3\"]\n", "convert.tflite: unknown value(s) int3"),
-        ("[train]\nepochs = \"ten\"\n", "train.epochs must be int"),
+        ('[convert]\ntflite = ["int3"]\n', "convert.tflite: unknown value(s) int3"),
+        ('[train]\nepochs = "ten"\n', "train.epochs must be int"),
         ("[model]\nunits = 16\n", "model.units must be a list of ints"),
         ("epochs = 3\n", "unknown key(s) epochs"),
         ("[data\n", "is not valid TOML"),
@@ -119,8 +134,13 @@ def test_build_from_config_with_user_model(tmp_path: Path) -> None:
     y = (x[:, :, 0].mean(axis=1) > 0).astype(np.int64)
     np.savez(tmp_path / "data.npz", x=x, y=y)
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((8, 2)), keras.layers.SimpleRNN(6),
-                              keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 2)),
+            keras.layers.SimpleRNN(6),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.save(tmp_path / "user.keras")
     (tmp_path / "build.toml").write_text(
         'name = "user_rnn"\n[data]\nsource = "data.npz"\n[model]\npath = "user.keras"\n'
@@ -131,7 +151,13 @@ def test_build_from_config_with_user_model(tmp_path: Path) -> None:
     assert main(["build", str(tmp_path / "build.toml"), "--out", str(out)]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     names = {a["name"] for a in manifest["artefacts"]}
-    assert {"tflite_float32", "tflite_int8", "onnx_float32", "native_float32", "native_int8"} <= names
+    assert {
+        "tflite_float32",
+        "tflite_int8",
+        "onnx_float32",
+        "native_float32",
+        "native_int8",
+    } <= names
     for artefact in manifest["artefacts"]:
         path = out / artefact["path"]
         if path.is_file():
