@@ -1,0 +1,138 @@
+"""A self-contained bundle for an ARM Linux board (Raspberry Pi class): the .tflite/.onnx
+models, the RAW test windows, the normalization and quantization metadata, and
+`run_on_board.py` (numpy + ai_edge_litert / tflite_runtime / onnxruntime), which prints the
+line protocol of docs/architecture.md for `edge-rnn validate DIR --device-log LOG`.
+
+    write_bundle("build/gesture", "bundle/")            # every tflite/onnx of the manifest
+    write_bundle(["m_int8.tflite"], "bundle/", metadata=md, x=x_raw)
+
+Layout: bundle.json, run_on_board.py, models/<file>, test_x.npy and test_x.f32 (raw windows,
+(N, T, F) float32; the .f32 is the same bytes little-endian for non-numpy readers).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.fsutil import atomic_output_dir, read_json, sha256_file, write_json
+from edge_rnn.ontarget.toolchain import FIRMWARE_DIR
+
+BOARD_SCRIPT = FIRMWARE_DIR / "linux" / "run_on_board.py"
+BUNDLE_FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
+QUANT_NAMES = ("float32", "float16", "dynamic", "int8", "int16x8")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    out_dir: Path
+    script: Path
+    artefacts: tuple[dict[str, Any], ...]  # the entries of bundle.json
+    samples: int
+
+
+def _tflite_output_quant(path: Path) -> dict[str, Any]:
+    """output_scale/zero_point of an integer-output .tflite (what the validator dequantizes
+    a device log with); empty for float outputs or when LiteRT is not installed."""
+    from edge_rnn.runtimes._tflite_io import quant_params
+    from edge_rnn.runtimes.base import Artefact, RunnerSkipped
+    from edge_rnn.runtimes.litert import load_interpreter
+
+    try:
+        interpreter = load_interpreter(Artefact(path.stem, path, "tflite", ""))
+    except RunnerSkipped:
+        return {}
+    params = quant_params(interpreter.get_output_details()[0])
+    if params is None:
+        return {}
+    return {"output_scale": params[0], "output_zero_point": params[1]}
+
+
+def _from_build_dir(build_dir: Path, names: Sequence[str] | None) -> tuple[list, dict, Any]:
+    manifest = read_json(build_dir / "manifest.json", "build manifest")
+    model_md = manifest.get("model", {}).get("metadata", "model/metadata.json")
+    metadata = read_json(build_dir / model_md, "model metadata")
+    test = build_dir / manifest.get("data", {}).get("test", "data/test.npz")
+    if not test.is_file():
+        raise EdgeRnnError(f"test windows '{test}' not found: rebuild '{build_dir}'")
+    with np.load(test) as data:
+        x = data["x"]
+    entries = []
+    for entry in manifest.get("artefacts", []):
+        if entry.get("format") not in BUNDLE_FORMATS.values():
+            continue
+        if names and entry["name"] not in names:
+            continue
+        path, expected = build_dir / entry["path"], entry.get("sha256")
+        if not path.is_file() or (expected and sha256_file(path) != expected):
+            raise EdgeRnnError(f"artefact '{path}' is missing or changed since the build: rebuild")
+        entries.append((entry["name"], path, entry["format"], entry.get("quantization", "")))
+    return entries, metadata, x
+
+
+def _from_files(paths: Sequence[str | Path]) -> list:
+    entries = []
+    for item in paths:
+        path = Path(item)
+        fmt = BUNDLE_FORMATS.get(path.suffix)
+        if fmt is None or not path.is_file():
+            raise EdgeRnnError(f"'{path}' is not a .tflite or .onnx file: bundle only those")
+        quant = path.stem.rsplit("_", 1)[-1]
+        entries.append((path.stem, path, fmt, quant if quant in QUANT_NAMES else ""))
+    return entries
+
+
+def write_bundle(
+    source: str | Path | Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    x: np.ndarray | None = None,
+    names: Sequence[str] | None = None,
+    overwrite: bool = False,
+) -> Bundle:
+    """Write the board bundle. `source` is a build directory (manifest.json; `names` picks
+    artefacts) or a list of .tflite/.onnx files, which then need `metadata` and RAW `x`."""
+    if isinstance(source, (str, Path)) and Path(source).is_dir():
+        entries, build_metadata, build_x = _from_build_dir(Path(source), names)
+        metadata = metadata or build_metadata
+        x = build_x if x is None else x
+    else:
+        files = [source] if isinstance(source, (str, Path)) else source
+        entries = _from_files(files)
+        if metadata is None or x is None:
+            raise EdgeRnnError("a bundle of model files needs metadata and test windows x")
+    if not entries:
+        raise EdgeRnnError(f"'{source}' has no .tflite or .onnx artefact to bundle")
+    x = np.ascontiguousarray(x, dtype="<f4")
+    if x.ndim != 3 or len(x) == 0:
+        raise EdgeRnnError(f"test windows must be shaped (N, T, F) with N >= 1, got {x.shape}")
+    artefacts = []
+    with atomic_output_dir(out_dir, overwrite=overwrite) as tmp:
+        (tmp / "models").mkdir()
+        for name, path, fmt, quant in entries:
+            shutil.copyfile(path, tmp / "models" / path.name)
+            entry = {"name": name, "path": f"models/{path.name}", "format": fmt,
+                     "quantization": quant, "sha256": sha256_file(path)}
+            entry.update(_tflite_output_quant(path) if fmt == "tflite" else {})
+            artefacts.append(entry)
+        np.save(tmp / "test_x.npy", x)
+        (tmp / "test_x.f32").write_bytes(x.tobytes())
+        shutil.copyfile(BOARD_SCRIPT, tmp / BOARD_SCRIPT.name)
+        write_json(tmp / "bundle.json", {
+            "model": metadata.get("name", entries[0][0]),
+            "input_shape": list(x.shape[1:]),
+            "output_shape": list(metadata.get("output_shape", [])),
+            "normalization": metadata.get("normalization"),
+            "test_x": "test_x.npy",
+            "samples": len(x),
+            "artefacts": artefacts,
+        })
+    out = Path(out_dir)
+    return Bundle(out, out / BOARD_SCRIPT.name, tuple(artefacts), len(x))
