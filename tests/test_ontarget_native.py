@@ -7,7 +7,8 @@ on M0+/M3, no contraction), but `expf` is not. newlib on cores without a double-
 (M0+, M3, M4F, M7/M33 with fpv5-sp) keeps its older fdlibm expf, which differs from glibc's
 by 1 ULP on ~10% of arguments (measured: 103 of 1024 in [-6, 6]); tanhf agrees everywhere.
 On the M55 (double-precision FPU) newlib uses the same expf algorithm as glibc and float32
-results are bit-exact; on M4F a model without expf (SimpleRNN + linear head) is bit-exact."""
+results are bit-exact; on M4F a model without expf (SimpleRNN + linear head) is bit-exact.
+The ARM Linux targets (static glibc builds under qemu user mode) are bit-exact in every mode."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ T, F, UNITS, CLASSES = 10, 3, 8, 3
 CELLS = ("LSTM", "GRU", "SimpleRNN")
 MODES = ("float32", "int8")
 CORTEX_M = [t.name for t in list_targets() if t.kind == "cortex-m"]
+LINUX = [t.name for t in list_targets() if t.kind == "linux"]
 METADATA = {"normalization": {"mean": [0.5, -1.0, 2.0], "scale": [2.0, 0.5, 3.0]}}
 
 
@@ -96,6 +98,17 @@ def test_native_models_on_target_match_host(name: str, generated: dict, tmp_path
             assert np.array_equal(device, host), f"{cell} float32 on {name} differs from host"
         else:
             assert np.max(np.abs(device - host)) <= 1e-6, f"{cell} float32 on {name}"
+
+
+@pytest.mark.parametrize("name", LINUX)
+def test_native_models_on_arm_linux_are_bit_exact(
+    name: str, generated: dict, tmp_path: Path
+) -> None:
+    """Static cross builds under qemu user mode: glibc's expf there is the host's algorithm."""
+    _skip_without(name)
+    for (cell, mode), (gen, host) in generated.items():
+        device = _on_target(gen, name, tmp_path / f"{cell}_{mode}")
+        assert np.array_equal(device, host), f"{cell} {mode} on {name} differs from host"
 
 
 def test_m4f_float_bit_exact_with_host_without_contraction(tmp_path: Path) -> None:
