@@ -11,6 +11,7 @@ from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget import missing_tools
 from edge_rnn.protocol import write_protocol
 from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, RunnerSkipped, get_runner
+from edge_rnn.runtimes.qemu import selected_targets
 from edge_rnn.targets import load_target
 from tests.test_ontarget import X, _model_dir
 
@@ -47,3 +48,24 @@ def test_device_log_runner_dequantizes_integer_logs(tmp_path: Path) -> None:
         get_runner("device-log").run(wrong, X, META, RunContext(work_dir=tmp_path))
     with pytest.raises(EdgeRnnError, match="has 6 samples but validation uses 2 windows"):
         get_runner("device-log").run(artefact, X[:2], META, RunContext(work_dir=tmp_path))
+
+
+def test_qemu_target_selection_rules(tmp_path: Path) -> None:
+    def native(quant: str, **entry: object) -> Artefact:
+        return Artefact(f"native_{quant}", tmp_path, "native-c", quant, entry)
+
+    assert selected_targets(native("float32"), {}) == ("cortex-m4f",)
+    assert selected_targets(native("int8w"), {}) == ("cortex-m4f",)
+    assert selected_targets(native("int8"), {}) == ("cortex-m4f", "cortex-m0plus")
+    assert selected_targets(native("int8", target="cortex-m55"), {}) == ("cortex-m55",)
+    both = native("int8", target=["cortex-m3", "rpi-aarch64"])
+    assert selected_targets(both, {}) == ("cortex-m3", "rpi-aarch64")
+    assert selected_targets(both, {"targets": ["cortex-m7"]}) == ("cortex-m7",)
+    assert len(selected_targets(native("int8"), {"targets": ["all"]})) == 8
+    with pytest.raises(EdgeRnnError, match=r"'native_int8': unknown target cortex-m99; use one"):
+        selected_targets(native("int8", target="cortex-m99"), {})
+    # Not selected by default: the M3 runner skips a float32 artefact as not applicable.
+    ctx = RunContext(work_dir=tmp_path / "w")
+    with pytest.raises(RunnerSkipped, match="not selected") as info:
+        get_runner("qemu-cortex-m3").run(native("float32"), X, META, ctx)
+    assert info.value.not_applicable

@@ -1,16 +1,26 @@
 """QEMU runners: the native C model cross-compiled for each target of targets/*.toml and run
 under qemu-system-arm (Cortex-M) or qemu user mode (ARM Linux). One runner per target, named
-`qemu-<target>`; `ctx.options["targets"]` (a list of target names) narrows which run.
+`qemu-<target>`.
+
+Which targets run a native-c artefact (the others skip as not applicable), first rule that
+applies:
+1. `ctx.options["targets"]`: the listed target names (`["all"]`: every target);
+2. the manifest entry's `target` (a name or a list of names), e.g. the board it was built for;
+3. by numeric mode: float32 and int8w on `cortex-m4f` (the FPU core the TFLite Micro figures
+   were measured on); int8 on `cortex-m4f` (DSP/SMLAD kernels) and `cortex-m0plus` (no FPU,
+   no DSP: the portable integer path, and the smallest memory).
 
 Results carry flash/RAM (Cortex-M) and instructions per inference in `memory`/`notes`.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
+from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget import ToolMissing, build_firmware, missing_tools, run_firmware
 from edge_rnn.ontarget.toolchain import FIRMWARE_DIR
 from edge_rnn.runtimes.base import (
@@ -27,6 +37,29 @@ from edge_rnn.runtimes.device_log import result_from_log
 from edge_rnn.targets import list_targets, load_target
 
 NATIVE_KERNELS = FIRMWARE_DIR / "native"  # headers of the native kernel library
+DEFAULT_TARGETS = {
+    "float32": ("cortex-m4f",),
+    "int8w": ("cortex-m4f",),
+    "int8": ("cortex-m4f", "cortex-m0plus"),
+}
+
+
+def selected_targets(artefact: Artefact, options: Mapping[str, Any]) -> tuple[str, ...]:
+    """The target names that run this artefact (rules in the module docstring)."""
+    known = tuple(target.name for target in list_targets())
+    chosen = options.get("targets") or artefact.entry.get("target")
+    if not chosen:
+        return DEFAULT_TARGETS.get(artefact.quantization, ())
+    names = (chosen,) if isinstance(chosen, str) else tuple(chosen)
+    if "all" in names:
+        return known
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise EdgeRnnError(
+            f"artefact '{artefact.name}': unknown target {', '.join(unknown)}; "
+            f"use one of {', '.join(known)} (edge-rnn targets)"
+        )
+    return names
 
 
 class QemuRunner(Runner):
@@ -35,8 +68,7 @@ class QemuRunner(Runner):
     target_name: ClassVar[str]
 
     def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
-        selected = ctx.options.get("targets")
-        if selected and self.target_name not in selected:
+        if self.target_name not in selected_targets(artefact, ctx.options):
             raise RunnerSkipped(f"target {self.target_name} not selected", not_applicable=True)
         target = load_target(self.target_name)
         missing = missing_tools(target)
