@@ -1,4 +1,5 @@
-"""`edge-rnn generate MODEL --backend native --quant float32|int8w|int8 --out DIR`."""
+"""`edge-rnn generate MODEL --backend native --quant float32|int8w|int8 --out DIR` and
+`edge-rnn generate MODEL.tflite --backend tflm --project cmake|arduino|zephyr|esp-idf --out DIR`."""
 
 from __future__ import annotations
 
@@ -31,22 +32,56 @@ def _native(args: argparse.Namespace, calibration_x) -> list[str]:
     return lines
 
 
+def _tflm(args: argparse.Namespace, _calibration_x) -> list[str]:
+    import numpy as np
+
+    from edge_rnn.errors import EdgeRnnError
+    from edge_rnn.fsutil import read_json
+    from edge_rnn.tflm import generate_project
+
+    if not str(args.model).endswith(".tflite"):
+        raise EdgeRnnError(f"'{args.model}': the tflm backend takes a .tflite model")
+    metadata = read_json(args.metadata, "model metadata") if args.metadata else None
+    test_x = None
+    if args.data:
+        if not Path(args.data).is_file():
+            raise EdgeRnnError(f"test data '{args.data}' not found")
+        with np.load(args.data) as data:
+            if "x" not in data:
+                raise EdgeRnnError(f"'{args.data}' has no array 'x' of raw test windows")
+            test_x = np.asarray(data["x"], np.float32)
+    project = generate_project(args.model, args.out, ecosystem=args.project, metadata=metadata,
+                               test_x=test_x)
+    arena = project.arena
+    return [f"wrote {project.out_dir} ({project.ecosystem}, {len(project.files)} files)",
+            "ops: " + ", ".join(f"{op} ({method})" for op, method in project.ops),
+            f"model {project.model_bytes:,} bytes, arena {arena.recommended_bytes:,} bytes "
+            f"(smallest working {arena.min_bytes:,} {arena.margin})"]
+
+
 # backend name -> generator(args, calibration windows or None) -> lines to print
-BACKENDS: dict[str, Callable[[argparse.Namespace, object], list[str]]] = {"native": _native}
+BACKENDS: dict[str, Callable[[argparse.Namespace, object], list[str]]] = {"native": _native, "tflm": _tflm}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "generate", help="generate C source for a model (interpreter-free native backend)",
+        "generate", help="generate C source (native backend) or a TFLite Micro project (tflm backend)",
         description="native: C99 kernels + weights, quantizations float32 (FPU), int8w "
-        "(int8 weights, FPU), int8 (full integer, no FPU needed; needs --calibration).",
+        "(int8 weights, FPU), int8 (full integer, no FPU needed; needs --calibration). "
+        "tflm: a TFLite Micro app for a .tflite in a cmake, arduino, zephyr or esp-idf layout "
+        "(exact op resolver, measured arena, validation main printing the line protocol).",
     )
-    parser.add_argument("model", help=".keras or .h5 model (metadata.json beside it is used)")
+    parser.add_argument("model", help="native: .keras or .h5 model (metadata.json beside it is "
+                        "used); tflm: .tflite model")
     parser.add_argument("--backend", default="native", choices=sorted(BACKENDS))
     parser.add_argument("--quant", default="float32", help="native: float32, int8w or int8")
     parser.add_argument("--out", required=True, help="output directory (must not exist)")
     parser.add_argument("--calibration", help="builtin:NAME, .npz or .csv training data")
     parser.add_argument("--timesteps", type=int, help="fix the sequence length of the model")
+    parser.add_argument("--project", default="cmake", choices=("cmake", "arduino", "zephyr",
+                        "esp-idf"), help="tflm: the project layout")
+    parser.add_argument("--metadata", help="tflm: model/metadata.json (normalization, classes)")
+    parser.add_argument("--data", help="tflm: .npz with raw test windows x to embed")
     parser.set_defaults(func=run)
 
 

@@ -1,0 +1,92 @@
+"""Which TFLite Micro op registrations a .tflite needs, and what TFLM cannot run.
+
+Ops come from the flatbuffer (edge_rnn.export.inspect), not from the interpreter: the resolver
+must list exactly those, with `MicroMutableOpResolver<N>` sized to the count.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.export.inspect import ModelInfo, _tflite_model
+
+# TFLite builtin op -> tflite::MicroMutableOpResolver method (TFLM micro_mutable_op_resolver.h).
+OP_METHODS: dict[str, str] = {
+    "ABS": "AddAbs", "ADD": "AddAdd", "ARG_MAX": "AddArgMax", "ARG_MIN": "AddArgMin",
+    "AVERAGE_POOL_2D": "AddAveragePool2D", "BATCH_MATMUL": "AddBatchMatMul",
+    "BROADCAST_TO": "AddBroadcastTo", "CAST": "AddCast", "CONCATENATION": "AddConcatenation",
+    "CONV_2D": "AddConv2D", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
+    "DEQUANTIZE": "AddDequantize", "DIV": "AddDiv", "EQUAL": "AddEqual", "EXP": "AddExp",
+    "EXPAND_DIMS": "AddExpandDims", "FILL": "AddFill", "FULLY_CONNECTED": "AddFullyConnected",
+    "GATHER": "AddGather", "GATHER_ND": "AddGatherNd", "GREATER": "AddGreater",
+    "HARD_SWISH": "AddHardSwish", "L2_NORMALIZATION": "AddL2Normalization",
+    "LEAKY_RELU": "AddLeakyRelu", "LESS": "AddLess", "LOG": "AddLog",
+    "LOG_SOFTMAX": "AddLogSoftmax", "LOGISTIC": "AddLogistic", "MAX_POOL_2D": "AddMaxPool2D",
+    "MAXIMUM": "AddMaximum", "MEAN": "AddMean", "MINIMUM": "AddMinimum", "MUL": "AddMul",
+    "NEG": "AddNeg", "PACK": "AddPack", "PAD": "AddPad", "PADV2": "AddPadV2",
+    "QUANTIZE": "AddQuantize", "REDUCE_MAX": "AddReduceMax", "RELU": "AddRelu",
+    "RELU6": "AddRelu6", "RESHAPE": "AddReshape", "RSQRT": "AddRsqrt",
+    "SELECT_V2": "AddSelectV2", "SHAPE": "AddShape", "SLICE": "AddSlice",
+    "SOFTMAX": "AddSoftmax", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV", "SQRT": "AddSqrt",
+    "SQUARE": "AddSquare", "SQUARED_DIFFERENCE": "AddSquaredDifference",
+    "SQUEEZE": "AddSqueeze", "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub",
+    "SUM": "AddSum", "TANH": "AddTanh", "TRANSPOSE": "AddTranspose",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM", "UNPACK": "AddUnpack",
+    "ZEROS_LIKE": "AddZerosLike",
+}
+
+ALTERNATIVE = ("use the native backend (`edge-rnn generate MODEL.keras --backend native`) or "
+               "an int8 TFLite export (fused LSTM / unrolled GRU and SimpleRNN)")
+# Ops whose weights are constant inputs: float activations x int8 weights = dynamic range.
+_WEIGHTED = {"FULLY_CONNECTED", "UNIDIRECTIONAL_SEQUENCE_LSTM", "BATCH_MATMUL", "CONV_2D",
+             "DEPTHWISE_CONV_2D"}
+
+
+def resolver_ops(info: ModelInfo) -> list[tuple[str, str]]:
+    """(op name, AddXxx method) for every distinct op, sorted by op name."""
+    unknown = sorted(op for op in info.ops if op not in OP_METHODS)
+    if unknown:
+        raise EdgeRnnError(
+            f"{info.path}: op(s) {', '.join(unknown)} have no TFLite Micro registration known to "
+            f"edge-rnn: {ALTERNATIVE}"
+        )
+    return [(op, OP_METHODS[op]) for op in sorted(info.ops)]
+
+
+def check_runnable(path: str | Path, info: ModelInfo) -> None:
+    """Refuse, naming the reason and the alternative, what TFLite Micro cannot run."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    def refuse(why: str) -> EdgeRnnError:
+        return EdgeRnnError(f"{path}: TFLite Micro cannot run this model: {why}; {ALTERNATIVE}")
+
+    special = sorted(op for op in info.ops if op.startswith(("Flex", "CUSTOM:")))
+    if special:
+        raise refuse(f"Flex/custom op(s) {', '.join(special)}")
+    if "WHILE" in info.ops:
+        raise refuse("it contains WHILE loops (Keras 3 RNN layers; TFLM hangs on them)")
+    model = _tflite_model(Path(path).read_bytes(), str(path))
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    main = model.subgraphs[0]
+    for tensor in main.tensors or []:
+        name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+        if tensor.type == schema.TensorType.FLOAT16:
+            raise refuse(f"float16 tensor '{name}' (TFLM's DEQUANTIZE takes int8 only)")
+        dims = list(tensor.shapeSignature if tensor.shapeSignature is not None else [])
+        dims += list(tensor.shape if tensor.shape is not None else [])
+        if any(int(d) < 0 for d in dims):
+            raise refuse(f"tensor '{name}' has a dynamic shape {dims}: fix the batch to 1 "
+                         "and the sequence length")
+    for op in main.operators or []:
+        code = model.operatorCodes[op.opcodeIndex]
+        opname = names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "")
+        if opname not in _WEIGHTED or op.inputs is None or len(op.inputs) < 2:
+            continue
+        act = main.tensors[op.inputs[0]]
+        weights = [main.tensors[i] for i in op.inputs[1:] if i >= 0]
+        if act.type == schema.TensorType.FLOAT32 and any(
+            w.type == schema.TensorType.INT8 for w in weights
+        ):
+            raise refuse(f"dynamic-range quantization ({opname} with float inputs and int8 "
+                         "weights)")
