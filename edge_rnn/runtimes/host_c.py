@@ -1,13 +1,22 @@
-"""Generated native C on the host: a thin wrapper over `edge_rnn.native.host.run_host_result`.
+"""Generated native C on the host, over `edge_rnn.native.host` (compile with gcc, run windows).
 
 The artefact path is the generated model directory (or a file inside it). The C code applies
 the normalization itself, so it gets RAW windows; it resets its state for every window.
+
+Two runners: `host_c` runs `<name>_run` per window; `host_c_stream` is the streaming check
+(DESIGN.md section 6): after a reset, T calls of `<name>_step` with the carried state must give
+bit-identical outputs to `<name>_run`, or the stage fails.
 """
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
+from edge_rnn.errors import EdgeRnnError
 from edge_rnn.runtimes.base import (
     Artefact,
     ModelMeta,
@@ -20,6 +29,30 @@ from edge_rnn.runtimes.base import (
 )
 
 
+def _host() -> Any:
+    try:
+        from edge_rnn.native import host
+    except ImportError:
+        raise RunnerSkipped("the native C backend (edge_rnn.native) is not installed") from None
+    return host
+
+
+def _result(artefact: Artefact, result: Any, meta: ModelMeta) -> RunResult:
+    source = str(artefact.path)
+    integer = result.dtype != "f32"
+    return RunResult(
+        outputs=shape_outputs(np.asarray(result.values, np.float32), meta, source),
+        raw_outputs=shape_outputs(result.raw, meta, source) if integer else None,
+        raw_scale=result.scale if integer else None,
+        raw_zero_point=0 if integer else None,
+        memory={"state_bytes": result.state_bytes},
+    )
+
+
+def _gen_dir(artefact: Artefact) -> Path:
+    return artefact.path if artefact.path.is_dir() else artefact.path.parent
+
+
 @register
 class HostCRunner(Runner):
     name = "host_c"
@@ -27,18 +60,34 @@ class HostCRunner(Runner):
     order = 50
 
     def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
-        try:
-            from edge_rnn.native.host import run_host_result
-        except ImportError:
-            raise RunnerSkipped("the native C backend (edge_rnn.native) is not installed") from None
-        gen_dir = artefact.path if artefact.path.is_dir() else artefact.path.parent
-        result = run_host_result(gen_dir, np.asarray(x, np.float32))
-        source = str(artefact.path)
-        integer = result.dtype != "f32"
-        return RunResult(
-            outputs=shape_outputs(np.asarray(result.values, np.float32), meta, source),
-            raw_outputs=shape_outputs(result.raw, meta, source) if integer else None,
-            raw_scale=result.scale if integer else None,
-            raw_zero_point=0 if integer else None,
-            memory={"state_bytes": result.state_bytes},
-        )
+        result = _host().run_host_result(_gen_dir(artefact), np.asarray(x, np.float32))
+        return _result(artefact, result, meta)
+
+
+@register
+class HostCStreamRunner(Runner):
+    name = "host_c_stream"
+    formats = ("native-c",)
+    order = 51
+
+    def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
+        host = _host()
+        if not artefact.entry.get("streaming", True):
+            raise RunnerSkipped(
+                "no <name>_step: the model has backward (go_backwards/Bidirectional) layers, "
+                "which need the whole window", not_applicable=True)
+        with tempfile.TemporaryDirectory(prefix="edge-rnn-stream-", dir=ctx.work_dir) as tmp:
+            binary = host.compile_host(_gen_dir(artefact), Path(tmp) / "model")
+            windows = np.asarray(x, np.float32)
+            whole = host.run_binary(binary, windows, mode="run")
+            streamed = host.run_binary(binary, windows, mode="step")
+        differ = np.flatnonzero(np.any(whole.raw != streamed.raw, axis=-1))
+        if differ.size:
+            raise EdgeRnnError(
+                f"streaming differs from the whole-window run in {differ.size} of {len(windows)} "
+                f"windows (first: window {differ[0]}): <name>_step does not carry state correctly"
+            )
+        result = _result(artefact, streamed, meta)
+        result.notes.append(f"T={meta.input_shape[0]} calls of _step per window are bit-identical "
+                            "to _run")
+        return result
