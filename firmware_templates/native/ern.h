@@ -86,14 +86,10 @@ int16_t ern_q_tanh(int32_t x_q11);          /* Q11 in, Q15 out */
 int16_t ern_q_sigmoid(int32_t x_q11);
 int16_t ern_q_hard_sigmoid(int32_t x_q11);
 int16_t ern_q_exp_neg(int32_t x_q11);       /* exp(x) for x <= 0 */
-/* Requantize an accumulator: round(round(acc * mult / 2^32) / 2^shift), saturated to int16. */
-int16_t ern_q_requant(int32_t acc, int32_t mult, int shift);
 /* Activation of an int16 value: bounded acts take Q11 and give Q15; relu/linear keep the Q. */
 int16_t ern_q_act(int16_t p, uint8_t act);
 /* Requantize, then apply act. */
 int16_t ern_q_activate(int32_t acc, int32_t mult, int shift, uint8_t act);
-/* Round-half-up arithmetic shift right (left when s < 0), saturated to int16; |v| < 2^30. */
-int16_t ern_q_shift(int32_t v, int s);
 void ern_q_convert(const int16_t *src, int16_t *dst, int n, int q_src, int q_dst);
 void ern_q_softmax(int16_t *v_q11, int n);  /* in place, Q11 logits -> Q15 probabilities */
 void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g, int16_t *tmp);
@@ -101,20 +97,35 @@ void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g
 void ern_q_dense_run(const ern_q_dense *d, const int16_t *x, int16_t *y);
 void ern_q_merge(uint8_t mode, int16_t *a, int qa, const int16_t *b, int qb, int qm, int n);
 
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#define ERN_DSP 1
+static inline uint32_t ern_ld32(const void *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+/* SXTB16 of the word rotated right by 8: bytes 1 and 3 sign-extended (one instruction). */
+static inline uint32_t ern_sxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+#endif
+
 /* Sum over n (a multiple of 4) of interleaved int8 weights times int16 values. The DSP path
  * (SXTB16 + SMLAD) and the portable path give identical results: the generator bounds n and
  * the weights so the int32 sum cannot overflow. */
 static inline int32_t ern_q_dot(const int8_t *w, const int16_t *v, int n, int32_t acc)
 {
     int i;
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+#ifdef ERN_DSP
     for (i = 0; i < n; i += 4) {
-        uint32_t wd, x01, x23;
-        __builtin_memcpy(&wd, w + i, 4);
-        __builtin_memcpy(&x01, v + i, 4);
-        __builtin_memcpy(&x23, v + i + 2, 4);
-        acc = __builtin_arm_smlad(__builtin_arm_sxtb16(wd), x01, acc);
-        acc = __builtin_arm_smlad(__builtin_arm_sxtb16((wd >> 8) | (wd << 24)), x23, acc);
+        uint32_t wd = ern_ld32(w + i);
+        acc = __builtin_arm_smlad(__builtin_arm_sxtb16(wd), ern_ld32(v + i), acc);
+        acc = __builtin_arm_smlad(ern_sxtb16_ror8(wd), ern_ld32(v + i + 2), acc);
     }
 #else
     for (i = 0; i < n; i += 4) {
@@ -122,6 +133,77 @@ static inline int32_t ern_q_dot(const int8_t *w, const int16_t *v, int n, int32_
     }
 #endif
     return acc;
+}
+
+/* Two rows at once (w0, w1 as in ern_q_dot), each value of v loaded once for both. */
+static inline void ern_q_dot2(const int8_t *w0, const int8_t *w1, const int16_t *v, int n,
+                              int32_t *acc0, int32_t *acc1)
+{
+    int32_t a0 = *acc0, a1 = *acc1;
+    int i;
+#ifdef ERN_DSP
+    for (i = 0; i < n; i += 4) {
+        uint32_t x01 = ern_ld32(v + i), x23 = ern_ld32(v + i + 2);
+        uint32_t wa = ern_ld32(w0 + i), wb = ern_ld32(w1 + i);
+        a0 = __builtin_arm_smlad(__builtin_arm_sxtb16(wa), x01, a0);
+        a1 = __builtin_arm_smlad(__builtin_arm_sxtb16(wb), x01, a1);
+        a0 = __builtin_arm_smlad(ern_sxtb16_ror8(wa), x23, a0);
+        a1 = __builtin_arm_smlad(ern_sxtb16_ror8(wb), x23, a1);
+    }
+#else
+    for (i = 0; i < n; i += 4) {
+        a0 += w0[i] * v[i] + w0[i + 2] * v[i + 1] + w0[i + 1] * v[i + 2] + w0[i + 3] * v[i + 3];
+        a1 += w1[i] * v[i] + w1[i + 2] * v[i + 1] + w1[i + 1] * v[i + 2] + w1[i + 3] * v[i + 3];
+    }
+#endif
+    *acc0 = a0;
+    *acc1 = a1;
+}
+
+static inline int16_t ern_sat16(int32_t v)
+{
+#ifdef ERN_DSP
+    int32_t r;
+    __asm__("ssat %0, #16, %1" : "=r"(r) : "r"(v));
+    return (int16_t)r;
+#else
+    return (int16_t)(v > 32767 ? 32767 : (v < -32768 ? -32768 : v));
+#endif
+}
+
+/* Round-half-up arithmetic shift right (left when s < 0), saturated to int16; |v| < 2^30.
+ * The left shift checks the range before shifting, so it needs no 64-bit arithmetic. */
+static inline int16_t ern_q_shift(int32_t v, int s)
+{
+    if (__builtin_expect(s > 0, 1)) { /* = (v + 2^(s-1)) >> s, without building 2^(s-1) */
+        return ern_sat16(((v >> (s - 1)) + 1) >> 1);
+    }
+    s = -s;
+    if (v > (32767 >> s)) {
+        return 32767;
+    }
+    if (v < -(32768 >> s)) {
+        return -32768;
+    }
+    return (int16_t)(v * (1 << s));
+}
+
+/* round(a * b / 2^32): the high word of the product, rounded (SMMULR). */
+static inline int32_t ern_mulhi_round(int32_t a, int32_t b)
+{
+#ifdef ERN_DSP
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
+#endif
+}
+
+/* Requantize an accumulator: round(round(acc * mult / 2^32) / 2^shift), saturated to int16. */
+static inline int16_t ern_q_requant(int32_t acc, int32_t mult, int shift)
+{
+    return ern_q_shift(ern_mulhi_round(acc, mult), shift);
 }
 
 #endif /* ERN_H */

@@ -2,38 +2,28 @@
  * edge_rnn/native/twin.py mirrors every function here bit for bit. */
 #include "ern.h"
 
-static int16_t sat16(int32_t v)
-{
-    return (int16_t)(v > 32767 ? 32767 : (v < -32768 ? -32768 : v));
-}
-
-int16_t ern_q_shift(int32_t v, int s)
-{
-    if (s > 0) {
-        return sat16((v + (1 << (s - 1))) >> s);
-    }
-    {
-        int64_t w = (int64_t)v * ((int64_t)1 << -s);
-        return (int16_t)(w > 32767 ? 32767 : (w < -32768 ? -32768 : w));
-    }
-}
+#if defined(__GNUC__) || defined(__clang__)
+#define ERN_INLINE static inline __attribute__((always_inline))
+#else
+#define ERN_INLINE static inline
+#endif
 
 /* Linear interpolation in a 513-entry table; u < 512 << bits. */
-static int32_t interp(const int16_t *table, int32_t u, int bits)
+ERN_INLINE int32_t interp(const int16_t *table, int32_t u, int bits)
 {
     int32_t i = u >> bits, f = u & ((1 << bits) - 1);
     int32_t t0 = table[i];
     return t0 + (((table[i + 1] - t0) * f + (1 << (bits - 1))) >> bits);
 }
 
-int16_t ern_q_tanh(int32_t x)
+ERN_INLINE int16_t tanh_q(int32_t x)
 {
     int32_t u = x < 0 ? -x : x;
     int32_t y = u >= (512 << 5) ? 32767 : interp(ern_tanh_table, u, 5);
     return (int16_t)(x < 0 ? -y : y);
 }
 
-int16_t ern_q_sigmoid(int32_t x)
+ERN_INLINE int16_t sigmoid_q(int32_t x)
 {
     /* sigmoid(x) = (1 + tanh(x / 2)) / 2 */
     int32_t u = x < 0 ? -x : x;
@@ -42,7 +32,7 @@ int16_t ern_q_sigmoid(int32_t x)
     return (int16_t)(y >= 65536 ? 32767 : y >> 1);
 }
 
-int16_t ern_q_hard_sigmoid(int32_t x)
+ERN_INLINE int16_t hard_sigmoid_q(int32_t x)
 {
     /* (x + 3) / 6 with x in Q11 -> Q15: (x + 6144) * 8 / 3 */
     int32_t v = x + 6144;
@@ -59,21 +49,31 @@ int16_t ern_q_exp_neg(int32_t x)
     return (int16_t)(u >= (512 << 6) ? 0 : interp(ern_exp_table, u, 6));
 }
 
-int16_t ern_q_requant(int32_t acc, int32_t mult, int shift)
+int16_t ern_q_tanh(int32_t x)
 {
-    /* high word of acc * mult, rounded (one SMLAL on Cortex-M4), then the shift */
-    return ern_q_shift((int32_t)(((int64_t)acc * mult + 0x80000000LL) >> 32), shift);
+    return tanh_q(x);
 }
 
-int16_t ern_q_act(int16_t p, uint8_t act)
+int16_t ern_q_sigmoid(int32_t x)
+{
+    return sigmoid_q(x);
+}
+
+int16_t ern_q_hard_sigmoid(int32_t x)
+{
+    return hard_sigmoid_q(x);
+}
+
+/* Inlined wherever act is a constant, so each gate loop gets one activation, not a switch. */
+ERN_INLINE int16_t act_q(int16_t p, uint8_t act)
 {
     switch (act) {
     case ERN_TANH:
-        return ern_q_tanh(p);
+        return tanh_q(p);
     case ERN_SIGMOID:
-        return ern_q_sigmoid(p);
+        return sigmoid_q(p);
     case ERN_HARD_SIGMOID:
-        return ern_q_hard_sigmoid(p);
+        return hard_sigmoid_q(p);
     case ERN_RELU:
         return p > 0 ? p : 0;
     default:
@@ -81,9 +81,14 @@ int16_t ern_q_act(int16_t p, uint8_t act)
     }
 }
 
+int16_t ern_q_act(int16_t p, uint8_t act)
+{
+    return act_q(p, act);
+}
+
 int16_t ern_q_activate(int32_t acc, int32_t mult, int shift, uint8_t act)
 {
-    return ern_q_act(ern_q_requant(acc, mult, shift), act);
+    return act_q(ern_q_requant(acc, mult, shift), act);
 }
 
 void ern_q_convert(const int16_t *src, int16_t *dst, int n, int q_src, int q_dst)
@@ -112,37 +117,75 @@ void ern_q_softmax(int16_t *v, int n)
     }
 }
 
-/* Rows [r0, r1) of a cell over the first n columns of v: act(requant(bias + W v)). */
+/* Rows [r0, r1) of a cell over the first n columns of v: act(requant(bias + W v)), two rows
+ * per pass so each loaded value of v feeds both. */
+ERN_INLINE void rows_act(const ern_q_cell *cell, int r0, int r1, const int16_t *v, int n,
+                         uint8_t act, int16_t *out)
+{
+    int k = cell->in_pad + cell->units_pad, r;
+    const int8_t *w = cell->wq + (long)r0 * k;
+    const int32_t *bias = cell->bias, *mult = cell->mult;
+    const int8_t *shift = cell->shift;
+    for (r = r0; r + 1 < r1; r += 2, w += 2 * k) {
+        int32_t a0 = bias ? bias[r] : 0, a1 = bias ? bias[r + 1] : 0;
+        ern_q_dot2(w, w + k, v, n, &a0, &a1);
+        out[r] = act_q(ern_q_requant(a0, mult[r], shift[r]), act);
+        out[r + 1] = act_q(ern_q_requant(a1, mult[r + 1], shift[r + 1]), act);
+    }
+    if (r < r1) {
+        int32_t a0 = ern_q_dot(w, v, n, bias ? bias[r] : 0);
+        out[r] = act_q(ern_q_requant(a0, mult[r], shift[r]), act);
+    }
+}
+
 static void gate_rows(const ern_q_cell *cell, int r0, int r1, const int16_t *v, int n, uint8_t act,
                       int16_t *out)
 {
-    int k = cell->in_pad + cell->units_pad, r;
-    for (r = r0; r < r1; r++) {
-        int32_t acc = ern_q_dot(cell->wq + (long)r * k, v, n, cell->bias ? cell->bias[r] : 0);
-        out[r] = ern_q_activate(acc, cell->mult[r], cell->shift[r], act);
+    switch (act) {
+    case ERN_TANH:
+        rows_act(cell, r0, r1, v, n, ERN_TANH, out);
+        break;
+    case ERN_SIGMOID:
+        rows_act(cell, r0, r1, v, n, ERN_SIGMOID, out);
+        break;
+    default:
+        rows_act(cell, r0, r1, v, n, act, out);
+        break;
+    }
+}
+
+/* The LSTM update after the gate rows; act is a constant wherever this is inlined. */
+ERN_INLINE void lstm_update(const ern_q_cell *cell, int16_t *h, int16_t *c, const int16_t *g,
+                            uint8_t act)
+{
+    int u = cell->units, j;
+    int sh_ig = 15 + cell->q_g - cell->q_c, sh_h = 15 + cell->q_a - cell->q_v;
+    int sh_c = cell->q_c - 11;
+    for (j = 0; j < u; j++) {
+        int32_t fc = (g[u + j] * c[j] + (1 << 14)) >> 15;
+        int32_t ig = ern_q_shift(g[j] * g[2 * u + j], sh_ig);
+        int32_t a;
+        c[j] = ern_sat16(fc + ig);
+        if (act != ERN_RELU && act != ERN_LINEAR) {
+            a = act_q(ern_q_shift(c[j], sh_c), act);
+        } else {
+            a = act == ERN_RELU && c[j] < 0 ? 0 : c[j];
+        }
+        h[j] = ern_q_shift(g[3 * u + j] * a, sh_h);
     }
 }
 
 static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g)
 {
-    int u = cell->units, k = cell->in_pad + cell->units_pad, j;
+    int u = cell->units, k = cell->in_pad + cell->units_pad;
     int16_t *h = xh + cell->in_pad;
-    int sh_ig = 15 + cell->q_g - cell->q_c, sh_h = 15 + cell->q_a - cell->q_v;
-    int bounded = cell->act != ERN_RELU && cell->act != ERN_LINEAR;
     gate_rows(cell, 0, 2 * u, xh, k, cell->rec_act, g);
     gate_rows(cell, 2 * u, 3 * u, xh, k, cell->act, g);
     gate_rows(cell, 3 * u, 4 * u, xh, k, cell->rec_act, g);
-    for (j = 0; j < u; j++) {
-        int32_t fc = (g[u + j] * c[j] + (1 << 14)) >> 15;
-        int32_t ig = ern_q_shift(g[j] * g[2 * u + j], sh_ig);
-        int32_t a;
-        c[j] = sat16(fc + ig);
-        if (bounded) {
-            a = ern_q_act(ern_q_shift(c[j], cell->q_c - 11), cell->act);
-        } else {
-            a = cell->act == ERN_RELU && c[j] < 0 ? 0 : c[j];
-        }
-        h[j] = ern_q_shift(g[3 * u + j] * a, sh_h);
+    if (cell->act == ERN_TANH) {
+        lstm_update(cell, h, c, g, ERN_TANH);
+    } else {
+        lstm_update(cell, h, c, g, cell->act);
     }
 }
 
@@ -214,7 +257,7 @@ void ern_q_merge(uint8_t mode, int16_t *a, int qa, const int16_t *b, int qb, int
             a[i] = ern_q_shift(a[i] * b[i], qa + qb - qm);
         } else {
             int32_t s = ern_q_shift(a[i], qa - qm) + ern_q_shift(b[i], qb - qm);
-            a[i] = mode == ERN_MERGE_AVE ? (int16_t)((s + 1) >> 1) : sat16(s);
+            a[i] = mode == ERN_MERGE_AVE ? (int16_t)((s + 1) >> 1) : ern_sat16(s);
         }
     }
 }
