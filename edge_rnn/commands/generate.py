@@ -60,12 +60,16 @@ def _tflm(args: argparse.Namespace, _calibration_x) -> list[str]:
 
 
 # backend name -> generator(args, calibration windows or None) -> lines to print
-BACKENDS: dict[str, Callable[[argparse.Namespace, object], list[str]]] = {"native": _native, "tflm": _tflm}
+BACKENDS: dict[str, Callable[[argparse.Namespace, object], list[str]]] = {
+    "native": _native,
+    "tflm": _tflm,
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "generate", help="generate C source (native backend) or a TFLite Micro project (tflm backend)",
+        "generate",
+        help="generate C source (native backend) or a TFLite Micro project (tflm backend)",
         description="native: C99 kernels + weights, quantizations float32 (FPU), int8w "
         "(int8 weights, FPU), int8 (full integer, no FPU needed; needs --calibration). "
         "tflm: a TFLite Micro app for a .tflite in a cmake, arduino, zephyr or esp-idf layout "

@@ -73,11 +73,11 @@ def check_runnable(path: str | Path, info: ModelInfo) -> None:
         name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
         if tensor.type == schema.TensorType.FLOAT16:
             raise refuse(f"float16 tensor '{name}' (TFLM's DEQUANTIZE takes int8 only)")
-        dims = list(tensor.shapeSignature if tensor.shapeSignature is not None else [])
-        dims += list(tensor.shape if tensor.shape is not None else [])
-        if any(int(d) < 0 for d in dims):
-            raise refuse(f"tensor '{name}' has a dynamic shape {dims}: fix the batch to 1 "
-                         "and the sequence length")
+        for raw in (tensor.shapeSignature, tensor.shape):
+            dims = [int(d) for d in (raw if raw is not None else [])]
+            if any(d < 0 for d in dims):
+                raise refuse(f"tensor '{name}' has a dynamic shape {dims}: fix the batch to 1 "
+                             "and the sequence length")
     for op in main.operators or []:
         code = model.operatorCodes[op.opcodeIndex]
         opname = names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "")
