@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ontarget_cost import MACS, T, F, make_model  # noqa: E402
+from ontarget_cost import MACS, F, T, make_model  # noqa: E402
 
 from edge_rnn.ontarget import build_firmware, run_firmware  # noqa: E402
 from edge_rnn.targets import load_target  # noqa: E402
