@@ -13,6 +13,7 @@ import sys
 
 from edge_rnn import __version__
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.tf_env import apply_tf_env
 
 # Order is the order shown in --help.
 COMMAND_MODULES = (
@@ -43,9 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) is noise for CLI users.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+    apply_tf_env()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

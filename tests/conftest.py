@@ -1,7 +1,8 @@
-"""Shared test setup: quiet TensorFlow, headless matplotlib."""
+"""Shared test setup: the CLI's TensorFlow environment, headless matplotlib."""
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from edge_rnn.tf_env import apply_tf_env
+
+apply_tf_env()
 os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")

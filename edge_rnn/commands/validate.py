@@ -19,6 +19,9 @@ def run(args: argparse.Namespace) -> int:
         allow_skip=args.allow_skip,
         stages=stages or None,
         timeout_s=args.timeout,
+        device_logs=args.device_log,
+        device_artefact=args.device_artefact,
+        targets=[t.strip() for item in args.targets for t in item.split(",") if t.strip()],
     )
     print(f"report: {args.build_dir}/report.json, {args.build_dir}/report.html")
     report.raise_for_failure()
@@ -67,6 +70,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SELECTORS",
         help="only these stages (comma-separated selectors, like --threshold's); the float "
         "reference always runs",
+    )
+    parser.add_argument(
+        "--device-log",
+        action="append",
+        default=[],
+        metavar="LOG",
+        help="a line-protocol log captured from a board (edge-rnn capture) that ran the test "
+        "windows; compared like any other stage (repeatable)",
+    )
+    parser.add_argument(
+        "--device-artefact",
+        metavar="NAME",
+        help="the manifest artefact the board ran (e.g. native_int8): its quantization picks "
+        "the thresholds and its output scale dequantizes integer logs",
+    )
+    parser.add_argument(
+        "--targets",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="emulated targets for native C stages (comma-separated names from `edge-rnn "
+        "targets`, or 'all'); default: cortex-m4f, plus cortex-m0plus for int8",
     )
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds per stage for subprocess runners"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.tf_env import TF_ENV
 
 MESSAGE_PREFIX = "EDGE-RNN-ERROR: "
 
@@ -31,8 +32,7 @@ def run_conversion(request: dict[str, Any], timeout: float) -> dict[str, Any]:
         request_path.write_text(json.dumps(request), encoding="utf-8")
         # A fixed hash seed keeps Python-side tracing order stable. TensorFlow's int8 quantizer
         # itself is not deterministic on unrolled graphs (see README, "Known limits").
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1",
-               "PYTHONHASHSEED": "0"}
+        env = {**TF_ENV, **os.environ, "PYTHONHASHSEED": "0"}
         try:
             proc = subprocess.run(
                 [

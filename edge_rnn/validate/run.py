@@ -27,6 +27,7 @@ from edge_rnn.runtimes.base import (
 )
 from edge_rnn.validate import metrics as m
 from edge_rnn.validate import thresholds as th
+from edge_rnn.validate.device import device_artefacts
 from edge_rnn.validate.stages import (
     FAILED,
     NOT_APPLICABLE,
@@ -146,9 +147,10 @@ class _Validation:
         labels: np.ndarray | None,
         work_dir: Path,
         timeout_s: float,
+        options: dict[str, Any],
     ) -> None:
         self.meta, self.x, self.labels = meta, x, labels
-        self.ctx = RunContext(work_dir=work_dir, timeout_s=timeout_s)
+        self.ctx = RunContext(work_dir=work_dir, timeout_s=timeout_s, options=options)
         self.reference: RunResult | None = None
         self.reference_metrics: dict[str, float] = {}
         self.results: dict[tuple[str, str], RunResult] = {}  # (artefact, runner) -> result
@@ -236,13 +238,19 @@ def validate_build(
     timeout_s: float = 300.0,
     write: bool = True,
     echo: bool = True,
+    device_logs: Sequence[str | Path] = (),
+    device_artefact: str | None = None,
+    targets: Sequence[str] = (),
 ) -> Report:
     """Validate every artefact listed in DIR/manifest.json against the float Keras model.
 
     `thresholds`: overrides (`thresholds.parse_cli`, `thresholds.load_toml`); `stages`:
     selectors (stage, artefact, runner or quantization names) limiting what runs (the float
-    reference always runs). Writes DIR/report.json and DIR/report.html when `write`, prints
-    the table when `echo`; returns the Report (call `raise_for_failure()` for exit code 1).
+    reference always runs); `device_logs`: captured line-protocol logs of the board running
+    `device_artefact` (see `edge_rnn.validate.device`); `targets`: the emulated targets native C
+    runs on (default: chosen per numeric mode, see `edge_rnn.runtimes.qemu`). Writes
+    DIR/report.json and DIR/report.html when `write`, prints the table when `echo`; returns the
+    Report (call `raise_for_failure()` for exit code 1).
     """
     from edge_rnn.training.metadata import ModelMetadata
 
@@ -262,7 +270,9 @@ def validate_build(
     reference = Artefact("keras", keras_path, "keras", "float32")
     plan = [(reference, runners_for(reference)[0])]
     notes = []
-    for artefact in _artefacts(build_dir, manifest):
+    artefacts = _artefacts(build_dir, manifest)
+    artefacts += device_artefacts(device_logs, device_artefact, artefacts)
+    for artefact in artefacts:
         runners = runners_for(artefact)
         if not runners:
             notes.append(f"no runner takes format '{artefact.format}' ({artefact.name})")
@@ -271,7 +281,8 @@ def validate_build(
     results: list[StageResult] = []
     keys: list[th.StageKey] = []
     with tempfile.TemporaryDirectory(prefix="edge-rnn-validate-") as work:
-        validation = _Validation(meta, x, labels, Path(work), timeout_s)
+        options = {"targets": list(targets)} if targets else {}
+        validation = _Validation(meta, x, labels, Path(work), timeout_s, options)
         for artefact, runner in plan:
             stage, key = _stage(artefact, runner, build_dir)
             is_reference = artefact is reference
