@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "validate",
     "targets",
     "capture",
+    "bundle",
 )
 
 
