@@ -262,3 +262,25 @@ def test_syntax_check_catches_an_api_misuse(projects: dict[str, Path], tmp_path:
     ops.write_text(ops.read_text().replace("AddSoftmax", "AddSoftMax"))
     with pytest.raises(AssertionError, match="AddSoftMax"):
         _syntax_check(bad, "src")
+
+
+def test_float32_model_project(models: dict[str, Path], root: Path, tmp_path: Path) -> None:
+    """Float I/O: no quantization in the helpers, f32 protocol values equal to host TFLM."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    path = root / "lstm_float32.tflite"
+    convert_tflite(root / "lstm.keras", "float32", path, metadata=METADATA)
+    x = _raw_windows(3, 4)
+    project = generate_project(path, tmp_path / "f32", metadata=METADATA, test_x=x)
+    src = project.out_dir / "src"
+    assert project.output_dtype == "f32" and "lrintf" not in (src / "model_io.h").read_text()
+    _syntax_check(project.out_dir, "src")
+    log = read_protocol(project.expected_log)
+    interpreter = runtime.Interpreter.from_bytes(path.read_bytes(), arena_size=1 << 20)
+    norm = METADATA["normalization"]
+    xn = (x - np.float32(norm["mean"])) / np.float32(norm["scale"])
+    for window, logged in zip(xn, log.outputs, strict=True):
+        interpreter.reset()
+        interpreter.set_input(window[None], 0)
+        interpreter.invoke()
+        np.testing.assert_array_equal(np.array(interpreter.get_output(0)).ravel(), logged)
