@@ -33,8 +33,11 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, layer in CELLS.items():
         keras.utils.set_random_seed(1)
         model = keras.Sequential(
-            [keras.Input((STEPS, FEATURES)), layer(8),
-             keras.layers.Dense(CLASSES, activation="softmax")],
+            [
+                keras.Input((STEPS, FEATURES)),
+                layer(8),
+                keras.layers.Dense(CLASSES, activation="softmax"),
+            ],
             name=f"tiny_{name}",
         )
         paths[name] = root / f"{name}.keras"
@@ -62,8 +65,9 @@ def test_tflite_runs_in_litert_close_to_keras(
     models: dict[str, Path], tmp_path: Path, cell: str, quantization: str
 ) -> None:
     out = tmp_path / f"{cell}_{quantization}.tflite"
-    result = convert_tflite(models[cell], quantization, out,
-                            calibration=models[cell].parent / "calibration.npz")
+    result = convert_tflite(
+        models[cell], quantization, out, calibration=models[cell].parent / "calibration.npz"
+    )
     assert result.route == ("fused-lstm" if cell == "lstm" else "unrolled")
     assert "WHILE" not in result.ops and not any(op.startswith("Flex") for op in result.ops)
     info = inspect_file(out)
@@ -108,8 +112,10 @@ def test_carray_compiles_and_reproduces_bytes(
         pytest.skip(f"{compiler} not installed (bash scripts/setup.sh --arm)")
     model = tmp_path / "model.tflite"
     convert_tflite(models["gru"], "float32", model)
-    metadata = {"class_names": ["idle", 'say "hi"', "x\\y"],
-                "normalization": {"mean": [0.5, -1.0, 9.81], "scale": [1.0, 2.0, 0.25]}}
+    metadata = {
+        "class_names": ["idle", 'say "hi"', "x\\y"],
+        "normalization": {"mean": [0.5, -1.0, 9.81], "scale": [1.0, 2.0, 0.25]},
+    }
     c = write_carray(model, tmp_path / "c", name="3-axis model", metadata=metadata)
     assert c.name == "m_3_axis_model"
     header = c.header.read_text()
@@ -133,8 +139,19 @@ def test_carray_compiles_and_reproduces_bytes(
             model.read_bytes()
         )
     else:
-        subprocess.run([compiler, *flags, "-mcpu=cortex-m4", "-mthumb", "-c", str(c.source),
-                        "-o", str(tmp_path / "m.o")], check=True)
+        subprocess.run(
+            [
+                compiler,
+                *flags,
+                "-mcpu=cortex-m4",
+                "-mthumb",
+                "-c",
+                str(c.source),
+                "-o",
+                str(tmp_path / "m.o"),
+            ],
+            check=True,
+        )
 
 
 def test_int8_without_calibration_is_refused(models: dict[str, Path], tmp_path: Path) -> None:
@@ -150,3 +167,21 @@ def test_corrupted_tflite_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"not a model")
     with pytest.raises(EdgeRnnError, match="not a TFLite flatbuffer"):
         inspect_file(bad)
+
+
+@pytest.mark.parametrize(
+    ("cell", "route", "quantized"),
+    [("lstm", "auto", False), ("lstm", "unrolled", True), ("gru", "auto", True)],
+)
+def test_dynamic_range_says_when_weights_stay_float(
+    tmp_path: Path, cell: str, route: str, quantized: bool
+) -> None:
+    """40 units: every weight tensor is over TFLite's 1024-element minimum, yet TF 2.21 leaves
+    the fused LSTM op's weights float; unrolled LSTM and GRU weights become int8."""
+    keras.utils.set_random_seed(0)
+    path = tmp_path / "m.keras"
+    layer = CELLS[cell](40)
+    keras.Sequential([keras.Input((4, 2)), layer, keras.layers.Dense(2)]).save(path)
+    result = convert_tflite(path, "dynamic", tmp_path / "m.tflite", route=route)
+    assert ("int8" in inspect_file(result.path).weight_dtypes) is quantized
+    assert any("left every weight in float32" in note for note in result.notes) is not quantized

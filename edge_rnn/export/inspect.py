@@ -109,6 +109,7 @@ def inspect_tflite_bytes(data: bytes, source: str) -> ModelInfo:
         outputs=tuple(tensor(i) for i in main.outputs),
         subgraphs=len(model.subgraphs or []),
         weight_bytes=weight_bytes,
+        weight_dtypes=dict(sorted(weight_dtypes.items())),
         notes=notes,
     )
 
