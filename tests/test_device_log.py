@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_validate_fixtures import copy_build, tiny_build  # noqa: F401 (session fixture)
 
 from edge_rnn.cli import main
 from edge_rnn.errors import EdgeRnnError
@@ -14,7 +15,6 @@ from edge_rnn.protocol import write_protocol
 from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, get_runner
 from edge_rnn.training.metadata import ModelMetadata
 from edge_rnn.validate import validate_build
-from tests.test_validate_fixtures import copy_build, tiny_build  # noqa: F401 (fixture)
 
 
 def _device_log(build: Path, path: Path) -> Path:
