@@ -16,12 +16,9 @@ from typing import Any
 import numpy as np
 
 from edge_rnn import __version__
-from edge_rnn.config import BuildConfig
+from edge_rnn.config import TFLM_QUANTIZATIONS, BuildConfig
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.fsutil import atomic_output_dir, read_json, sha256_file, write_json
-
-# TFLite quantizations TFLite Micro can run (DESIGN.md 3): their arena is measured.
-TFLM_QUANTIZATIONS = ("float32", "int8", "int16x8")
 
 
 @dataclass(frozen=True)
@@ -79,6 +76,7 @@ class _Builder:
         self.config, self.root, self.log = config, root, log
         self.artefacts: list[dict[str, Any]] = []
         self.skipped: list[dict[str, str]] = []
+        self.projects: list[dict[str, Any]] = []
 
     def model(self) -> tuple[Path, dict[str, Any]]:
         from edge_rnn.data import load_dataset
@@ -186,6 +184,33 @@ class _Builder:
             self.log(f"native_{quant}: {generated.const_bytes:,} bytes of weights, "
                      f"{generated.ram_bytes:,} bytes of RAM")
 
+    def tflm_projects(self, metadata: dict[str, Any]) -> None:
+        """TFLite Micro firmware projects for the chosen TFLite artefacts. They embed a few test
+        windows of their own, so they are listed under `projects`, not validated as stages."""
+        from edge_rnn.tflm import generate_project
+
+        cfg = self.config.tflm
+        with np.load(self.root / "data" / "test.npz") as data:
+            test_x = data["x"]
+        for artefact in [a for a in self.artefacts if a["format"] == "tflite"]:
+            if artefact["quantization"] not in cfg.quantizations:
+                continue
+            for ecosystem in cfg.projects:
+                out = self.root / "tflm" / f"{artefact['quantization']}_{ecosystem}"
+                project = generate_project(self.root / artefact["path"], out, ecosystem=ecosystem,
+                                           metadata=metadata, test_x=test_x)
+                self.projects.append({
+                    "name": f"tflm_{artefact['quantization']}_{ecosystem}",
+                    "path": out.relative_to(self.root).as_posix(), "format": "tflm-project",
+                    "ecosystem": ecosystem, "artefact": artefact["name"],
+                    "ops": [op for op, _ in project.ops],
+                    "arena_bytes": project.arena.recommended_bytes,
+                    "output_scale": project.output_scale,
+                    "output_zero_point": project.output_zero_point,
+                })
+                self.log(f"tflm project {ecosystem} for {artefact['name']}: {len(project.ops)} "
+                         f"ops, arena {project.arena.recommended_bytes:,} bytes")
+
     def manifest(self, metadata: dict[str, Any], model_path: Path) -> dict[str, Any]:
         manifest = {
             "edge_rnn_version": __version__,
@@ -195,6 +220,7 @@ class _Builder:
                       "metadata": "model/metadata.json"},
             "data": {"test": "data/test.npz", "calibration": "data/calibration.npz"},
             "artefacts": self.artefacts,
+            "projects": self.projects,
             "skipped": self.skipped,
         }
         write_json(self.root / "manifest.json", manifest)
@@ -219,6 +245,7 @@ def build(
         model_path, metadata = builder.model()
         builder.conversions(model_path, metadata)
         builder.native(model_path, metadata)
+        builder.tflm_projects(metadata)
         manifest = builder.manifest(metadata, model_path)
     report = _validate(out, config, log) if config.validate.enabled else None
     if report is not None:

@@ -19,6 +19,8 @@ from edge_rnn.export.routes import (
 )
 
 NATIVE_QUANTIZATIONS = ("float32", "int8w", "int8")
+TFLM_ECOSYSTEMS = ("cmake", "arduino", "zephyr", "esp-idf")
+TFLM_QUANTIZATIONS = ("float32", "int8", "int16x8")  # what TFLite Micro runs
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,12 @@ class NativeConfig:
 
 
 @dataclass(frozen=True)
+class TflmConfig:
+    projects: tuple[str, ...] = ("cmake",)  # TFLite Micro project layouts to generate
+    quantizations: tuple[str, ...] = ("int8",)  # for these TFLite artefacts
+
+
+@dataclass(frozen=True)
 class ValidateConfig:
     enabled: bool = True
     allow_skip: bool = False
@@ -77,6 +85,7 @@ class BuildConfig:
     train: TrainConfig = TrainConfig()
     convert: ConvertConfig = ConvertConfig()
     native: NativeConfig = NativeConfig()
+    tflm: TflmConfig = TflmConfig()
     validate: ValidateConfig = ValidateConfig()
     source: str = "<defaults>"  # where the config came from, for messages
 
@@ -87,6 +96,7 @@ _SECTIONS = {
     "train": TrainConfig,
     "convert": ConvertConfig,
     "native": NativeConfig,
+    "tflm": TflmConfig,
     "validate": ValidateConfig,
 }
 _CHOICES = {
@@ -94,6 +104,8 @@ _CHOICES = {
     ("convert", "onnx"): ONNX_QUANTIZATIONS,
     ("convert", "route"): ROUTE_CHOICES,
     ("native", "quant"): NATIVE_QUANTIZATIONS,
+    ("tflm", "projects"): TFLM_ECOSYSTEMS,
+    ("tflm", "quantizations"): TFLM_QUANTIZATIONS,
 }
 
 
