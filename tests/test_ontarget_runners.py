@@ -10,7 +10,7 @@ import pytest
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget import missing_tools
 from edge_rnn.protocol import write_protocol
-from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, RunnerSkipped, get_runner
+from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, get_runner, runners_for
 from edge_rnn.runtimes.qemu import selected_targets
 from edge_rnn.targets import load_target
 from tests.test_ontarget import X, _model_dir
@@ -27,10 +27,7 @@ def test_qemu_runner_runs_native_artefact(tmp_path: Path) -> None:
     result = get_runner("qemu-cortex-m4f").run(artefact, X, META, ctx)
     assert result.outputs.shape == (len(X), 3) and result.outputs.dtype == np.float32
     assert result.memory["flash_bytes"] > 0 and result.memory["instructions_per_inference"] > 0
-    skipped = RunContext(work_dir=tmp_path / "w2", options={"targets": ["cortex-m3"]})
-    with pytest.raises(RunnerSkipped, match="not selected") as info:
-        get_runner("qemu-cortex-m4f").run(artefact, X, META, skipped)
-    assert info.value.not_applicable
+    assert not get_runner("qemu-cortex-m4f").supports(artefact, {"targets": ["cortex-m3"]})
 
 
 def test_device_log_runner_dequantizes_integer_logs(tmp_path: Path) -> None:
@@ -64,8 +61,9 @@ def test_qemu_target_selection_rules(tmp_path: Path) -> None:
     assert len(selected_targets(native("int8"), {"targets": ["all"]})) == 8
     with pytest.raises(EdgeRnnError, match=r"'native_int8': unknown target cortex-m99; use one"):
         selected_targets(native("int8", target="cortex-m99"), {})
-    # Not selected by default: the M3 runner skips a float32 artefact as not applicable.
-    ctx = RunContext(work_dir=tmp_path / "w")
-    with pytest.raises(RunnerSkipped, match="not selected") as info:
-        get_runner("qemu-cortex-m3").run(native("float32"), X, META, ctx)
-    assert info.value.not_applicable
+    # Not selected by default: no M3 stage for a float32 artefact; asked for, there is one.
+    stages = {runner.name for runner in runners_for(native("float32"))}
+    assert "qemu-cortex-m3" not in stages and "qemu-cortex-m4f" in stages
+    assert "qemu-cortex-m3" in {
+        r.name for r in runners_for(native("float32"), {"targets": ["all"]})
+    }

@@ -29,6 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -117,7 +118,11 @@ class Runner(ABC):
     order: ClassVar[int] = 100
     integer_reference: ClassVar[str | None] = None
 
-    def supports(self, artefact: Artefact) -> bool:
+    def supports(
+        self, artefact: Artefact, options: Mapping[str, Any] = MappingProxyType({})
+    ) -> bool:
+        """Whether this runner is a stage for `artefact` under the run's `options` (e.g. the
+        emulated targets the user picked); unsupported pairs are not planned at all."""
         return artefact.format in self.formats
 
     @abstractmethod
@@ -151,9 +156,11 @@ def get_runner(name: str) -> Runner:
     return runners[name]()
 
 
-def runners_for(artefact: Artefact) -> list[Runner]:
+def runners_for(
+    artefact: Artefact, options: Mapping[str, Any] = MappingProxyType({})
+) -> list[Runner]:
     """Every registered runner that takes this artefact, in report order."""
-    return [cls() for cls in load_runners().values() if cls().supports(artefact)]
+    return [cls() for cls in load_runners().values() if cls().supports(artefact, options)]
 
 
 def check_input(x: np.ndarray, meta: ModelMeta, source: str) -> np.ndarray:

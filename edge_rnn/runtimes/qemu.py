@@ -16,6 +16,7 @@ Results carry flash/RAM (Cortex-M) and instructions per inference in `memory`/`n
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -67,9 +68,14 @@ class QemuRunner(Runner):
     order = 700
     target_name: ClassVar[str]
 
+    def supports(
+        self, artefact: Artefact, options: Mapping[str, Any] = MappingProxyType({})
+    ) -> bool:
+        return super().supports(artefact) and self.target_name in selected_targets(
+            artefact, options
+        )
+
     def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
-        if self.target_name not in selected_targets(artefact, ctx.options):
-            raise RunnerSkipped(f"target {self.target_name} not selected", not_applicable=True)
         target = load_target(self.target_name)
         missing = missing_tools(target)
         if missing:

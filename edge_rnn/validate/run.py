@@ -272,8 +272,9 @@ def validate_build(
     notes = []
     artefacts = _artefacts(build_dir, manifest)
     artefacts += device_artefacts(device_logs, device_artefact, artefacts)
+    options = {"targets": list(targets)} if targets else {}
     for artefact in artefacts:
-        runners = runners_for(artefact)
+        runners = runners_for(artefact, options)
         if not runners:
             notes.append(f"no runner takes format '{artefact.format}' ({artefact.name})")
         plan.extend((artefact, runner) for runner in runners)
@@ -281,7 +282,6 @@ def validate_build(
     results: list[StageResult] = []
     keys: list[th.StageKey] = []
     with tempfile.TemporaryDirectory(prefix="edge-rnn-validate-") as work:
-        options = {"targets": list(targets)} if targets else {}
         validation = _Validation(meta, x, labels, Path(work), timeout_s, options)
         for artefact, runner in plan:
             stage, key = _stage(artefact, runner, build_dir)

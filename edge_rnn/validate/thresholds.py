@@ -34,7 +34,9 @@ DIRECTION = {
 }
 
 _INT8 = {"rel_l2": 0.1, "cosine": 0.99, "sqnr_db": 20.0, "top1_agreement": 0.95}
-_FLOAT_WEIGHTS_INT8 = {"max_abs": 0.05, "rel_l2": 0.05, "cosine": 0.999, "top1_agreement": 0.97}
+# int8 weights, float arithmetic: rel_l2 stays small, but a softmax output can move by several
+# hundredths (measured max_abs 0.049, rel_l2 6e-3 for native int8w on the gesture LSTM).
+_FLOAT_WEIGHTS_INT8 = {"max_abs": 0.1, "rel_l2": 0.05, "cosine": 0.999, "top1_agreement": 0.97}
 
 # Defaults per quantization (tflite: float32 float16 dynamic int8 int16x8; onnx: float32
 # int8; native: float32 int8w int8). lsb_max compares integer outputs with the integer
