@@ -23,6 +23,8 @@ from edge_rnn.export.inspect import ModelInfo, _tflite_model, inspect_file
 from edge_rnn.fsutil import atomic_output_dir, write_json
 from edge_rnn.tflm.ops import check_runnable, resolver_ops
 
+# edge-rnn's quantization name for a TFLM-runnable model, from its input tensor type.
+QUANTIZATION_BY_INPUT = {"int8": "int8", "int16": "int16x8", "float32": "float32"}
 MAX_WINDOWS = 10  # embedded test windows: enough to validate, small enough for flash
 # ecosystem -> (source folder, {template under tflm/<ecosystem>/: output path})
 ECOSYSTEMS: dict[str, tuple[str, dict[str, str]]] = {
@@ -168,6 +170,7 @@ def generate_project(
                    "dtype": info.outputs[0].dtype, "protocol": types["output"][2],
                    "quantized": bool(info.outputs[0].scale)},
         "normalization": norm,
+        "quantization": QUANTIZATION_BY_INPUT.get(info.inputs[0].dtype, info.inputs[0].dtype),
         "class_names": list(metadata.get("class_names") or []),
         "validation": windows is not None,
         "src_dir": src_dir,
@@ -197,6 +200,8 @@ def generate_project(
         if windows is not None:
             (tmp / "expected_log.txt").write_text(
                 write_protocol(model_name, expected, types["output"][2]), encoding="utf-8")
+            # The embedded windows as data for `edge-rnn validate --data` (device-log check).
+            np.savez(tmp / "test_windows.npz", x=windows)
         write_json(tmp / "project.json", {
             "model": path.name, "name": model_name, "ecosystem": ecosystem,
             "model_bytes": info.size_bytes, "ops": [op for op, _ in ops],
