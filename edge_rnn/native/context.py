@@ -13,7 +13,7 @@ import numpy as np
 from edge_rnn import ir
 from edge_rnn.codegen.templates import c_values
 from edge_rnn.native.lower import ACT_IDS, CELL_IDS, MERGE_IDS, Stage, is_streamable
-from edge_rnn.native.quantize import QPlan, int8w_rows, interleave, pad4
+from edge_rnn.native.quantize import QPlan, group_rows, int8w_rows, interleave, pad4
 
 CTYPES = {"float": ("float", 4), "int8_t": ("int8_t", 1), "int16_t": ("int16_t", 2),
           "int32_t": ("int32_t", 4)}
@@ -56,15 +56,14 @@ def _cell_ctx(b: _Builder, prefix: str, cell, quant: str, qc) -> dict[str, Any]:
         "units": layer.units, "in": layer.input_size, "go_backwards": layer.go_backwards,
     }
     if quant == "int8":
-        rows = qc.rows
+        w16, par = group_rows(qc)
         ctx.update(
             in_off=qc.in_pad, units_pad=qc.units_pad, q_v=qc.q_v, q_c=qc.q_c, q_g=qc.q_g,
             q_a=qc.q_a,
-            wq=b.array(prefix + "_w", "int8_t", interleave(rows.wq)),
-            bias=b.array(prefix + "_b", "int32_t", rows.bias),
-            rbias=b.array(prefix + "_rb", "int32_t", qc.rbias),
-            mult=b.array(prefix + "_m", "int32_t", rows.mult),
-            shift=b.array(prefix + "_s", "int8_t", rows.shift),
+            w=b.array(prefix + "_w", "int16_t", w16),
+            par=b.array(prefix + "_p", "int32_t", par),
+            rbias=b.array(prefix + "_rb", "int32_t", None if qc.rbias is None
+                          else np.pad(qc.rbias, (0, qc.units_pad - layer.units))),
         )
         width, vt = qc.in_pad + qc.units_pad, "int16_t"
     else:
@@ -136,7 +135,7 @@ def build_context(
             if stage.kind == "bidir" and not stage.seq_out:
                 entry["vec"] = b.field(f"s{index}_m", vt, pad4(stage.out_size))
         ctx_stages.append(entry)
-    max_units = max((c.layer.units for s in stages for c in s.cells), default=1)
+    max_units = pad4(max((c.layer.units for s in stages for c in s.cells), default=1))
     b.field("g", vt, 4 * max_units)
     if integer:
         b.field("tmp", vt, pad4(max_units))

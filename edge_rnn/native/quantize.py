@@ -111,6 +111,41 @@ def interleave(wq: np.ndarray) -> np.ndarray:
     return wq.reshape(rows, k // 4, 2, 2).transpose(0, 1, 3, 2).reshape(rows, k)
 
 
+def group_rows(qc: QCell) -> tuple[np.ndarray, np.ndarray]:
+    """A cell's rows for the C group kernels (ern.h): int16 weights of 4 rows interleaved per
+    column pair, and per group [bias x4, mult x4, the four int8 shifts packed in one word].
+
+    LSTM groups are units (rows i, f, c, o of unit j), so one pass gives a unit's whole update;
+    other cells keep gate order with each gate padded to units_pad rows (pad rows are zero).
+    """
+    layer, rows = qc.cell.layer, qc.rows
+    u, up = layer.units, qc.units_pad
+    gates = rows.wq.shape[0] // u
+    if layer.cell == "lstm":
+        order = [g * u + j for j in range(u) for g in range(gates)]
+    else:
+        order = [g * u + j if j < u else -1 for g in range(gates) for j in range(up)]
+    idx = np.array(order)
+    real = idx >= 0
+
+    def take(values: np.ndarray | None, width: int = 0) -> np.ndarray:
+        shape = (idx.size, width) if width else (idx.size,)
+        out = np.zeros(shape, np.int64)
+        if values is not None:
+            out[real] = values[idx[real]]
+        return out
+
+    k = rows.wq.shape[1]
+    w = take(rows.wq, k).reshape(-1, 4, k // 2, 2).transpose(0, 2, 1, 3)
+    shifts = take(rows.shift).reshape(-1, 4) & 0xFF
+    packed = (shifts << np.array([0, 8, 16, 24])).sum(axis=1)
+    packed = np.where(packed >= 2**31, packed - 2**32, packed)
+    par = np.concatenate(
+        [take(rows.bias).reshape(-1, 4), take(rows.mult).reshape(-1, 4), packed[:, None]], axis=1
+    )
+    return w.reshape(-1).astype(np.int16), par.reshape(-1).astype(np.int32)
+
+
 def _quantize_rows(
     name: str, w: np.ndarray, cols: list[tuple[int, int]], k_pad: int, q_x: int,
     bias: np.ndarray | None, targets: np.ndarray, extra: np.ndarray | None = None,

@@ -63,11 +63,11 @@ typedef struct {
     int8_t q_c;   /* LSTM cell state Q */
     int8_t q_g;   /* Q of act() outputs of the candidate rows (15 when act is bounded) */
     int8_t q_a;   /* LSTM: Q of act(c) (15 when act is bounded) */
-    const int8_t *wq;      /* interleaved rows */
-    const int32_t *bias;   /* per row, accumulator units, or NULL */
+    const int16_t *w;      /* groups of 4 rows (see ern_q_dot4); LSTM: group j = rows i,f,c,o of
+                            * unit j; others: gate-major, each gate padded to units_pad rows */
+    const int32_t *par;    /* per group: bias[4] (accumulator units), mult[4] in [2^30, 2^31),
+                            * then the four int8 right shifts packed in one word (row r: byte r) */
     const int32_t *rbias;  /* GRU reset_after candidate recurrent bias, or NULL */
-    const int32_t *mult;   /* per row: requantization multiplier in [2^30, 2^31) */
-    const int8_t *shift;   /* per row: right shift after the multiply (may be negative) */
 } ern_q_cell;
 
 typedef struct {
@@ -158,6 +158,35 @@ static inline void ern_q_dot2(const int8_t *w0, const int8_t *w1, const int16_t 
 #endif
     *acc0 = a0;
     *acc1 = a1;
+}
+
+/* Four rows at once over npairs (even) column pairs of v: w holds, per pair, the pair of each
+ * row (w[8p + 2r], w[8p + 2r + 1]), int8 values widened to int16 so one word feeds SMLAD. */
+static inline void ern_q_dot4(const int16_t *w, const int16_t *v, int npairs, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int p;
+#ifdef ERN_DSP
+    for (p = 0; p < npairs; p += 2, w += 16, v += 4) {
+        uint32_t x = ern_ld32(v), y = ern_ld32(v + 2);
+        a0 = __builtin_arm_smlad(ern_ld32(w), x, a0);
+        a1 = __builtin_arm_smlad(ern_ld32(w + 2), x, a1);
+        a2 = __builtin_arm_smlad(ern_ld32(w + 4), x, a2);
+        a3 = __builtin_arm_smlad(ern_ld32(w + 6), x, a3);
+        a0 = __builtin_arm_smlad(ern_ld32(w + 8), y, a0);
+        a1 = __builtin_arm_smlad(ern_ld32(w + 10), y, a1);
+        a2 = __builtin_arm_smlad(ern_ld32(w + 12), y, a2);
+        a3 = __builtin_arm_smlad(ern_ld32(w + 14), y, a3);
+    }
+#else
+    for (p = 0; p < npairs; p++, w += 8, v += 2) {
+        a0 += w[0] * v[0] + w[1] * v[1];
+        a1 += w[2] * v[0] + w[3] * v[1];
+        a2 += w[4] * v[0] + w[5] * v[1];
+        a3 += w[6] * v[0] + w[7] * v[1];
+    }
+#endif
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
 static inline int16_t ern_sat16(int32_t v)

@@ -117,104 +117,132 @@ void ern_q_softmax(int16_t *v, int n)
     }
 }
 
-/* Rows [r0, r1) of a cell over the first n columns of v: act(requant(bias + W v)), two rows
- * per pass so each loaded value of v feeds both. */
-ERN_INLINE void rows_act(const ern_q_cell *cell, int r0, int r1, const int16_t *v, int n,
-                         uint8_t act, int16_t *out)
+/* Shift of row r from the packed word of a group's parameters. */
+ERN_INLINE int row_shift(int32_t word, int r)
 {
-    int k = cell->in_pad + cell->units_pad, r;
-    const int8_t *w = cell->wq + (long)r0 * k;
-    const int32_t *bias = cell->bias, *mult = cell->mult;
-    const int8_t *shift = cell->shift;
-    for (r = r0; r + 1 < r1; r += 2, w += 2 * k) {
-        int32_t a0 = bias ? bias[r] : 0, a1 = bias ? bias[r + 1] : 0;
-        ern_q_dot2(w, w + k, v, n, &a0, &a1);
-        out[r] = act_q(ern_q_requant(a0, mult[r], shift[r]), act);
-        out[r + 1] = act_q(ern_q_requant(a1, mult[r + 1], shift[r + 1]), act);
-    }
-    if (r < r1) {
-        int32_t a0 = ern_q_dot(w, v, n, bias ? bias[r] : 0);
-        out[r] = act_q(ern_q_requant(a0, mult[r], shift[r]), act);
+    return (int32_t)((uint32_t)word << (24 - 8 * r)) >> 24;
+}
+
+ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act)
+{
+    return act_q(ern_q_requant(acc, par[4 + r], row_shift(par[8], r)), act);
+}
+
+/* Accumulators of group grp over the first 2 * npairs columns of v, starting from the bias. */
+ERN_INLINE void group_acc(const ern_q_cell *cell, int grp, const int16_t *v, int npairs,
+                          int32_t *acc)
+{
+    const int32_t *par = cell->par + 9 * grp;
+    acc[0] = par[0], acc[1] = par[1], acc[2] = par[2], acc[3] = par[3];
+    ern_q_dot4(cell->w + (long)grp * 4 * (cell->in_pad + cell->units_pad), v, npairs, acc);
+}
+
+/* Groups [g0, g1) over the whole row: out[4 * grp + r] = act(requant(bias + W v)). */
+ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
+                           int16_t *out)
+{
+    int npairs = (cell->in_pad + cell->units_pad) / 2, grp, r;
+    for (grp = g0; grp < g1; grp++) {
+        int32_t acc[4];
+        group_acc(cell, grp, v, npairs, acc);
+        for (r = 0; r < 4; r++) {
+            out[4 * grp + r] = row_out(acc[r], cell->par + 9 * grp, r, act);
+        }
     }
 }
 
-static void gate_rows(const ern_q_cell *cell, int r0, int r1, const int16_t *v, int n, uint8_t act,
-                      int16_t *out)
+static void gate_groups(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
+                        int16_t *out)
 {
     switch (act) {
     case ERN_TANH:
-        rows_act(cell, r0, r1, v, n, ERN_TANH, out);
+        groups_act(cell, g0, g1, v, ERN_TANH, out);
         break;
     case ERN_SIGMOID:
-        rows_act(cell, r0, r1, v, n, ERN_SIGMOID, out);
+        groups_act(cell, g0, g1, v, ERN_SIGMOID, out);
         break;
     default:
-        rows_act(cell, r0, r1, v, n, act, out);
+        groups_act(cell, g0, g1, v, act, out);
         break;
     }
 }
 
-/* The LSTM update after the gate rows; act is a constant wherever this is inlined. */
-ERN_INLINE void lstm_update(const ern_q_cell *cell, int16_t *h, int16_t *c, const int16_t *g,
-                            uint8_t act)
+/* LSTM: group j holds the i, f, c, o rows of unit j, so each unit is updated right after its
+ * dot products; the new h goes to hn until every unit has read the old one. The activations
+ * are constants wherever this is inlined. */
+ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c, int16_t *hn,
+                           uint8_t rec_act, uint8_t act)
 {
-    int u = cell->units, j;
+    int u = cell->units, npairs = (cell->in_pad + cell->units_pad) / 2, j;
     int sh_ig = 15 + cell->q_g - cell->q_c, sh_h = 15 + cell->q_a - cell->q_v;
     int sh_c = cell->q_c - 11;
     for (j = 0; j < u; j++) {
-        int32_t fc = (g[u + j] * c[j] + (1 << 14)) >> 15;
-        int32_t ig = ern_q_shift(g[j] * g[2 * u + j], sh_ig);
-        int32_t a;
+        const int32_t *par = cell->par + 9 * j;
+        int32_t acc[4], ig, fc, a;
+        group_acc(cell, j, xh, npairs, acc);
+        ig = ern_q_shift(row_out(acc[0], par, 0, rec_act) * row_out(acc[2], par, 2, act), sh_ig);
+        fc = (row_out(acc[1], par, 1, rec_act) * c[j] + (1 << 14)) >> 15;
         c[j] = ern_sat16(fc + ig);
         if (act != ERN_RELU && act != ERN_LINEAR) {
             a = act_q(ern_q_shift(c[j], sh_c), act);
         } else {
             a = act == ERN_RELU && c[j] < 0 ? 0 : c[j];
         }
-        h[j] = ern_q_shift(g[3 * u + j] * a, sh_h);
+        hn[j] = ern_q_shift(row_out(acc[3], par, 3, rec_act) * a, sh_h);
     }
 }
 
-static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g)
+static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *hn)
 {
-    int u = cell->units, k = cell->in_pad + cell->units_pad;
-    int16_t *h = xh + cell->in_pad;
-    gate_rows(cell, 0, 2 * u, xh, k, cell->rec_act, g);
-    gate_rows(cell, 2 * u, 3 * u, xh, k, cell->act, g);
-    gate_rows(cell, 3 * u, 4 * u, xh, k, cell->rec_act, g);
-    if (cell->act == ERN_TANH) {
-        lstm_update(cell, h, c, g, ERN_TANH);
+    int j;
+    if (cell->rec_act == ERN_SIGMOID && cell->act == ERN_TANH) {
+        lstm_units(cell, xh, c, hn, ERN_SIGMOID, ERN_TANH);
     } else {
-        lstm_update(cell, h, c, g, cell->act);
+        lstm_units(cell, xh, c, hn, cell->rec_act, cell->act);
+    }
+    for (j = 0; j < cell->units; j++) {
+        xh[cell->in_pad + j] = hn[j];
     }
 }
 
 static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh)
 {
-    int u = cell->units, in = cell->in_pad, k = in + cell->units_pad, j;
+    int u = cell->units, up = cell->units_pad, in = cell->in_pad, j, q, r;
     int16_t *h = xh + in;
-    gate_rows(cell, 0, 2 * u, xh, k, cell->rec_act, g);
+    gate_groups(cell, 0, up / 2, xh, cell->rec_act, g);
     if (!cell->reset_after) {
         for (j = 0; j < u; j++) { /* pads of rh stay zero */
-            rh[j] = (int16_t)((g[u + j] * h[j] + (1 << 14)) >> 15);
+            rh[j] = (int16_t)((g[up + j] * h[j] + (1 << 14)) >> 15);
         }
     }
-    for (j = 0; j < u; j++) {
-        int row = 2 * u + j;
-        const int8_t *w = cell->wq + (long)row * k;
-        int32_t acc = ern_q_dot(w, xh, in, cell->bias ? cell->bias[row] : 0);
+    for (q = 0; q < up / 4; q++) {
+        int grp = up / 2 + q;
+        const int32_t *par = cell->par + 9 * grp;
+        const int16_t *wh = cell->w + (long)grp * 4 * (in + up) + 4 * in;
+        int32_t acc[4];
+        group_acc(cell, grp, xh, in / 2, acc);
         if (cell->reset_after) {
-            int32_t inner = ern_q_dot(w + in, h, cell->units_pad, cell->rbias ? cell->rbias[j] : 0);
-            acc += (int32_t)(((int64_t)inner * g[u + j] + (1 << 14)) >> 15);
+            int32_t inner[4] = {0, 0, 0, 0};
+            if (cell->rbias) {
+                for (r = 0; r < 4; r++) {
+                    inner[r] = cell->rbias[4 * q + r];
+                }
+            }
+            ern_q_dot4(wh, h, up / 2, inner);
+            for (r = 0; r < 4; r++) {
+                acc[r] += (int32_t)(((int64_t)inner[r] * g[up + 4 * q + r] + (1 << 14)) >> 15);
+            }
         } else {
-            acc = ern_q_dot(w + in, rh, cell->units_pad, acc);
+            ern_q_dot4(wh, rh, up / 2, acc);
         }
-        g[row] = ern_q_shift(ern_q_activate(acc, cell->mult[row], cell->shift[row], cell->act),
-                             cell->q_g - cell->q_v);
+        for (r = 0; r < 4; r++) {
+            g[2 * up + 4 * q + r] = ern_q_shift(row_out(acc[r], par, r, cell->act),
+                                                cell->q_g - cell->q_v);
+        }
     }
     for (j = 0; j < u; j++) {
         int32_t z = g[j];
-        h[j] = (int16_t)((z * h[j] + (32768 - z) * g[2 * u + j] + (1 << 14)) >> 15);
+        h[j] = (int16_t)((z * h[j] + (32768 - z) * g[2 * up + j] + (1 << 14)) >> 15);
     }
 }
 
@@ -226,7 +254,7 @@ void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g
     } else if (cell->cell == ERN_GRU) {
         gru_step(cell, xh, g, tmp);
     } else {
-        gate_rows(cell, 0, u, xh, cell->in_pad + cell->units_pad, cell->act, g);
+        gate_groups(cell, 0, cell->units_pad / 4, xh, cell->act, g);
         for (j = 0; j < u; j++) {
             xh[cell->in_pad + j] = ern_q_shift(g[j], cell->q_g - cell->q_v);
         }
