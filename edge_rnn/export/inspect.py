@@ -166,8 +166,10 @@ def format_info(info: ModelInfo) -> str:
     ]
     lines.append("ops: " + ", ".join(f"{name} x{count}" for name, count in info.ops.items()))
     if info.weight_dtypes:
-        lines.append("constants: " + ", ".join(f"{dtype} {size:,} bytes"
-                                               for dtype, size in info.weight_dtypes.items()))
+        lines.append(
+            "constants: "
+            + ", ".join(f"{dtype} {size:,} bytes" for dtype, size in info.weight_dtypes.items())
+        )
     for role, tensors in (("input", info.inputs), ("output", info.outputs)):
         for t in tensors:
             quant = (

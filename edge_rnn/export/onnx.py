@@ -10,8 +10,8 @@ from typing import Any
 from edge_rnn import ir
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.export.routes import check_quantization, onnx_route
-from edge_rnn.export.tflite import DEFAULT_TIMEOUT_S, ConversionResult
-from edge_rnn.export.worker import run_conversion
+from edge_rnn.export.tflite import DEFAULT_TIMEOUT_S
+from edge_rnn.export.worker import ConversionResult, run_conversion
 
 OPSET = 17
 
@@ -34,15 +34,7 @@ def convert_onnx(
         "timesteps": timesteps,
         "out": str(out_path),
     }
-    result = run_conversion(request, timeout)
-    return ConversionResult(
-        Path(out_path),
-        "onnx",
-        quantization,
-        result["route"],
-        tuple(result["notes"]),
-        tuple(result["ops"]),
-    )
+    return run_conversion(request, timeout)
 
 
 def _export_float(model: ir.Model, out: Path) -> None:

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edge_rnn import ir
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.export.routes import tflite_route
-from edge_rnn.export.worker import run_conversion
+from edge_rnn.export.worker import ConversionResult, run_conversion
 
 DEFAULT_TIMEOUT_S = 600.0
-
-
-@dataclass(frozen=True)
-class ConversionResult:
-    path: Path
-    format: str
-    quantization: str
-    route: str
-    notes: tuple[str, ...]
-    ops: tuple[str, ...]
 
 
 def convert_tflite(
@@ -52,15 +41,7 @@ def convert_tflite(
         "calibration": str(calibration) if calibration else None,
         "out": str(out_path),
     }
-    result = run_conversion(request, timeout)
-    return ConversionResult(
-        Path(out_path),
-        "tflite",
-        quantization,
-        result["route"],
-        tuple(result["notes"]),
-        tuple(result["ops"]),
-    )
+    return run_conversion(request, timeout)
 
 
 def _configure(converter: Any, quantization: str, calibration_x: Any) -> None:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,18 @@ from edge_rnn.tf_env import TF_ENV
 MESSAGE_PREFIX = "EDGE-RNN-ERROR: "
 
 
-def run_conversion(request: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Run `request` in a child Python; returns the child's result dict."""
+@dataclass(frozen=True)
+class ConversionResult:
+    path: Path
+    format: str
+    quantization: str
+    route: str
+    notes: tuple[str, ...]
+    ops: tuple[str, ...]
+
+
+def run_conversion(request: dict[str, Any], timeout: float) -> ConversionResult:
+    """Run `request` (format, model, metadata, quantization, out, ...) in a child Python."""
     what = f"{request['format']} {request['quantization']} conversion of '{request['model']}'"
     with tempfile.TemporaryDirectory(prefix="edge-rnn-convert-") as tmp:
         request_path, result_path = Path(tmp, "request.json"), Path(tmp, "result.json")
@@ -53,7 +64,15 @@ def run_conversion(request: dict[str, Any], timeout: float) -> dict[str, Any]:
                 "or try another route/quantization"
             ) from None
         if proc.returncode == 0:
-            return json.loads(result_path.read_text(encoding="utf-8"))
+            result = json.loads(result_path.read_text(encoding="utf-8"))
+            return ConversionResult(
+                Path(request["out"]),
+                request["format"],
+                request["quantization"],
+                result["route"],
+                tuple(result["notes"]),
+                tuple(result["ops"]),
+            )
         messages = [
             line[len(MESSAGE_PREFIX) :]
             for line in proc.stderr.splitlines()
