@@ -80,7 +80,7 @@ class _Builder:
 
     def model(self) -> tuple[Path, dict[str, Any]]:
         from edge_rnn.data import load_dataset
-        from edge_rnn.training import ModelSpec, train, write_metadata
+        from edge_rnn.training import ModelSpec, head_for, train, write_metadata
 
         cfg = self.config
         dataset = load_dataset(cfg.data.source, seed=cfg.seed, test_fraction=cfg.data.test_fraction,
@@ -102,7 +102,8 @@ class _Builder:
         else:
             spec = ModelSpec(cell=cfg.model.cell, units=cfg.model.units,
                              bidirectional=cfg.model.bidirectional,
-                             merge_mode=cfg.model.merge_mode, head=cfg.model.head,
+                             merge_mode=cfg.model.merge_mode,
+                             head=head_for(dataset.sequence_output, cfg.model.head),
                              dropout=cfg.model.dropout)
             result = train(dataset, spec, model_dir, epochs=cfg.train.epochs,
                            batch_size=cfg.train.batch_size, seed=cfg.seed,

@@ -38,7 +38,7 @@ class ModelConfig:
     units: tuple[int, ...] = (16,)
     bidirectional: bool = False
     merge_mode: str = "concat"
-    head: str = "last"
+    head: str | None = None  # "last" | "sequence"; default: what the labels need
     dropout: float = 0.0
 
 
@@ -104,6 +104,7 @@ _CHOICES = {
     ("convert", "onnx"): ONNX_QUANTIZATIONS,
     ("convert", "route"): ROUTE_CHOICES,
     ("native", "quant"): NATIVE_QUANTIZATIONS,
+    ("model", "head"): ("last", "sequence"),
     ("tflm", "projects"): TFLM_ECOSYSTEMS,
     ("tflm", "quantizations"): TFLM_QUANTIZATIONS,
 }

@@ -109,6 +109,7 @@ def test_existing_output_directory_is_refused(
         ('[train]\nepochs = "ten"\n', "train.epochs must be int"),
         ("[model]\nunits = 16\n", "model.units must be a list of ints"),
         ("epochs = 3\n", "unknown key(s) epochs"),
+        ('[model]\nhead = "middle"\n', "model.head: unknown value(s) middle"),
         ("[data\n", "is not valid TOML"),
     ],
 )

@@ -229,3 +229,11 @@ def test_cli_train(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "--list-data"]) == 0
     listing = capsys.readouterr().out
     assert "builtin:gesture" in listing and "builtin:forecast_seq" in listing
+
+
+def test_head_follows_the_labels_unless_asked() -> None:
+    from edge_rnn.training import head_for
+
+    assert head_for(sequence_output=True) == "sequence"
+    assert head_for(sequence_output=False) == "last"
+    assert head_for(sequence_output=False, head="sequence") == "sequence"

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise EdgeRnnError("--data and --out are required (or use --list-data)")
     from edge_rnn.data import load_dataset
     from edge_rnn.fsutil import atomic_output_dir
-    from edge_rnn.training import ModelSpec, train
+    from edge_rnn.training import ModelSpec, head_for, train
 
     units = parse_units(args.units)
     dataset = load_dataset(
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         timesteps=args.timesteps,
         task=args.task,
     )
-    head = args.head or ("sequence" if dataset.sequence_output else "last")
+    head = head_for(dataset.sequence_output, args.head)
     spec = ModelSpec(
         cell=args.cell,
         units=units,

@@ -2,7 +2,7 @@
 
 from edge_rnn.training.loop import TrainResult, evaluate, train
 from edge_rnn.training.metadata import ModelMetadata, write_metadata
-from edge_rnn.training.model import ModelSpec, build_model, model_name
+from edge_rnn.training.model import ModelSpec, build_model, head_for, model_name
 
 __all__ = [
     "ModelMetadata",
@@ -10,6 +10,7 @@ __all__ = [
     "TrainResult",
     "build_model",
     "evaluate",
+    "head_for",
     "model_name",
     "train",
     "write_metadata",

@@ -49,6 +49,11 @@ class ModelSpec:
             raise EdgeRnnError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
+def head_for(sequence_output: bool, head: str | None = None) -> str:
+    """The head asked for, or the one the labels need: per-step labels -> "sequence"."""
+    return head or ("sequence" if sequence_output else "last")
+
+
 def model_name(dataset_name: str, cell: str) -> str:
     return c_identifier(f"{dataset_name}_{cell}")
 
