@@ -64,6 +64,7 @@ def _cell_ctx(b: _Builder, prefix: str, cell, quant: str, qc) -> dict[str, Any]:
             par=b.array(prefix + "_p", "int32_t", par),
             rbias=b.array(prefix + "_rb", "int32_t", None if qc.rbias is None
                           else np.pad(qc.rbias, (0, qc.units_pad - layer.units))),
+            rshift=int(bool(np.all(qc.rows.shift >= 1))),
         )
         width, vt = qc.in_pad + qc.units_pad, "int16_t"
     else:

@@ -113,7 +113,7 @@ def interleave(wq: np.ndarray) -> np.ndarray:
 
 def group_rows(qc: QCell) -> tuple[np.ndarray, np.ndarray]:
     """A cell's rows for the C group kernels (ern.h): int16 weights of 4 rows interleaved per
-    column pair, and per group [bias x4, mult x4, the four int8 shifts packed in one word].
+    column pair, and per group [bias x4, mult x4, rnd x4, the four int8 shifts in one word].
 
     LSTM groups are units (rows i, f, c, o of unit j), so one pass gives a unit's whole update;
     other cells keep gate order with each gate padded to units_pad rows (pad rows are zero).
@@ -137,11 +137,14 @@ def group_rows(qc: QCell) -> tuple[np.ndarray, np.ndarray]:
 
     k = rows.wq.shape[1]
     w = take(rows.wq, k).reshape(-1, 4, k // 2, 2).transpose(0, 2, 1, 3)
-    shifts = take(rows.shift).reshape(-1, 4) & 0xFF
+    shift = take(rows.shift)
+    rnd = np.where(shift > 0, np.left_shift(1, np.maximum(shift - 1, 0)), 0)
+    shifts = shift.reshape(-1, 4) & 0xFF
     packed = (shifts << np.array([0, 8, 16, 24])).sum(axis=1)
     packed = np.where(packed >= 2**31, packed - 2**32, packed)
     par = np.concatenate(
-        [take(rows.bias).reshape(-1, 4), take(rows.mult).reshape(-1, 4), packed[:, None]], axis=1
+        [take(rows.bias).reshape(-1, 4), take(rows.mult).reshape(-1, 4), rnd.reshape(-1, 4),
+         packed[:, None]], axis=1
     )
     return w.reshape(-1).astype(np.int16), par.reshape(-1).astype(np.int32)
 

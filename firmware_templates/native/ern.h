@@ -66,8 +66,10 @@ typedef struct {
     const int16_t *w;      /* groups of 4 rows (see ern_q_dot4); LSTM: group j = rows i,f,c,o of
                             * unit j; others: gate-major, each gate padded to units_pad rows */
     const int32_t *par;    /* per group: bias[4] (accumulator units), mult[4] in [2^30, 2^31),
-                            * then the four int8 right shifts packed in one word (row r: byte r) */
+                            * rnd[4] = 2^(shift-1) (0 when shift <= 0), then the four int8 right
+                            * shifts packed in one word (row r: byte r) */
     const int32_t *rbias;  /* GRU reset_after candidate recurrent bias, or NULL */
+    uint8_t rshift;        /* 1 when every shift is >= 1 (requantization without branches) */
 } ern_q_cell;
 
 typedef struct {
@@ -105,6 +107,14 @@ static inline uint32_t ern_ld32(const void *p)
     __builtin_memcpy(&v, p, 4);
     return v;
 }
+
+/* Two words from a word-aligned address + off bytes in one LDRD (GCC does not pair the loads
+ * of the dot loops by itself). */
+typedef struct { uint32_t lo, hi; } ern_u32x2;
+#define ERN_LDRD(a, b, p, off)                                                   \
+    __asm__("ldrd %0, %1, [%2, #" #off "]"                                        \
+            : "=r"(a), "=r"(b)                                                   \
+            : "r"(p), "m"(*(const ern_u32x2 *)(const void *)((const char *)(p) + (off))))
 
 /* SXTB16 of the word rotated right by 8: bytes 1 and 3 sign-extended (one instruction). */
 static inline uint32_t ern_sxtb16_ror8(uint32_t x)
@@ -160,7 +170,7 @@ static inline void ern_q_dot2(const int8_t *w0, const int8_t *w1, const int16_t 
     *acc1 = a1;
 }
 
-/* Four rows at once over npairs (even) column pairs of v: w holds, per pair, the pair of each
+/* Four rows at once over npairs (even) column pairs of v (word-aligned, as is w): w holds, per pair, the pair of each
  * row (w[8p + 2r], w[8p + 2r + 1]), int8 values widened to int16 so one word feeds SMLAD. */
 static inline void ern_q_dot4(const int16_t *w, const int16_t *v, int npairs, int32_t *acc)
 {
@@ -168,15 +178,20 @@ static inline void ern_q_dot4(const int16_t *w, const int16_t *v, int npairs, in
     int p;
 #ifdef ERN_DSP
     for (p = 0; p < npairs; p += 2, w += 16, v += 4) {
-        uint32_t x = ern_ld32(v), y = ern_ld32(v + 2);
-        a0 = __builtin_arm_smlad(ern_ld32(w), x, a0);
-        a1 = __builtin_arm_smlad(ern_ld32(w + 2), x, a1);
-        a2 = __builtin_arm_smlad(ern_ld32(w + 4), x, a2);
-        a3 = __builtin_arm_smlad(ern_ld32(w + 6), x, a3);
-        a0 = __builtin_arm_smlad(ern_ld32(w + 8), y, a0);
-        a1 = __builtin_arm_smlad(ern_ld32(w + 10), y, a1);
-        a2 = __builtin_arm_smlad(ern_ld32(w + 12), y, a2);
-        a3 = __builtin_arm_smlad(ern_ld32(w + 14), y, a3);
+        uint32_t x, y, w0, w1, w2, w3;
+        ERN_LDRD(x, y, v, 0);
+        ERN_LDRD(w0, w1, w, 0);
+        ERN_LDRD(w2, w3, w, 8);
+        a0 = __builtin_arm_smlad(w0, x, a0);
+        a1 = __builtin_arm_smlad(w1, x, a1);
+        a2 = __builtin_arm_smlad(w2, x, a2);
+        a3 = __builtin_arm_smlad(w3, x, a3);
+        ERN_LDRD(w0, w1, w, 16);
+        ERN_LDRD(w2, w3, w, 24);
+        a0 = __builtin_arm_smlad(w0, y, a0);
+        a1 = __builtin_arm_smlad(w1, y, a1);
+        a2 = __builtin_arm_smlad(w2, y, a2);
+        a3 = __builtin_arm_smlad(w3, y, a3);
     }
 #else
     for (p = 0; p < npairs; p++, w += 8, v += 2) {
@@ -226,6 +241,18 @@ static inline int32_t ern_mulhi_round(int32_t a, int32_t b)
     return r;
 #else
     return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
+#endif
+}
+
+/* c + round(a * b / 2^32) (SMMLAR). */
+static inline int32_t ern_mulhi_round_add(int32_t a, int32_t b, int32_t c)
+{
+#ifdef ERN_DSP
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+#else
+    return c + ern_mulhi_round(a, b);
 #endif
 }
 

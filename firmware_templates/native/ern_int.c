@@ -123,30 +123,37 @@ ERN_INLINE int row_shift(int32_t word, int r)
     return (int32_t)((uint32_t)word << (24 - 8 * r)) >> 24;
 }
 
-ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act)
+/* act(requant(acc)) for row r of a group. With rshift (shift >= 1, a constant wherever this
+ * is inlined) the rounding constant rides in SMMLAR: (round(acc * mult / 2^32) + 2^(s-1)) >> s
+ * is ern_q_shift's result for s >= 1, without its branch. */
+ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act, int rshift)
 {
-    return act_q(ern_q_requant(acc, par[4 + r], row_shift(par[8], r)), act);
+    int s = row_shift(par[12], r);
+    if (rshift) {
+        return act_q(ern_sat16(ern_mulhi_round_add(acc, par[4 + r], par[8 + r]) >> s), act);
+    }
+    return act_q(ern_q_requant(acc, par[4 + r], s), act);
 }
 
 /* Accumulators of group grp over the first 2 * npairs columns of v, starting from the bias. */
 ERN_INLINE void group_acc(const ern_q_cell *cell, int grp, const int16_t *v, int npairs,
                           int32_t *acc)
 {
-    const int32_t *par = cell->par + 9 * grp;
+    const int32_t *par = cell->par + 13 * grp;
     acc[0] = par[0], acc[1] = par[1], acc[2] = par[2], acc[3] = par[3];
     ern_q_dot4(cell->w + (long)grp * 4 * (cell->in_pad + cell->units_pad), v, npairs, acc);
 }
 
 /* Groups [g0, g1) over the whole row: out[4 * grp + r] = act(requant(bias + W v)). */
 ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
-                           int16_t *out)
+                           int rshift, int16_t *out)
 {
     int npairs = (cell->in_pad + cell->units_pad) / 2, grp, r;
     for (grp = g0; grp < g1; grp++) {
         int32_t acc[4];
         group_acc(cell, grp, v, npairs, acc);
         for (r = 0; r < 4; r++) {
-            out[4 * grp + r] = row_out(acc[r], cell->par + 9 * grp, r, act);
+            out[4 * grp + r] = row_out(acc[r], cell->par + 13 * grp, r, act, rshift);
         }
     }
 }
@@ -154,16 +161,12 @@ ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t
 static void gate_groups(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
                         int16_t *out)
 {
-    switch (act) {
-    case ERN_TANH:
-        groups_act(cell, g0, g1, v, ERN_TANH, out);
-        break;
-    case ERN_SIGMOID:
-        groups_act(cell, g0, g1, v, ERN_SIGMOID, out);
-        break;
-    default:
-        groups_act(cell, g0, g1, v, act, out);
-        break;
+    if (cell->rshift && act == ERN_TANH) {
+        groups_act(cell, g0, g1, v, ERN_TANH, 1, out);
+    } else if (cell->rshift && act == ERN_SIGMOID) {
+        groups_act(cell, g0, g1, v, ERN_SIGMOID, 1, out);
+    } else {
+        groups_act(cell, g0, g1, v, act, 0, out);
     }
 }
 
@@ -171,34 +174,34 @@ static void gate_groups(const ern_q_cell *cell, int g0, int g1, const int16_t *v
  * dot products; the new h goes to hn until every unit has read the old one. The activations
  * are constants wherever this is inlined. */
 ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c, int16_t *hn,
-                           uint8_t rec_act, uint8_t act)
+                           uint8_t rec_act, uint8_t act, int rs)
 {
     int u = cell->units, npairs = (cell->in_pad + cell->units_pad) / 2, j;
     int sh_ig = 15 + cell->q_g - cell->q_c, sh_h = 15 + cell->q_a - cell->q_v;
     int sh_c = cell->q_c - 11;
     for (j = 0; j < u; j++) {
-        const int32_t *par = cell->par + 9 * j;
+        const int32_t *par = cell->par + 13 * j;
         int32_t acc[4], ig, fc, a;
         group_acc(cell, j, xh, npairs, acc);
-        ig = ern_q_shift(row_out(acc[0], par, 0, rec_act) * row_out(acc[2], par, 2, act), sh_ig);
-        fc = (row_out(acc[1], par, 1, rec_act) * c[j] + (1 << 14)) >> 15;
+        ig = ern_q_shift(row_out(acc[0], par, 0, rec_act, rs) * row_out(acc[2], par, 2, act, rs), sh_ig);
+        fc = (row_out(acc[1], par, 1, rec_act, rs) * c[j] + (1 << 14)) >> 15;
         c[j] = ern_sat16(fc + ig);
         if (act != ERN_RELU && act != ERN_LINEAR) {
             a = act_q(ern_q_shift(c[j], sh_c), act);
         } else {
             a = act == ERN_RELU && c[j] < 0 ? 0 : c[j];
         }
-        hn[j] = ern_q_shift(row_out(acc[3], par, 3, rec_act) * a, sh_h);
+        hn[j] = ern_q_shift(row_out(acc[3], par, 3, rec_act, rs) * a, sh_h);
     }
 }
 
 static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *hn)
 {
     int j;
-    if (cell->rec_act == ERN_SIGMOID && cell->act == ERN_TANH) {
-        lstm_units(cell, xh, c, hn, ERN_SIGMOID, ERN_TANH);
+    if (cell->rshift && cell->rec_act == ERN_SIGMOID && cell->act == ERN_TANH) {
+        lstm_units(cell, xh, c, hn, ERN_SIGMOID, ERN_TANH, 1);
     } else {
-        lstm_units(cell, xh, c, hn, cell->rec_act, cell->act);
+        lstm_units(cell, xh, c, hn, cell->rec_act, cell->act, 0);
     }
     for (j = 0; j < cell->units; j++) {
         xh[cell->in_pad + j] = hn[j];
@@ -217,7 +220,7 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
     }
     for (q = 0; q < up / 4; q++) {
         int grp = up / 2 + q;
-        const int32_t *par = cell->par + 9 * grp;
+        const int32_t *par = cell->par + 13 * grp;
         const int16_t *wh = cell->w + (long)grp * 4 * (in + up) + 4 * in;
         int32_t acc[4];
         group_acc(cell, grp, xh, in / 2, acc);
@@ -236,7 +239,7 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
             ern_q_dot4(wh, rh, up / 2, acc);
         }
         for (r = 0; r < 4; r++) {
-            g[2 * up + 4 * q + r] = ern_q_shift(row_out(acc[r], par, r, cell->act),
+            g[2 * up + 4 * q + r] = ern_q_shift(row_out(acc[r], par, r, cell->act, 0),
                                                 cell->q_g - cell->q_v);
         }
     }
