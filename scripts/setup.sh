@@ -26,3 +26,9 @@ extras=""; [ "$dev" = 1 ] && extras="[dev]"
 "$py" -m pip install -q --disable-pip-version-check -e ".${extras}"
 # tf-keras provides the fused-LSTM export twins; --no-deps keeps tensorflow-cpu as the only TF.
 "$py" -m pip install -q --disable-pip-version-check --no-deps "tf-keras==2.21.0"
+# pyenv only exposes new console scripts (edge-rnn) after a rehash.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+if ! command -v edge-rnn >/dev/null 2>&1; then
+  echo "setup.sh: installed, but 'edge-rnn' is not on PATH; add $("$py" -c 'import sysconfig; print(sysconfig.get_path("scripts"))') to PATH" >&2
+  exit 1
+fi
