@@ -52,9 +52,10 @@ def host_output(tmp_path_factory) -> dict[str, np.ndarray]:
 def test_tables_match_their_definition():
     i = np.arange(513)
     tables = twin_int.tables()
-    expected_tanh = np.minimum(np.round(np.tanh(i / 64) * 32768), 32767)
+    j = np.arange(1025)
+    expected_sigmoid = np.minimum(np.round(65536 / (1 + np.exp(16 - j / 32))), 65534)
     expected_exp = np.minimum(np.round(np.exp(-i / 32) * 32768), 32767)
-    np.testing.assert_array_equal(tables["ern_tanh_table"], expected_tanh)
+    np.testing.assert_array_equal(tables["ern_sigmoid_table"], expected_sigmoid)
     np.testing.assert_array_equal(tables["ern_exp_table"], expected_exp)
 
 

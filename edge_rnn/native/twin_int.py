@@ -23,7 +23,7 @@ I64 = np.int64
 def tables() -> dict[str, np.ndarray]:
     text = (TEMPLATE_ROOT / "native" / "ern_tables.c").read_text(encoding="utf-8")
     found = {}
-    for name, body in re.findall(r"const int16_t (ern_\w+)\[513\] = \{([^}]*)\}", text):
+    for name, body in re.findall(r"const u?int16_t (ern_\w+)\[\d+\] = \{([^}]*)\}", text):
         values = [int(v) for v in body.replace("\n", " ").split(",") if v.strip()]
         found[name] = np.array(values, I64)
     return found
@@ -48,17 +48,19 @@ def _interp(table: np.ndarray, u: np.ndarray, bits: int) -> np.ndarray:
     return t0 + (((table[i + 1] - t0) * f + (1 << (bits - 1))) >> bits)
 
 
+def _sigmoid_q16(x: np.ndarray) -> np.ndarray:
+    u = np.asarray(x, I64) + 32768
+    table = tables()["ern_sigmoid_table"]
+    t0 = table[u >> 6]
+    return t0 + (((table[(u >> 6) + 1] - t0) * (u & 63) + 32) >> 6)
+
+
 def q_tanh(x: np.ndarray) -> np.ndarray:
-    u = np.abs(x)
-    y = np.where(u >= 512 << 5, 32767, _interp(tables()["ern_tanh_table"], u, 5))
-    return np.where(x < 0, -y, y)
+    return _sigmoid_q16(sat16(2 * np.asarray(x, I64))) - 32768
 
 
 def q_sigmoid(x: np.ndarray) -> np.ndarray:
-    u = np.minimum(np.abs(x), 32767)
-    t = _interp(tables()["ern_tanh_table"], u, 6)
-    y = np.where(x < 0, 32768 - t, 32768 + t) + 1
-    return np.where(y >= 65536, 32767, y >> 1)
+    return (_sigmoid_q16(sat16(x)) + 1) >> 1
 
 
 def q_hard_sigmoid(x: np.ndarray) -> np.ndarray:

@@ -81,7 +81,7 @@ typedef struct {
     const int8_t *shift;
 } ern_q_dense;
 
-extern const int16_t ern_tanh_table[513];  /* tanh(i/64) in Q15, i = 0..512 */
+extern const uint16_t ern_sigmoid_table[1025]; /* sigmoid(i/32 - 16) in Q16, i = 0..1024 */
 extern const int16_t ern_exp_table[513];   /* exp(-i/32) in Q15, i = 0..512 */
 
 int16_t ern_q_tanh(int32_t x_q11);          /* Q11 in, Q15 out */

@@ -16,20 +16,25 @@ ERN_INLINE int32_t interp(const int16_t *table, int32_t u, int bits)
     return t0 + (((table[i + 1] - t0) * f + (1 << (bits - 1))) >> bits);
 }
 
-ERN_INLINE int16_t tanh_q(int32_t x)
+/* sigmoid in Q16 of a Q11 value in [-32768, 32767]: the table covers the whole int16 range in
+ * steps of 64, so the index needs no abs, sign or clamp. */
+ERN_INLINE int32_t sigmoid_q16(int32_t x)
 {
-    int32_t u = x < 0 ? -x : x;
-    int32_t y = u >= (512 << 5) ? 32767 : interp(ern_tanh_table, u, 5);
-    return (int16_t)(x < 0 ? -y : y);
+    uint32_t u = (uint32_t)(x + 32768);
+    const uint16_t *t = ern_sigmoid_table + (u >> 6);
+    int32_t t0 = t[0];
+    return t0 + (((t[1] - t0) * (int32_t)(u & 63) + 32) >> 6);
 }
 
 ERN_INLINE int16_t sigmoid_q(int32_t x)
 {
-    /* sigmoid(x) = (1 + tanh(x / 2)) / 2 */
-    int32_t u = x < 0 ? -x : x;
-    int32_t t = interp(ern_tanh_table, u > 32767 ? 32767 : u, 6);
-    int32_t y = (x < 0 ? 32768 - t : 32768 + t) + 1;
-    return (int16_t)(y >= 65536 ? 32767 : y >> 1);
+    return (int16_t)((sigmoid_q16(x) + 1) >> 1); /* table <= 65534: at most 32767 */
+}
+
+ERN_INLINE int16_t tanh_q(int32_t x)
+{
+    /* tanh(x) = 2 sigmoid(2x) - 1; tanh is flat (|x| >= 16) where 2x saturates */
+    return (int16_t)(sigmoid_q16(ern_sat16(2 * x)) - 32768);
 }
 
 ERN_INLINE int16_t hard_sigmoid_q(int32_t x)
@@ -51,12 +56,12 @@ int16_t ern_q_exp_neg(int32_t x)
 
 int16_t ern_q_tanh(int32_t x)
 {
-    return tanh_q(x);
+    return tanh_q(ern_sat16(x));
 }
 
 int16_t ern_q_sigmoid(int32_t x)
 {
-    return sigmoid_q(x);
+    return sigmoid_q(ern_sat16(x));
 }
 
 int16_t ern_q_hard_sigmoid(int32_t x)
