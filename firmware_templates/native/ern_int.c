@@ -98,9 +98,16 @@ int16_t ern_q_activate(int32_t acc, int32_t mult, int shift, uint8_t act)
 
 void ern_q_convert(const int16_t *src, int16_t *dst, int n, int q_src, int q_dst)
 {
-    int i;
-    for (i = 0; i < n; i++) {
-        dst[i] = ern_q_shift(src[i], q_src - q_dst);
+    int s = q_src - q_dst, i;
+    if (s >= 0) { /* ern_q_shift of an int16 by s >= 0 needs neither branch nor saturation */
+        int32_t rnd = (1 << s) >> 1;
+        for (i = 0; i < n; i++) {
+            dst[i] = (int16_t)((src[i] + rnd) >> s);
+        }
+    } else {
+        for (i = 0; i < n; i++) {
+            dst[i] = ern_q_shift(src[i], s);
+        }
     }
 }
 
@@ -140,6 +147,16 @@ ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act, 
     return act_q(ern_q_requant(acc, par[4 + r], s), act);
 }
 
+/* The four rows of a group, unrolled so the accumulators stay in registers. */
+ERN_INLINE void group_out(const int32_t *acc, const int32_t *par, uint8_t act, int rshift,
+                          int16_t *out)
+{
+    out[0] = row_out(acc[0], par, 0, act, rshift);
+    out[1] = row_out(acc[1], par, 1, act, rshift);
+    out[2] = row_out(acc[2], par, 2, act, rshift);
+    out[3] = row_out(acc[3], par, 3, act, rshift);
+}
+
 /* Accumulators of group grp over the first 2 * npairs columns of v, starting from the bias. */
 ERN_INLINE void group_acc(const ern_q_cell *cell, int grp, const int16_t *v, int npairs,
                           int32_t *acc)
@@ -153,13 +170,11 @@ ERN_INLINE void group_acc(const ern_q_cell *cell, int grp, const int16_t *v, int
 ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
                            int rshift, int16_t *out)
 {
-    int npairs = (cell->in_pad + cell->units_pad) / 2, grp, r;
+    int npairs = (cell->in_pad + cell->units_pad) / 2, grp;
     for (grp = g0; grp < g1; grp++) {
         int32_t acc[4];
         group_acc(cell, grp, v, npairs, acc);
-        for (r = 0; r < 4; r++) {
-            out[4 * grp + r] = row_out(acc[r], cell->par + 13 * grp, r, act, rshift);
-        }
+        group_out(acc, cell->par + 13 * grp, act, rshift, out + 4 * grp);
     }
 }
 
@@ -256,16 +271,13 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
 
 void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g, int16_t *tmp)
 {
-    int u = cell->units, j;
     if (cell->cell == ERN_LSTM) {
         lstm_step(cell, xh, c, g);
     } else if (cell->cell == ERN_GRU) {
         gru_step(cell, xh, g, tmp);
     } else {
         gate_groups(cell, 0, cell->units_pad / 4, xh, cell->act, g);
-        for (j = 0; j < u; j++) {
-            xh[cell->in_pad + j] = ern_q_shift(g[j], cell->q_g - cell->q_v);
-        }
+        ern_q_convert(g, xh + cell->in_pad, cell->units, cell->q_g, cell->q_v);
     }
 }
 
