@@ -204,15 +204,33 @@ static inline void ern_q_dot4(const int16_t *w, const int16_t *v, int npairs, in
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
-static inline int16_t ern_sat16(int32_t v)
+/* Saturate to the int16 range, kept as int32 (no sign extension after SSAT). */
+static inline int32_t ern_ssat16(int32_t v)
 {
 #ifdef ERN_DSP
     int32_t r;
     __asm__("ssat %0, #16, %1" : "=r"(r) : "r"(v));
-    return (int16_t)r;
+    return r;
 #else
-    return (int16_t)(v > 32767 ? 32767 : (v < -32768 ? -32768 : v));
+    return v > 32767 ? 32767 : (v < -32768 ? -32768 : v);
 #endif
+}
+
+/* ern_ssat16(2 * v) for |v| < 2^30, in one SSAT. */
+static inline int32_t ern_ssat16_x2(int32_t v)
+{
+#ifdef ERN_DSP
+    int32_t r;
+    __asm__("ssat %0, #16, %1, lsl #1" : "=r"(r) : "r"(v));
+    return r;
+#else
+    return ern_ssat16(2 * v);
+#endif
+}
+
+static inline int16_t ern_sat16(int32_t v)
+{
+    return (int16_t)ern_ssat16(v);
 }
 
 /* Round-half-up arithmetic shift right (left when s < 0), saturated to int16; |v| < 2^30.

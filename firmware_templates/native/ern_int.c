@@ -34,7 +34,7 @@ ERN_INLINE int16_t sigmoid_q(int32_t x)
 ERN_INLINE int16_t tanh_q(int32_t x)
 {
     /* tanh(x) = 2 sigmoid(2x) - 1; tanh is flat (|x| >= 16) where 2x saturates */
-    return (int16_t)(sigmoid_q16(ern_sat16(2 * x)) - 32768);
+    return (int16_t)(sigmoid_q16(ern_ssat16_x2(x)) - 32768);
 }
 
 ERN_INLINE int16_t hard_sigmoid_q(int32_t x)
@@ -70,7 +70,7 @@ int16_t ern_q_hard_sigmoid(int32_t x)
 }
 
 /* Inlined wherever act is a constant, so each gate loop gets one activation, not a switch. */
-ERN_INLINE int16_t act_q(int16_t p, uint8_t act)
+ERN_INLINE int16_t act_q(int32_t p, uint8_t act) /* p in the int16 range */
 {
     switch (act) {
     case ERN_TANH:
@@ -82,7 +82,7 @@ ERN_INLINE int16_t act_q(int16_t p, uint8_t act)
     case ERN_RELU:
         return p > 0 ? p : 0;
     default:
-        return p;
+        return (int16_t)p;
     }
 }
 
@@ -142,7 +142,7 @@ ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act, 
 {
     int s = row_shift(par[12], r);
     if (rshift) {
-        return act_q(ern_sat16(ern_mulhi_round_add(acc, par[4 + r], par[8 + r]) >> s), act);
+        return act_q(ern_ssat16(ern_mulhi_round_add(acc, par[4 + r], par[8 + r]) >> s), act);
     }
     return act_q(ern_q_requant(acc, par[4 + r], s), act);
 }
