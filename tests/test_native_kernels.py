@@ -38,7 +38,12 @@ def _parse(blob: bytes) -> dict[str, np.ndarray]:
         offset += count * np.dtype(dtype).itemsize
     rec = np.dtype([("w", np.int8, 24), ("v", "<i2", 24), ("acc", "<i4", 2)])
     parts["dot"] = np.frombuffer(blob, rec, 1000, offset)
-    assert offset + rec.itemsize * 1000 == len(blob)
+    offset += rec.itemsize * 1000
+    rec4 = np.dtype([("w", "<i2", 96), ("v", "<i2", 24), ("acc", "<i4", 8)])
+    parts["dot4"] = np.frombuffer(blob, rec4, 1000, offset)
+    offset += rec4.itemsize * 1000
+    parts["mla"] = np.frombuffer(blob, "<i4", 20000 * 4, offset).reshape(20000, 4)
+    assert offset + 20000 * 16 == len(blob)
     return parts
 
 
@@ -111,6 +116,16 @@ def test_interleaved_dot_product(host_output):
     np.testing.assert_array_equal(rec["acc"][:, 1], expected)
 
 
+def test_group_dot_product_and_rounded_multiply_add(host_output):
+    rec = host_output["dot4"]
+    w = rec["w"].astype(np.int64).reshape(-1, 12, 4, 2)  # [pair][row][2] per ern.h
+    v = rec["v"].astype(np.int64).reshape(-1, 12, 2)
+    expected = rec["acc"][:, :4] + np.einsum("nprk,npk->nr", w, v)
+    np.testing.assert_array_equal(rec["acc"][:, 4:], expected)
+    a, b, c, got = host_output["mla"].astype(np.int64).T
+    np.testing.assert_array_equal(got, c + ((a * b + (1 << 31)) >> 32))
+
+
 @pytest.mark.arm
 def test_dsp_path_identical_to_portable(host_output, tmp_path):
     """SXTB16/SMLAD (ARMv7 DSP) kernels under qemu-arm give the x86 portable results."""
@@ -123,6 +138,8 @@ def test_dsp_path_identical_to_portable(host_output, tmp_path):
     for key in ("int_act", "requant"):
         np.testing.assert_array_equal(arm[key], host_output[key])
     np.testing.assert_array_equal(arm["dot"]["acc"], host_output["dot"]["acc"])
+    np.testing.assert_array_equal(arm["dot4"]["acc"], host_output["dot4"]["acc"])
+    np.testing.assert_array_equal(arm["mla"], host_output["mla"])
 
 
 @pytest.mark.arm

@@ -1,6 +1,7 @@
 /* Kernel self-test driver for tests/test_native_kernels.py: writes, as raw little-endian
  * arrays on stdout, every int16 input through each integer activation, float activations
- * on a grid, requantization of pseudo-random triples and interleaved dot products. */
+ * on a grid, requantization of pseudo-random triples, interleaved dot products, four-row
+ * group dot products (ern_q_dot4) and rounded multiply-adds (ern_mulhi_round_add). */
 #include "ern.h"
 
 #include <stdio.h>
@@ -55,6 +56,31 @@ int main(void)
         fwrite(w, sizeof w, 1, stdout);
         fwrite(v, sizeof v, 1, stdout);
         fwrite(acc, sizeof acc, 1, stdout);
+    }
+    for (i = 0; i < 1000; i++) {
+        int16_t w[96] ERN_ALIGNED(4), v[24] ERN_ALIGNED(4);
+        int32_t k, acc[8];
+        for (k = 0; k < 96; k++) {
+            w[k] = (int16_t)((int8_t)(next() >> 24));
+        }
+        for (k = 0; k < 24; k++) {
+            v[k] = (int16_t)(next() >> 16);
+        }
+        for (k = 0; k < 4; k++) {
+            acc[k] = acc[4 + k] = (int32_t)(next() >> 12);
+        }
+        ern_q_dot4(w, v, 12, acc + 4);
+        fwrite(w, sizeof w, 1, stdout);
+        fwrite(v, sizeof v, 1, stdout);
+        fwrite(acc, sizeof acc, 1, stdout);
+    }
+    for (i = 0; i < 20000; i++) {
+        int32_t rec[4];
+        rec[0] = (int32_t)next();
+        rec[1] = (int32_t)(0x40000000u + (next() >> 2));
+        rec[2] = (int32_t)(next() >> 3);
+        rec[3] = ern_mulhi_round_add(rec[0], rec[1], rec[2]);
+        fwrite(rec, sizeof rec, 1, stdout);
     }
     return 0;
 }
