@@ -6,8 +6,10 @@
  * Layouts (all row-major, one row per output unit / gate unit):
  *   cell weights: rows = gates * units (Keras gate order), row = [kernel col | recurrent col].
  *   float rows have k = in + units columns; integer rows have k = in_pad + units_pad columns
- *   (pads are multiples of 4, zero weights), int8 bytes interleaved per group of four as
- *   w0 w2 w1 w3 so that SXTB16 yields the pairs (w0,w1) and (w2,w3) for SMLAD.
+ *   (pads are multiples of 4, zero weights). Integer cells store int8 weight values as int16,
+ *   four rows interleaved per column pair (ern_q_dot4), so SMLAD takes them straight from
+ *   memory; integer dense rows stay int8, bytes interleaved per group of four as w0 w2 w1 w3
+ *   so that SXTB16 yields the pairs (w0,w1) and (w2,w3) for SMLAD.
  *   xh: a cell's working vector [x ; h]; the hidden state h lives in its second part.
  * Integer numbers are Q formats: value = int / 2^q. Gate pre-activations of bounded functions
  * are requantized to Q11 (range +-16); bounded outputs (tanh, sigmoid, ...) are Q15. */

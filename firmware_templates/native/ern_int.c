@@ -1,5 +1,5 @@
 /* edge-rnn kernels: full integer (int8 weights, int16 Q-format activations, int32 sums).
- * edge_rnn/native/twin.py mirrors every function here bit for bit. */
+ * edge_rnn/native/twin_int.py mirrors every function here bit for bit. */
 #include "ern.h"
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -228,19 +228,14 @@ static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *
     }
 }
 
-static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh)
+/* GRU candidate rows into g[2 up ..), in act() output Q; act is a constant where inlined. */
+ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_t *g,
+                               const int16_t *rh, uint8_t act, int rshift)
 {
-    int u = cell->units, up = cell->units_pad, in = cell->in_pad, j, q, r;
-    int16_t *h = xh + in;
-    gate_groups(cell, 0, up / 2, xh, cell->rec_act, g);
-    if (!cell->reset_after) {
-        for (j = 0; j < u; j++) { /* pads of rh stay zero */
-            rh[j] = (int16_t)((g[up + j] * h[j] + (1 << 14)) >> 15);
-        }
-    }
+    int up = cell->units_pad, in = cell->in_pad, q, r;
+    const int16_t *h = xh + in;
     for (q = 0; q < up / 4; q++) {
         int grp = up / 2 + q;
-        const int32_t *par = cell->par + 13 * grp;
         const int16_t *wh = cell->w + (long)grp * 4 * (in + up) + 4 * in;
         int32_t acc[4];
         group_acc(cell, grp, xh, in / 2, acc);
@@ -258,11 +253,26 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
         } else {
             ern_q_dot4(wh, rh, up / 2, acc);
         }
-        for (r = 0; r < 4; r++) {
-            g[2 * up + 4 * q + r] = ern_q_shift(row_out(acc[r], par, r, cell->act, 0),
-                                                cell->q_g - cell->q_v);
+        group_out(acc, cell->par + 13 * grp, act, rshift, g + 2 * up + 4 * q);
+    }
+}
+
+static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh)
+{
+    int u = cell->units, up = cell->units_pad, j;
+    int16_t *h = xh + cell->in_pad;
+    gate_groups(cell, 0, up / 2, xh, cell->rec_act, g);
+    if (!cell->reset_after) {
+        for (j = 0; j < u; j++) { /* pads of rh stay zero */
+            rh[j] = (int16_t)((g[up + j] * h[j] + (1 << 14)) >> 15);
         }
     }
+    if (cell->rshift && cell->act == ERN_TANH) {
+        gru_candidates(cell, xh, g, rh, ERN_TANH, 1);
+    } else {
+        gru_candidates(cell, xh, g, rh, cell->act, 0);
+    }
+    ern_q_convert(g + 2 * up, g + 2 * up, u, cell->q_g, cell->q_v);
     for (j = 0; j < u; j++) {
         int32_t z = g[j];
         h[j] = (int16_t)((z * h[j] + (32768 - z) * g[2 * up + j] + (1 << 14)) >> 15);
