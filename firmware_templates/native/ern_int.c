@@ -2,6 +2,8 @@
  * edge_rnn/native/twin_int.py mirrors every function here bit for bit. */
 #include "ern.h"
 
+#include <string.h>
+
 #if defined(__GNUC__) || defined(__clang__)
 #define ERN_INLINE static inline __attribute__((always_inline))
 #else
@@ -193,39 +195,48 @@ static void gate_groups(const ern_q_cell *cell, int g0, int g1, const int16_t *v
 /* LSTM: group j holds the i, f, c, o rows of unit j, so each unit is updated right after its
  * dot products; the new h goes to hn until every unit has read the old one. The activations
  * are constants wherever this is inlined. */
+/* ern_q_shift(v, s); with fast (s >= 0 known, |v| < 2^30) the rounding constant is precomputed
+ * and there is no branch. */
+ERN_INLINE int32_t shift_q(int32_t v, int s, int32_t rnd, int fast)
+{
+    return fast ? ern_ssat16((v + rnd) >> s) : ern_q_shift(v, s);
+}
+
 ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c, int16_t *hn,
-                           uint8_t rec_act, uint8_t act, int rs)
+                           uint8_t rec_act, uint8_t act, int fast)
 {
     int u = cell->units, npairs = (cell->in_pad + cell->units_pad) / 2, j;
     int sh_ig = 15 + cell->q_g - cell->q_c, sh_h = 15 + cell->q_a - cell->q_v;
     int sh_c = cell->q_c - 11;
+    int32_t rnd_ig = fast ? (1 << sh_ig) >> 1 : 0, rnd_h = fast ? (1 << sh_h) >> 1 : 0;
+    int32_t rnd_c = fast ? (1 << sh_c) >> 1 : 0;
     for (j = 0; j < u; j++) {
         const int32_t *par = cell->par + 13 * j;
-        int32_t acc[4], ig, fc, a;
+        int32_t acc[4], ig, fc, a, cj;
         group_acc(cell, j, xh, npairs, acc);
-        ig = ern_q_shift(row_out(acc[0], par, 0, rec_act, rs) * row_out(acc[2], par, 2, act, rs), sh_ig);
-        fc = (row_out(acc[1], par, 1, rec_act, rs) * c[j] + (1 << 14)) >> 15;
-        c[j] = ern_sat16(fc + ig);
+        ig = row_out(acc[0], par, 0, rec_act, fast) * row_out(acc[2], par, 2, act, fast);
+        ig = shift_q(ig, sh_ig, rnd_ig, fast);
+        fc = (row_out(acc[1], par, 1, rec_act, fast) * c[j] + (1 << 14)) >> 15;
+        cj = ern_ssat16(fc + ig);
+        c[j] = (int16_t)cj;
         if (act != ERN_RELU && act != ERN_LINEAR) {
-            a = act_q(ern_q_shift(c[j], sh_c), act);
+            a = act_q(shift_q(cj, sh_c, rnd_c, fast), act);
         } else {
-            a = act == ERN_RELU && c[j] < 0 ? 0 : c[j];
+            a = act == ERN_RELU && cj < 0 ? 0 : cj;
         }
-        hn[j] = ern_q_shift(row_out(acc[3], par, 3, rec_act, rs) * a, sh_h);
+        hn[j] = (int16_t)shift_q(row_out(acc[3], par, 3, rec_act, fast) * a, sh_h, rnd_h, fast);
     }
 }
 
 static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *hn)
 {
-    int j;
-    if (cell->rshift && cell->rec_act == ERN_SIGMOID && cell->act == ERN_TANH) {
+    /* fast: sigmoid/tanh (so q_g = q_a = 15), shifts >= 1 and q_c >= 11: no shift goes left */
+    if (cell->rshift && cell->rec_act == ERN_SIGMOID && cell->act == ERN_TANH && cell->q_c >= 11) {
         lstm_units(cell, xh, c, hn, ERN_SIGMOID, ERN_TANH, 1);
     } else {
         lstm_units(cell, xh, c, hn, cell->rec_act, cell->act, 0);
     }
-    for (j = 0; j < cell->units; j++) {
-        xh[cell->in_pad + j] = hn[j];
-    }
+    memcpy(xh + cell->in_pad, hn, sizeof *hn * cell->units);
 }
 
 /* GRU candidate rows into g[2 up ..), in act() output Q; act is a constant where inlined. */
