@@ -20,7 +20,7 @@ if [ "$arm" = 1 ]; then
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     gcc g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user \
     gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
-    valgrind >/dev/null
+    valgrind clang >/dev/null
 fi
 extras=""; [ "$dev" = 1 ] && extras="[dev]"
 "$py" -m pip install -q --disable-pip-version-check -e ".${extras}"
