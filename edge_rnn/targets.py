@@ -8,17 +8,12 @@ the field.
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edge_rnn.errors import EdgeRnnError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 TARGETS_DIR = Path(__file__).resolve().parents[1] / "targets"
 KINDS = ("cortex-m", "linux")
