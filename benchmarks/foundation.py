@@ -36,8 +36,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.keep) if args.keep else Path(tmp, "demo")
         seconds = wall([*cli, "demo", "--out", str(out), "--cell", args.cell, "--force"])
-        print(f"edge-rnn demo --cell {args.cell}: {seconds:.1f} s wall "
-              "(train, 7 conversions, C arrays, native C, validation of every stage)")
+        print(
+            f"edge-rnn demo --cell {args.cell}: {seconds:.1f} s wall "
+            "(train, 7 conversions, C arrays, native C, validation of every stage)"
+        )
         manifest = json.loads((out / "manifest.json").read_text())
         report = json.loads((out / "report.json").read_text())
         artefacts = manifest["artefacts"]
@@ -48,8 +50,10 @@ def main() -> int:
             extra = a.get("route", "") + (f", TFLM arena {arena:,} B" if arena else "")
             if a["format"] == "native-c":
                 extra = f"weights only; RAM {a['ram_bytes']:,} B"
-            print(f"{a['name']:<16} {a['size_bytes']:>9,} {a['size_bytes'] / reference:>13.2f}x"
-                  f"  {extra}")
+            print(
+                f"{a['name']:<16} {a['size_bytes']:>9,} {a['size_bytes'] / reference:>13.2f}x"
+                f"  {extra}"
+            )
         passed = sum(1 for s in report["stages"] if s["passed"])
         print(f"\nvalidation: {passed}/{len(report['stages'])} stages passed")
         if args.keep is None:

@@ -41,15 +41,22 @@ def main() -> int:
     rng = np.random.default_rng(1)
     x = rng.normal(0, 1, (2, T, F)).astype(np.float32)
     calibration = rng.normal(0, 1, (64, T, F)).astype(np.float32)
-    print(f"{'model':10} {'mode':8} {'instr/inf':>10} {'instr/MAC':>9} {'flash B':>8} "
-          f"{'model B':>8} {'max|d|':>8}")
+    print(
+        f"{'model':10} {'mode':8} {'instr/inf':>10} {'instr/MAC':>9} {'flash B':>8} "
+        f"{'model B':>8} {'max|d|':>8}"
+    )
     with tempfile.TemporaryDirectory(prefix="edge-rnn-m4-") as tmp:
         work = Path(args.keep or tmp)
         for cell in args.cells.split(","):
             model = make_model(cell)
             for quant in args.quant.split(","):
-                gen = generate(model, work / f"{cell}-{quant}", quant=quant,
-                               calibration_x=calibration, overwrite=True)
+                gen = generate(
+                    model,
+                    work / f"{cell}-{quant}",
+                    quant=quant,
+                    calibration_x=calibration,
+                    overwrite=True,
+                )
                 host = run_host(gen, x).reshape(len(x), -1)
                 firmware = build_firmware(target, gen.out_dir, x, work / f"{cell}-{quant}-fw")
                 result = run_firmware(firmware)
@@ -58,9 +65,11 @@ def main() -> int:
                     outputs = outputs * np.float32(gen.output_scale)
                 diff = float(np.max(np.abs(outputs - host)))
                 count = result.instructions.per_inference if result.instructions else 0
-                print(f"{cell:10} {quant:8} {count:>10} {count / MACS[cell]:>9.2f} "
-                      f"{firmware.memory.flash_bytes:>8} {gen.const_bytes:>8} {diff:>8.2g}",
-                      flush=True)
+                print(
+                    f"{cell:10} {quant:8} {count:>10} {count / MACS[cell]:>9.2f} "
+                    f"{firmware.memory.flash_bytes:>8} {gen.const_bytes:>8} {diff:>8.2g}",
+                    flush=True,
+                )
     return 0
 
 

@@ -41,16 +41,27 @@ def keras_model(cell: str):
     keras.utils.set_random_seed(0)
     inp = keras.Input((T, F))
     h = getattr(keras.layers, cell)(UNITS)(inp)
-    return keras.Model(inp, keras.layers.Dense(CLASSES, activation="softmax")(h),
-                       name=cell.lower())
+    return keras.Model(inp, keras.layers.Dense(CLASSES, activation="softmax")(h), name=cell.lower())
 
 
 def callgrind_instructions(binary: Path, x: np.ndarray, func: str, tmp: Path) -> int:
     x[:1].astype(np.float32).tofile(tmp / "x.f32")
     out = tmp / "callgrind.out"
-    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                    f"--toggle-collect={func}", str(binary), str(tmp / "x.f32"), "1",
-                    str(tmp / "y.bin"), "run"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            f"--toggle-collect={func}",
+            str(binary),
+            str(tmp / "x.f32"),
+            "1",
+            str(tmp / "y.bin"),
+            "run",
+        ],
+        check=True,
+        capture_output=True,
+    )
     text = out.read_text()
     return int(re.search(r"^summary:\s+(\d+)", text, re.M).group(1))
 
@@ -60,16 +71,39 @@ def arm_size(gen_dir: Path, tmp: Path) -> int | None:
     if not shutil.which("arm-none-eabi-gcc"):
         return None
     sizes = []
-    for name, src, extra in (("app", APP, [str(s) for s in gen_dir.glob("*.c")]),
-                             ("empty", EMPTY_APP, [])):
+    for name, src, extra in (
+        ("app", APP, [str(s) for s in gen_dir.glob("*.c")]),
+        ("empty", EMPTY_APP, []),
+    ):
         (tmp / f"{name}.c").write_text(src)
         elf = tmp / f"{name}.elf"
-        subprocess.run(["arm-none-eabi-gcc", "-std=c99", "-O2", *M4, "-ffunction-sections",
-                        "-fdata-sections", "-Wl,--gc-sections", "--specs=nosys.specs",
-                        f"-I{gen_dir}", str(tmp / f"{name}.c"), *extra, "-o", str(elf), "-lm"],
-                       check=True, capture_output=True)
-        out = subprocess.run(["arm-none-eabi-size", str(elf)], check=True, capture_output=True,
-                             text=True).stdout.splitlines()[1].split()
+        subprocess.run(
+            [
+                "arm-none-eabi-gcc",
+                "-std=c99",
+                "-O2",
+                *M4,
+                "-ffunction-sections",
+                "-fdata-sections",
+                "-Wl,--gc-sections",
+                "--specs=nosys.specs",
+                f"-I{gen_dir}",
+                str(tmp / f"{name}.c"),
+                *extra,
+                "-o",
+                str(elf),
+                "-lm",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        out = (
+            subprocess.run(
+                ["arm-none-eabi-size", str(elf)], check=True, capture_output=True, text=True
+            )
+            .stdout.splitlines()[1]
+            .split()
+        )
         sizes.append(int(out[0]) + int(out[1]))
     return sizes[0] - sizes[1]
 
@@ -80,8 +114,10 @@ def main() -> None:
 
     rng = np.random.RandomState(0)
     x = rng.randn(64, T, F).astype(np.float32)
-    print(f"{'model':<10} {'mode':<8} {'const B':>8} {'RAM B':>6} {'host instr':>11} "
-          f"{'M4 code+const B':>16} {'max err vs Keras':>17}")
+    print(
+        f"{'model':<10} {'mode':<8} {'const B':>8} {'RAM B':>6} {'host instr':>11} "
+        f"{'M4 code+const B':>16} {'max err vs Keras':>17}"
+    )
     for cell in ("LSTM", "GRU", "SimpleRNN"):
         km = keras_model(cell)
         ref = np.asarray(km(x, training=False))
@@ -94,8 +130,10 @@ def main() -> None:
                 err = np.abs(run_binary(binary, x).values - ref).max()
                 instr = callgrind_instructions(binary, x, f"{model.name}_run", tmp)
                 arm = arm_size(gen.out_dir, tmp)
-                print(f"{cell:<10} {quant:<8} {gen.const_bytes:>8,} {gen.ram_bytes:>6,} "
-                      f"{instr:>11,} {arm if arm is not None else 'n/a':>16} {err:>17.2e}")
+                print(
+                    f"{cell:<10} {quant:<8} {gen.const_bytes:>8,} {gen.ram_bytes:>6,} "
+                    f"{instr:>11,} {arm if arm is not None else 'n/a':>16} {err:>17.2e}"
+                )
     print(f"(host driver: {HOST_MAIN.name}; instructions are x86-64, portable C path, -O2)")
 
 

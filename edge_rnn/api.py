@@ -46,17 +46,31 @@ def convert(
 
     metadata = read_metadata_beside(model_path)
     if fmt == "tflite":
-        return convert_tflite(model_path, quantization, out_path, metadata=metadata,
-                              calibration=calibration, route=route, timesteps=timesteps,
-                              timeout=timeout)
+        return convert_tflite(
+            model_path,
+            quantization,
+            out_path,
+            metadata=metadata,
+            calibration=calibration,
+            route=route,
+            timesteps=timesteps,
+            timeout=timeout,
+        )
     if fmt == "onnx":
-        return convert_onnx(model_path, quantization, out_path, metadata=metadata,
-                            timesteps=timesteps, timeout=timeout)
+        return convert_onnx(
+            model_path,
+            quantization,
+            out_path,
+            metadata=metadata,
+            timesteps=timesteps,
+            timeout=timeout,
+        )
     raise EdgeRnnError(f"unknown format '{fmt}': use tflite or onnx")
 
 
-def calibration_npz(spec: str, out_path: Path, *, seed: int = 0,
-                    timesteps: int | None = None) -> Path:
+def calibration_npz(
+    spec: str, out_path: Path, *, seed: int = 0, timesteps: int | None = None
+) -> Path:
     """Raw training windows from a data spec (builtin:..., .npz, .csv) as `x` in an NPZ."""
     from edge_rnn.data import load_dataset
 
@@ -83,8 +97,13 @@ class _Builder:
         from edge_rnn.training import ModelSpec, head_for, train, write_metadata
 
         cfg = self.config
-        dataset = load_dataset(cfg.data.source, seed=cfg.seed, test_fraction=cfg.data.test_fraction,
-                               timesteps=cfg.data.timesteps, task=cfg.data.task)
+        dataset = load_dataset(
+            cfg.data.source,
+            seed=cfg.seed,
+            test_fraction=cfg.data.test_fraction,
+            timesteps=cfg.data.timesteps,
+            task=cfg.data.task,
+        )
         data_dir = self.root / "data"
         data_dir.mkdir()
         np.savez(data_dir / "test.npz", x=dataset.x_test, y=dataset.y_test)
@@ -100,24 +119,43 @@ class _Builder:
             write_metadata(model_dir / "metadata.json", model_path, dataset, name=cfg.name)
             self.log(f"model: using {source}")
         else:
-            spec = ModelSpec(cell=cfg.model.cell, units=cfg.model.units,
-                             bidirectional=cfg.model.bidirectional,
-                             merge_mode=cfg.model.merge_mode,
-                             head=head_for(dataset.sequence_output, cfg.model.head),
-                             dropout=cfg.model.dropout)
-            result = train(dataset, spec, model_dir, epochs=cfg.train.epochs,
-                           batch_size=cfg.train.batch_size, seed=cfg.seed,
-                           patience=cfg.train.patience, learning_rate=cfg.train.learning_rate,
-                           name=cfg.name, log=self.log)
+            spec = ModelSpec(
+                cell=cfg.model.cell,
+                units=cfg.model.units,
+                bidirectional=cfg.model.bidirectional,
+                merge_mode=cfg.model.merge_mode,
+                head=head_for(dataset.sequence_output, cfg.model.head),
+                dropout=cfg.model.dropout,
+            )
+            result = train(
+                dataset,
+                spec,
+                model_dir,
+                epochs=cfg.train.epochs,
+                batch_size=cfg.train.batch_size,
+                seed=cfg.seed,
+                patience=cfg.train.patience,
+                learning_rate=cfg.train.learning_rate,
+                name=cfg.name,
+                log=self.log,
+            )
             model_path = result.model_path
-            self.log(f"model: {result.name}, test {result.metric} {result.test_metric:.4f} "
-                     f"after {result.epochs_run} epochs")
+            self.log(
+                f"model: {result.name}, test {result.metric} {result.test_metric:.4f} "
+                f"after {result.epochs_run} epochs"
+            )
         return model_path, read_json(model_dir / "metadata.json", "model metadata")
 
     def add(self, name: str, path: Path, fmt: str, quantization: str, **extra: Any) -> None:
-        entry = {"name": name, "path": path.relative_to(self.root).as_posix(), "format": fmt,
-                 "quantization": quantization, "size_bytes": path.stat().st_size,
-                 "sha256": sha256_file(path), **extra}
+        entry = {
+            "name": name,
+            "path": path.relative_to(self.root).as_posix(),
+            "format": fmt,
+            "quantization": quantization,
+            "size_bytes": path.stat().st_size,
+            "sha256": sha256_file(path),
+            **extra,
+        }
         self.artefacts.append(entry)
         self.log(f"{name}: {entry['size_bytes']:,} bytes {extra.get('route', '')}".rstrip())
 
@@ -130,12 +168,29 @@ class _Builder:
         cfg, name = self.config.convert, metadata["name"]
         calibration = self.root / "data" / "calibration.npz"
         jobs: list[tuple[str, str, Callable[[Path], Any]]] = [
-            ("tflite", q, lambda out, q=q: convert_tflite(
-                model_path, q, out, metadata=metadata, calibration=calibration,
-                route=cfg.route, timeout=cfg.timeout)) for q in cfg.tflite
+            (
+                "tflite",
+                q,
+                lambda out, q=q: convert_tflite(
+                    model_path,
+                    q,
+                    out,
+                    metadata=metadata,
+                    calibration=calibration,
+                    route=cfg.route,
+                    timeout=cfg.timeout,
+                ),
+            )
+            for q in cfg.tflite
         ] + [
-            ("onnx", q, lambda out, q=q: convert_onnx(
-                model_path, q, out, metadata=metadata, timeout=cfg.timeout)) for q in cfg.onnx
+            (
+                "onnx",
+                q,
+                lambda out, q=q: convert_onnx(
+                    model_path, q, out, metadata=metadata, timeout=cfg.timeout
+                ),
+            )
+            for q in cfg.onnx
         ]
         for fmt, quantization, run in jobs:
             out = self.root / fmt / f"{name}_{quantization}.{fmt}"
@@ -144,12 +199,17 @@ class _Builder:
             arena = None
             if fmt == "tflite" and quantization in TFLM_QUANTIZATIONS:
                 arena = find_min_arena(out)
-            carray = write_carray(out, self.root / "carray", quantization=quantization,
-                                  metadata=metadata, arena=arena)
+            carray = write_carray(
+                out, self.root / "carray", quantization=quantization, metadata=metadata, arena=arena
+            )
             extra: dict[str, Any] = {
-                "route": result.route, "notes": list(result.notes), "ops": list(result.ops),
-                "carray": {"header": carray.header.relative_to(self.root).as_posix(),
-                           "source": carray.source.relative_to(self.root).as_posix()},
+                "route": result.route,
+                "notes": list(result.notes),
+                "ops": list(result.ops),
+                "carray": {
+                    "header": carray.header.relative_to(self.root).as_posix(),
+                    "source": carray.source.relative_to(self.root).as_posix(),
+                },
             }
             if arena is not None:
                 extra["tflm_arena"] = arena.as_dict()
@@ -174,16 +234,23 @@ class _Builder:
                 continue
             files = {f.relative_to(out).as_posix(): sha256_file(f) for f in generated.files}
             entry = {
-                "name": f"native_{quant}", "path": out.relative_to(self.root).as_posix(),
-                "format": "native-c", "quantization": quant, "files": files,
-                "size_bytes": generated.const_bytes, "ram_bytes": generated.ram_bytes,
-                "streaming": generated.streaming, "output_dtype": generated.output_dtype,
+                "name": f"native_{quant}",
+                "path": out.relative_to(self.root).as_posix(),
+                "format": "native-c",
+                "quantization": quant,
+                "files": files,
+                "size_bytes": generated.const_bytes,
+                "ram_bytes": generated.ram_bytes,
+                "streaming": generated.streaming,
+                "output_dtype": generated.output_dtype,
             }
             if generated.output_scale is not None:
                 entry.update(output_scale=generated.output_scale, output_zero_point=0)
             self.artefacts.append(entry)
-            self.log(f"native_{quant}: {generated.const_bytes:,} bytes of weights, "
-                     f"{generated.ram_bytes:,} bytes of RAM")
+            self.log(
+                f"native_{quant}: {generated.const_bytes:,} bytes of weights, "
+                f"{generated.ram_bytes:,} bytes of RAM"
+            )
 
     def tflm_projects(self, metadata: dict[str, Any]) -> None:
         """TFLite Micro firmware projects for the chosen TFLite artefacts. They embed a few test
@@ -198,27 +265,40 @@ class _Builder:
                 continue
             for ecosystem in cfg.projects:
                 out = self.root / "tflm" / f"{artefact['quantization']}_{ecosystem}"
-                project = generate_project(self.root / artefact["path"], out, ecosystem=ecosystem,
-                                           metadata=metadata, test_x=test_x)
-                self.projects.append({
-                    "name": f"tflm_{artefact['quantization']}_{ecosystem}",
-                    "path": out.relative_to(self.root).as_posix(), "format": "tflm-project",
-                    "ecosystem": ecosystem, "artefact": artefact["name"],
-                    "ops": [op for op, _ in project.ops],
-                    "arena_bytes": project.arena.recommended_bytes,
-                    "output_scale": project.output_scale,
-                    "output_zero_point": project.output_zero_point,
-                })
-                self.log(f"tflm project {ecosystem} for {artefact['name']}: {len(project.ops)} "
-                         f"ops, arena {project.arena.recommended_bytes:,} bytes")
+                project = generate_project(
+                    self.root / artefact["path"],
+                    out,
+                    ecosystem=ecosystem,
+                    metadata=metadata,
+                    test_x=test_x,
+                )
+                self.projects.append(
+                    {
+                        "name": f"tflm_{artefact['quantization']}_{ecosystem}",
+                        "path": out.relative_to(self.root).as_posix(),
+                        "format": "tflm-project",
+                        "ecosystem": ecosystem,
+                        "artefact": artefact["name"],
+                        "ops": [op for op, _ in project.ops],
+                        "arena_bytes": project.arena.recommended_bytes,
+                        "output_scale": project.output_scale,
+                        "output_zero_point": project.output_zero_point,
+                    }
+                )
+                self.log(
+                    f"tflm project {ecosystem} for {artefact['name']}: {len(project.ops)} "
+                    f"ops, arena {project.arena.recommended_bytes:,} bytes"
+                )
 
     def manifest(self, metadata: dict[str, Any], model_path: Path) -> dict[str, Any]:
         manifest = {
             "edge_rnn_version": __version__,
             "name": metadata["name"],
             "config": self.config.source,
-            "model": {"keras": model_path.relative_to(self.root).as_posix(),
-                      "metadata": "model/metadata.json"},
+            "model": {
+                "keras": model_path.relative_to(self.root).as_posix(),
+                "metadata": "model/metadata.json",
+            },
             "data": {"test": "data/test.npz", "calibration": "data/calibration.npz"},
             "artefacts": self.artefacts,
             "projects": self.projects,

@@ -157,8 +157,10 @@ def _section(cls: type, table: Any, name: str, source: str) -> Any:
         chosen = values[key] if isinstance(values[key], tuple) else (values[key],)
         bad = [v for v in chosen if choices and v not in choices]
         if bad:
-            raise EdgeRnnError(f"{where}: unknown value(s) {', '.join(map(str, bad))}; "
-                               f"choose from {', '.join(choices or ())}")
+            raise EdgeRnnError(
+                f"{where}: unknown value(s) {', '.join(map(str, bad))}; "
+                f"choose from {', '.join(choices or ())}"
+            )
     return cls(**values)
 
 
@@ -170,16 +172,19 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path) -> BuildConf
             f"{source}: unknown key(s) {', '.join(unknown)}; top-level keys are name, seed "
             f"and the sections {', '.join(f'[{s}]' for s in _SECTIONS)}"
         )
-    sections = {name: _section(cls, data.get(name, {}), name, source)
-                for name, cls in _SECTIONS.items()}
+    sections = {
+        name: _section(cls, data.get(name, {}), name, source) for name, cls in _SECTIONS.items()
+    }
     data_cfg, model_cfg = sections["data"], sections["model"]
     # Paths are relative to the config file.
     if not data_cfg.source.startswith("builtin:"):
-        sections["data"] = DataConfig(**{**data_cfg.__dict__,
-                                         "source": str(base_dir / data_cfg.source)})
+        sections["data"] = DataConfig(
+            **{**data_cfg.__dict__, "source": str(base_dir / data_cfg.source)}
+        )
     if model_cfg.path:
-        sections["model"] = ModelConfig(**{**model_cfg.__dict__,
-                                           "path": str(base_dir / model_cfg.path)})
+        sections["model"] = ModelConfig(
+            **{**model_cfg.__dict__, "path": str(base_dir / model_cfg.path)}
+        )
     return BuildConfig(
         name=_typed(top["name"], None, "str", f"{source}: name") if "name" in top else None,
         seed=_typed(top.get("seed", 0), 0, "int", f"{source}: seed"),

@@ -28,7 +28,9 @@ METADATA = {
     "normalization": {"mean": [0.5, -1.0, 2.0], "scale": [2.0, 0.5, 3.0]},
 }
 META = ModelMeta(
-    name="tiny_lstm", input_shape=(T, F), output_shape=(CLASSES,),
+    name="tiny_lstm",
+    input_shape=(T, F),
+    output_shape=(CLASSES,),
     normalization=Normalization(**{k: tuple(v) for k, v in METADATA["normalization"].items()}),
 )
 
@@ -58,24 +60,42 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     np.savez(build / "data" / "test.npz", x=_raw_windows(5, 1))
     np.savez(build / "data" / "calibration.npz", x=_raw_windows(32, 2))
     tflite = build / "tflite" / "tiny_lstm_int8.tflite"
-    convert_tflite(build / "model" / "model.keras", "int8", tflite,
-                   metadata=METADATA, calibration=build / "data" / "calibration.npz")
-    write_json(build / "manifest.json", {
-        "name": "tiny_lstm",
-        "model": {"keras": "model/model.keras", "metadata": "model/metadata.json"},
-        "data": {"test": "data/test.npz"},
-        "artefacts": [
-            {"name": "tflite_int8", "path": "tflite/tiny_lstm_int8.tflite", "format": "tflite",
-             "quantization": "int8", "sha256": sha256_file(tflite)},
-            {"name": "native_int8", "path": "native/int8", "format": "native-c"},
-        ],
-    })
+    convert_tflite(
+        build / "model" / "model.keras",
+        "int8",
+        tflite,
+        metadata=METADATA,
+        calibration=build / "data" / "calibration.npz",
+    )
+    write_json(
+        build / "manifest.json",
+        {
+            "name": "tiny_lstm",
+            "model": {"keras": "model/model.keras", "metadata": "model/metadata.json"},
+            "data": {"test": "data/test.npz"},
+            "artefacts": [
+                {
+                    "name": "tflite_int8",
+                    "path": "tflite/tiny_lstm_int8.tflite",
+                    "format": "tflite",
+                    "quantization": "int8",
+                    "sha256": sha256_file(tflite),
+                },
+                {"name": "native_int8", "path": "native/int8", "format": "native-c"},
+            ],
+        },
+    )
     return build
 
 
 def _run_board(bundle: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(bundle / "run_on_board.py"), *args],
-                          capture_output=True, text=True, timeout=120, cwd="/")
+    return subprocess.run(
+        [sys.executable, str(bundle / "run_on_board.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+    )
 
 
 def test_board_script_output_equals_litert_runner(build_dir: Path, tmp_path: Path) -> None:
@@ -91,10 +111,12 @@ def test_board_script_output_equals_litert_runner(build_dir: Path, tmp_path: Pat
     assert (tmp_path / "board.log").read_text() == done.stdout
 
     x = np.load(bundle.out_dir / "test_x.npy")
-    assert np.array_equal(x.view(np.uint32).ravel(),
-                          np.fromfile(bundle.out_dir / "test_x.f32", "<u4"))
-    artefact = Artefact("tflite_int8", build_dir / "tflite" / "tiny_lstm_int8.tflite", "tflite",
-                        "int8")
+    assert np.array_equal(
+        x.view(np.uint32).ravel(), np.fromfile(bundle.out_dir / "test_x.f32", "<u4")
+    )
+    artefact = Artefact(
+        "tflite_int8", build_dir / "tflite" / "tiny_lstm_int8.tflite", "tflite", "int8"
+    )
     litert = get_runner("litert").run(artefact, x, META, RunContext(work_dir=tmp_path))
     assert np.array_equal(log.outputs, litert.raw_outputs.reshape(5, -1))
     # The board log goes through the validator's device-log runner with bundle.json's scale.

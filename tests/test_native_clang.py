@@ -19,8 +19,12 @@ from edge_rnn.native.host import compile_host, run_binary
 def test_clang_build_matches_gcc(tmp_path: Path, quant: str) -> None:
     keras.utils.set_random_seed(4)
     model = keras.Sequential(
-        [keras.Input((7, 3)), keras.layers.GRU(6, return_sequences=True), keras.layers.LSTM(5),
-         keras.layers.Dense(3, activation="softmax")]
+        [
+            keras.Input((7, 3)),
+            keras.layers.GRU(6, return_sequences=True),
+            keras.layers.LSTM(5),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
     )
     x = np.random.default_rng(1).normal(size=(16, 7, 3)).astype(np.float32)
     gen = generate(load_model_ir(model), tmp_path / "gen", quant=quant, calibration_x=x)

@@ -50,8 +50,9 @@ def _parse(blob: bytes) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def host_output(tmp_path_factory) -> dict[str, np.ndarray]:
     tmp = tmp_path_factory.mktemp("kernels")
-    return _parse(_build_and_run(tmp, ["gcc"], ["-fsanitize=address,undefined",
-                                                "-fno-sanitize-recover=all"]))
+    return _parse(
+        _build_and_run(tmp, ["gcc"], ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
+    )
 
 
 def test_tables_match_their_definition():
@@ -98,7 +99,8 @@ def test_q_shift_and_requant_bit_exact_with_twin(host_output):
 
 def test_float_activations_match_numpy(host_output):
     v = (np.float32(-10.0) + np.arange(4001, dtype=np.float32) * np.float32(0.005)).astype(
-        np.float32)
+        np.float32
+    )
     got = host_output["float_act"]
     np.testing.assert_allclose(got[:, 0], np.tanh(v), atol=2e-7)
     np.testing.assert_allclose(got[:, 1], 1 / (1 + np.exp(-v.astype(np.float64))), atol=2e-7)
@@ -132,8 +134,7 @@ def test_dsp_path_identical_to_portable(host_output, tmp_path):
     cc, qemu = "arm-linux-gnueabihf-gcc", "qemu-arm"
     if not (shutil.which(cc) and shutil.which(qemu)):
         pytest.skip(f"{cc} and {qemu} are needed")
-    blob = _build_and_run(tmp_path, [cc], ["-static", "-mcpu=cortex-a7", "-mthumb"],
-                          [qemu])
+    blob = _build_and_run(tmp_path, [cc], ["-static", "-mcpu=cortex-a7", "-mthumb"], [qemu])
     arm = _parse(blob)
     for key in ("int_act", "requant"):
         np.testing.assert_array_equal(arm[key], host_output[key])
@@ -143,13 +144,27 @@ def test_dsp_path_identical_to_portable(host_output, tmp_path):
 
 
 @pytest.mark.arm
-@pytest.mark.parametrize("cpu", [
-    ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-    ["-mcpu=cortex-m0plus", "-mthumb"],
-])
+@pytest.mark.parametrize(
+    "cpu",
+    [
+        ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+        ["-mcpu=cortex-m0plus", "-mthumb"],
+    ],
+)
 def test_kernels_compile_warning_free_for_cortex_m(tmp_path, cpu):
     if not shutil.which("arm-none-eabi-gcc"):
         pytest.skip("arm-none-eabi-gcc is needed")
     for src in KERNELS:
-        subprocess.run(["arm-none-eabi-gcc", *WARN, "-O2", *cpu, "-c", str(NATIVE / src),
-                        "-o", str(tmp_path / (src + ".o"))], check=True)
+        subprocess.run(
+            [
+                "arm-none-eabi-gcc",
+                *WARN,
+                "-O2",
+                *cpu,
+                "-c",
+                str(NATIVE / src),
+                "-o",
+                str(tmp_path / (src + ".o")),
+            ],
+            check=True,
+        )

@@ -38,24 +38,29 @@ def _build(case: str):
         "rnn_relu": lambda x: L.Dense(2)(L.SimpleRNN(6, activation="relu")(x)),
         "lstm_seq": lambda x: L.Dense(2)(L.LSTM(4, return_sequences=True)(x)),
         "stacked": lambda x: L.Dense(3)(L.GRU(5)(L.LSTM(6, return_sequences=True)(x))),
-        "gru_nobias_hard": lambda x: L.GRU(4, use_bias=False,
-                                           recurrent_activation="hard_sigmoid")(x),
-        "lstm_acts": lambda x: L.LSTM(5, activation="relu", recurrent_activation="hard_sigmoid",
-                                      return_sequences=True)(x),
+        "gru_nobias_hard": lambda x: L.GRU(4, use_bias=False, recurrent_activation="hard_sigmoid")(
+            x
+        ),
+        "lstm_acts": lambda x: L.LSTM(
+            5, activation="relu", recurrent_activation="hard_sigmoid", return_sequences=True
+        )(x),
         "dense_first": lambda x: L.SimpleRNN(4)(L.Dense(5, activation="tanh")(x)),
         "backwards": lambda x: L.Dense(2)(L.LSTM(4, go_backwards=True)(x)),
         "backwards_seq": lambda x: L.SimpleRNN(3, go_backwards=True, return_sequences=True)(x),
         "bi_concat": lambda x: L.Dense(3, activation="softmax")(
-            L.Bidirectional(L.LSTM(4), merge_mode="concat")(x)),
-        "bi_sum_seq": lambda x: L.Bidirectional(L.GRU(3, return_sequences=True),
-                                                merge_mode="sum")(x),
+            L.Bidirectional(L.LSTM(4), merge_mode="concat")(x)
+        ),
+        "bi_sum_seq": lambda x: L.Bidirectional(L.GRU(3, return_sequences=True), merge_mode="sum")(
+            x
+        ),
         "bi_ave": lambda x: L.Bidirectional(L.SimpleRNN(4), merge_mode="ave")(x),
-        "bi_mul_seq": lambda x: L.Dense(2)(L.Bidirectional(
-            L.LSTM(3, return_sequences=True), merge_mode="mul")(x)),
+        "bi_mul_seq": lambda x: L.Dense(2)(
+            L.Bidirectional(L.LSTM(3, return_sequences=True), merge_mode="mul")(x)
+        ),
     }
     model = keras.Model(inp, cases[case](inp), name=f"m_{case}")
     rng = np.random.RandomState(3)
-    x_raw = (rng.randn(N, T, F) * np.array([2.0, 0.5, 4.0]) + np.array([1.0, -2.0, 0.5]))
+    x_raw = rng.randn(N, T, F) * np.array([2.0, 0.5, 4.0]) + np.array([1.0, -2.0, 0.5])
     x_raw = x_raw.astype(np.float32)
     mean, scale = (1.0, -2.0, 0.5), (2.0, 0.5, 4.0)
     norm = ir.Normalization(mean, scale)
@@ -66,9 +71,23 @@ def _build(case: str):
     return load_model_ir(model, meta), x_raw, ref
 
 
-CASES = ["lstm", "gru_reset_after", "gru_reset_before", "rnn_relu", "lstm_seq", "stacked",
-         "gru_nobias_hard", "lstm_acts", "dense_first", "backwards", "backwards_seq",
-         "bi_concat", "bi_sum_seq", "bi_ave", "bi_mul_seq"]
+CASES = [
+    "lstm",
+    "gru_reset_after",
+    "gru_reset_before",
+    "rnn_relu",
+    "lstm_seq",
+    "stacked",
+    "gru_nobias_hard",
+    "lstm_acts",
+    "dense_first",
+    "backwards",
+    "backwards_seq",
+    "bi_concat",
+    "bi_sum_seq",
+    "bi_ave",
+    "bi_mul_seq",
+]
 
 
 @pytest.fixture(scope="module", params=CASES)
@@ -142,10 +161,13 @@ def test_generation_is_deterministic(tmp_path):
 
 
 @pytest.mark.arm
-@pytest.mark.parametrize("cpu", [
-    ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-    ["-mcpu=cortex-m0plus", "-mthumb"],
-])
+@pytest.mark.parametrize(
+    "cpu",
+    [
+        ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+        ["-mcpu=cortex-m0plus", "-mthumb"],
+    ],
+)
 def test_generated_code_compiles_for_cortex_m(cpu, tmp_path):
     if not shutil.which("arm-none-eabi-gcc"):
         pytest.skip("arm-none-eabi-gcc is needed")
@@ -154,9 +176,22 @@ def test_generated_code_compiles_for_cortex_m(cpu, tmp_path):
         for quant in ("float32", "int8w", "int8"):
             gen = generate(model, tmp_path / f"{name}_{quant}", quant=quant, calibration_x=x_raw)
             for src in gen.sources:
-                subprocess.run(["arm-none-eabi-gcc", "-std=c99", "-Wall", "-Wextra", "-Werror",
-                                "-O2", *cpu, "-c", str(src), "-o", str(tmp_path / "x.o")],
-                               check=True)
+                subprocess.run(
+                    [
+                        "arm-none-eabi-gcc",
+                        "-std=c99",
+                        "-Wall",
+                        "-Wextra",
+                        "-Werror",
+                        "-O2",
+                        *cpu,
+                        "-c",
+                        str(src),
+                        "-o",
+                        str(tmp_path / "x.o"),
+                    ],
+                    check=True,
+                )
 
 
 def test_errors_name_the_problem(tmp_path):
@@ -171,8 +206,9 @@ def test_errors_name_the_problem(tmp_path):
     layer = gru.layers[0]
     import dataclasses
 
-    bad = dataclasses.replace(gru, layers=(dataclasses.replace(
-        layer, recurrent_activation="tanh"), *gru.layers[1:]))
+    bad = dataclasses.replace(
+        gru, layers=(dataclasses.replace(layer, recurrent_activation="tanh"), *gru.layers[1:])
+    )
     with pytest.raises(EdgeRnnError, match=f"layer '{layer.name}'.*sigmoid or hard_sigmoid"):
         generate(bad, tmp_path / "d", quant="int8", calibration_x=x_raw)
     assert not (tmp_path / "d").exists()

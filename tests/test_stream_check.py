@@ -21,8 +21,7 @@ def _native(tmp_path: Path, recurrent: keras.layers.Layer, quant: str) -> Artefa
     model = keras.Sequential([keras.Input((STEPS, FEATURES)), recurrent, keras.layers.Dense(2)])
     x = np.random.default_rng(0).normal(size=(32, STEPS, FEATURES)).astype(np.float32)
     gen = generate(load_model_ir(model), tmp_path / quant, quant=quant, calibration_x=x)
-    return Artefact(f"native_{quant}", gen.out_dir, "native-c", quant,
-                    {"streaming": gen.streaming})
+    return Artefact(f"native_{quant}", gen.out_dir, "native-c", quant, {"streaming": gen.streaming})
 
 
 def _meta() -> ModelMeta:

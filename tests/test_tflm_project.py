@@ -33,8 +33,11 @@ METADATA = {
 def _keras_model(layer, units: int, name: str, path: Path) -> Path:
     keras.utils.set_random_seed(1)
     model = keras.Sequential(
-        [keras.Input((STEPS, FEATURES)), layer(units),
-         keras.layers.Dense(CLASSES, activation="softmax")],
+        [
+            keras.Input((STEPS, FEATURES)),
+            layer(units),
+            keras.layers.Dense(CLASSES, activation="softmax"),
+        ],
         name=name,
     )
     model.save(path)
@@ -62,8 +65,9 @@ def models(root: Path) -> dict[str, Path]:
     for cell, layer in CELLS.items():
         keras_path = _keras_model(layer, 8, f"tiny_{cell}", root / f"{cell}.keras")
         out[cell] = root / f"{cell}_int8.tflite"
-        convert_tflite(keras_path, "int8", out[cell], metadata=METADATA,
-                       calibration=root / "calibration.npz")
+        convert_tflite(
+            keras_path, "int8", out[cell], metadata=METADATA, calibration=root / "calibration.npz"
+        )
     return out
 
 
@@ -73,13 +77,18 @@ def projects(models: dict[str, Path], root: Path) -> dict[str, Path]:
     x = _raw_windows(WINDOWS, 1)
     out = {}
     for cell, path in models.items():
-        out[cell] = generate_project(path, root / f"proj_{cell}", metadata=METADATA,
-                                     test_x=x).out_dir
+        out[cell] = generate_project(
+            path, root / f"proj_{cell}", metadata=METADATA, test_x=x
+        ).out_dir
     for ecosystem in ECOSYSTEMS:
         if ecosystem != "cmake":
-            out[ecosystem] = generate_project(models["lstm"], root / f"proj_{ecosystem}",
-                                              ecosystem=ecosystem, metadata=METADATA,
-                                              test_x=x).out_dir
+            out[ecosystem] = generate_project(
+                models["lstm"],
+                root / f"proj_{ecosystem}",
+                ecosystem=ecosystem,
+                metadata=METADATA,
+                test_x=x,
+            ).out_dir
     return out
 
 
@@ -90,9 +99,14 @@ def _flatbuffer_ops(path: Path) -> set[str]:
     model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     codes = {
-        names[max(model.operatorCodes[op.opcodeIndex].builtinCode,
-                  model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)]
-        for graph in model.subgraphs for op in graph.operators
+        names[
+            max(
+                model.operatorCodes[op.opcodeIndex].builtinCode,
+                model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode,
+            )
+        ]
+        for graph in model.subgraphs
+        for op in graph.operators
     }
     return codes
 
@@ -148,8 +162,22 @@ def _compile_quantizer(src: Path, out: Path) -> Path:
         "    }\n    return 0;\n}\n"
     )
     exe = out / "harness"
-    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(src),
-                    str(out / "harness.c"), "-o", str(exe), "-lm"], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-I",
+            str(src),
+            str(out / "harness.c"),
+            "-o",
+            str(exe),
+            "-lm",
+        ],
+        check=True,
+    )
     return exe
 
 
@@ -167,15 +195,19 @@ def test_device_quantization_and_expected_outputs_match_host_tflm(
 
     src = projects[cell] / "src"
     x = _raw_windows(WINDOWS, 1)
-    done = subprocess.run([str(_compile_quantizer(src, tmp_path))], input=x.tobytes(),
-                          capture_output=True, check=True)
+    done = subprocess.run(
+        [str(_compile_quantizer(src, tmp_path))], input=x.tobytes(), capture_output=True, check=True
+    )
     device_in = np.frombuffer(done.stdout, np.int8).reshape(x.shape)
     interpreter = runtime.Interpreter.from_bytes(
         models[cell].read_bytes(),
-        arena_size=_define(src / "model_data.h", "MODEL_DATA_TFLM_ARENA_BYTES"))
+        arena_size=_define(src / "model_data.h", "MODEL_DATA_TFLM_ARENA_BYTES"),
+    )
     details = interpreter.get_input_details(0)
-    scale, zero = details["quantization_parameters"]["scales"][0], \
-        details["quantization_parameters"]["zero_points"][0]
+    scale, zero = (
+        details["quantization_parameters"]["scales"][0],
+        details["quantization_parameters"]["zero_points"][0],
+    )
     norm = METADATA["normalization"]
     xn = (x - np.float32(norm["mean"])) / np.float32(norm["scale"])
     np.testing.assert_array_equal(device_in, quantize(xn, scale, zero, np.int8))
@@ -200,9 +232,24 @@ def _syntax_check(project: Path, src_dir: str) -> None:
     assert sources
     for source in sources:
         done = subprocess.run(
-            ["g++", "-std=c++17", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
-             "-I", str(STUBS), "-I", str(project / src_dir), "-x", "c++", str(source)],
-            capture_output=True, text=True)
+            [
+                "g++",
+                "-std=c++17",
+                "-fsyntax-only",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-I",
+                str(STUBS),
+                "-I",
+                str(project / src_dir),
+                "-x",
+                "c++",
+                str(source),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, f"{source.name}: {done.stderr}"
 
 
@@ -219,8 +266,13 @@ def test_ecosystem_layouts_and_readmes(projects: dict[str, Path]) -> None:
         "cmake": ["CMakeLists.txt", "src/main.cc"],
         "arduino": ["tiny_rnn.ino", "src/model_runner.cc"],
         "zephyr": ["CMakeLists.txt", "prj.conf", "src/main.cc"],
-        "esp-idf": ["CMakeLists.txt", "main/CMakeLists.txt", "main/idf_component.yml",
-                    "sdkconfig.defaults", "main/main.cc"],
+        "esp-idf": [
+            "CMakeLists.txt",
+            "main/CMakeLists.txt",
+            "main/idf_component.yml",
+            "sdkconfig.defaults",
+            "main/main.cc",
+        ],
     }
     for ecosystem, files in expect.items():
         project = projects["lstm" if ecosystem == "cmake" else ecosystem]
@@ -239,11 +291,13 @@ def test_lstm_resets_state_and_generation_is_deterministic(
     models: dict[str, Path], projects: dict[str, Path], root: Path
 ) -> None:
     assert "interpreter->Reset()" in (projects["lstm"] / "src/model_runner.cc").read_text()
-    again = generate_project(models["lstm"], root / "again", metadata=METADATA,
-                             test_x=_raw_windows(WINDOWS, 1)).out_dir
+    again = generate_project(
+        models["lstm"], root / "again", metadata=METADATA, test_x=_raw_windows(WINDOWS, 1)
+    ).out_dir
     files = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(projects["lstm"])
-                           for p in projects["lstm"].rglob("*") if p.is_file())
+    assert files == sorted(
+        p.relative_to(projects["lstm"]) for p in projects["lstm"].rglob("*") if p.is_file()
+    )
     for file in files:
         assert (again / file).read_bytes() == (projects["lstm"] / file).read_bytes(), file
 

@@ -32,13 +32,18 @@ def keras_lstm(root: Path) -> Path:
     dynamic-range quantizer to make it int8 (it leaves the fused LSTM weights float)."""
     keras.utils.set_random_seed(2)
     model = keras.Sequential(
-        [keras.Input((STEPS, FEATURES)), keras.layers.LSTM(8),
-         keras.layers.Dense(CLASSES, activation="softmax")],
+        [
+            keras.Input((STEPS, FEATURES)),
+            keras.layers.LSTM(8),
+            keras.layers.Dense(CLASSES, activation="softmax"),
+        ],
         name="refuse_lstm",
     )
     model.save(root / "lstm.keras")
-    np.savez(root / "calibration.npz",
-             x=np.random.default_rng(0).normal(size=(32, STEPS, FEATURES)).astype(np.float32))
+    np.savez(
+        root / "calibration.npz",
+        x=np.random.default_rng(0).normal(size=(32, STEPS, FEATURES)).astype(np.float32),
+    )
     return root / "lstm.keras"
 
 
@@ -47,8 +52,12 @@ def converted(keras_lstm: Path, root: Path) -> dict[str, Path]:
     out = {}
     for quantization in ("int8", "float16", "dynamic"):
         out[quantization] = root / f"lstm_{quantization}.tflite"
-        convert_tflite(keras_lstm, quantization, out[quantization],
-                       calibration=root / "calibration.npz" if quantization == "int8" else None)
+        convert_tflite(
+            keras_lstm,
+            quantization,
+            out[quantization],
+            calibration=root / "calibration.npz" if quantization == "int8" else None,
+        )
     return out
 
 
@@ -114,7 +123,9 @@ def test_dynamic_range_is_refused(converted: dict[str, Path], tmp_path: Path) ->
     ids=["while", "flex", "custom", "unknown-op", "dynamic-shape"],
 )
 def test_unrunnable_graphs_are_refused(
-    converted: dict[str, Path], tmp_path: Path, edit: Callable[[Any, Any], None],
+    converted: dict[str, Path],
+    tmp_path: Path,
+    edit: Callable[[Any, Any], None],
     needles: tuple[str, ...],
 ) -> None:
     path = _edited(converted["int8"], tmp_path / "edited.tflite", edit)
@@ -125,8 +136,12 @@ def test_unedited_copy_is_accepted(converted: dict[str, Path], tmp_path: Path) -
     """Control for the edits above: repacking alone changes nothing TFLM cares about."""
     path = _edited(converted["int8"], tmp_path / "same.tflite", lambda model, schema: None)
     project = generate_project(path, tmp_path / "out", ecosystem="esp-idf")
-    assert [op for op, _ in project.ops] == ["FULLY_CONNECTED", "SOFTMAX", "STRIDED_SLICE",
-                                             "UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert [op for op, _ in project.ops] == [
+        "FULLY_CONNECTED",
+        "SOFTMAX",
+        "STRIDED_SLICE",
+        "UNIDIRECTIONAL_SEQUENCE_LSTM",
+    ]
 
 
 def test_cli_generates_and_refuses(
@@ -137,17 +152,36 @@ def test_cli_generates_and_refuses(
     data = tmp_path / "test.npz"
     np.savez(data, x=np.zeros((3, STEPS, FEATURES), np.float32), y=np.zeros(3))
     out = tmp_path / "proj"
-    code = main(["generate", str(converted["int8"]), "--backend", "tflm", "--project", "arduino",
-                 "--out", str(out), "--metadata", str(metadata), "--data", str(data)])
+    code = main(
+        [
+            "generate",
+            str(converted["int8"]),
+            "--backend",
+            "tflm",
+            "--project",
+            "arduino",
+            "--out",
+            str(out),
+            "--metadata",
+            str(metadata),
+            "--data",
+            str(data),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "AddUnidirectionalSequenceLSTM" in printed and "arena" in printed
     assert (out / "refuse_lstm.ino").is_file()
-    assert (out / "expected_log.txt").read_text().startswith(
-        "EDGE-RNN v1 model=refuse_lstm samples=3 outputs=160 dtype=i8")
-    code = main(["generate", str(converted["float16"]), "--backend", "tflm",
-                 "--out", str(tmp_path / "f16")])
+    assert (
+        (out / "expected_log.txt")
+        .read_text()
+        .startswith("EDGE-RNN v1 model=refuse_lstm samples=3 outputs=160 dtype=i8")
+    )
+    code = main(
+        ["generate", str(converted["float16"]), "--backend", "tflm", "--out", str(tmp_path / "f16")]
+    )
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1 and "float16" in error
-    code = main(["generate", str(root / "lstm.keras"), "--backend", "tflm",
-                 "--out", str(tmp_path / "k")])
+    code = main(
+        ["generate", str(root / "lstm.keras"), "--backend", "tflm", "--out", str(tmp_path / "k")]
+    )
     assert code == 2 and "takes a .tflite model" in capsys.readouterr().err

@@ -7,7 +7,8 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "build", help="run the whole pipeline from one TOML config",
+        "build",
+        help="run the whole pipeline from one TOML config",
         description="Data -> training (or an existing model) -> every TFLite/ONNX conversion -> "
         "C arrays -> validation, into DIR with DIR/manifest.json and DIR/report.json.",
     )

@@ -11,8 +11,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="directory for the .h/.c files")
     parser.add_argument("--name", help="C identifier (default: from the file name)")
     parser.add_argument("--metadata", help="model metadata.json (class names, normalization)")
-    parser.add_argument("--arena", action="store_true",
-                        help="measure the TFLite Micro arena and put it in the header")
+    parser.add_argument(
+        "--arena",
+        action="store_true",
+        help="measure the TFLite Micro arena and put it in the header",
+    )
     parser.set_defaults(func=run)
 
 

@@ -10,7 +10,8 @@ from edge_rnn.export.routes import ONNX_QUANTIZATIONS, ROUTE_CHOICES, TFLITE_QUA
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "convert", help="convert a Keras model to TFLite or ONNX",
+        "convert",
+        help="convert a Keras model to TFLite or ONNX",
         description=f"TFLite quantizations: {', '.join(TFLITE_QUANTIZATIONS)}; "
         f"ONNX: {', '.join(ONNX_QUANTIZATIONS)}. int8/int16x8 calibrate on real windows.",
     )
@@ -19,8 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quant", default="float32", help="quantization (see above)")
     parser.add_argument("--out", required=True, help="output file")
     parser.add_argument("--calibration", help="builtin:NAME, .npz or .csv training data")
-    parser.add_argument("--route", default="auto", choices=ROUTE_CHOICES,
-                        help="LSTM graph: fused op, unrolled, or auto (default)")
+    parser.add_argument(
+        "--route",
+        default="auto",
+        choices=ROUTE_CHOICES,
+        help="LSTM graph: fused op, unrolled, or auto (default)",
+    )
     parser.add_argument("--timesteps", type=int, help="fix the sequence length of the model")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     parser.set_defaults(func=run)
@@ -39,14 +44,25 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="edge-rnn-") as tmp:
         calibration = None
         if args.calibration:
-            calibration = calibration_npz(args.calibration, Path(tmp, "calibration.npz"),
-                                          timesteps=args.timesteps)
+            calibration = calibration_npz(
+                args.calibration, Path(tmp, "calibration.npz"), timesteps=args.timesteps
+            )
         partial = Path(tmp, out.name)
-        result = convert(args.model, args.fmt, args.quant, partial, calibration=calibration,
-                         route=args.route, timesteps=args.timesteps, timeout=args.timeout)
+        result = convert(
+            args.model,
+            args.fmt,
+            args.quant,
+            partial,
+            calibration=calibration,
+            route=args.route,
+            timesteps=args.timesteps,
+            timeout=args.timeout,
+        )
         partial.replace(out)
     for note in result.notes:
         print(f"note: {note}")
-    print(f"wrote {out} ({out.stat().st_size:,} bytes, route {result.route}, "
-          f"ops {', '.join(result.ops)})")
+    print(
+        f"wrote {out} ({out.stat().st_size:,} bytes, route {result.route}, "
+        f"ops {', '.join(result.ops)})"
+    )
     return 0

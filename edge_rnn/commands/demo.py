@@ -9,7 +9,8 @@ DEMO_OUT = "edge-rnn-demo"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "demo", help="end-to-end demo on built-in data (train, convert, generate C, validate)",
+        "demo",
+        help="end-to-end demo on built-in data (train, convert, generate C, validate)",
         description="Train an LSTM on the built-in 3-axis accelerometer gesture data, convert it "
         "to every TFLite/ONNX quantization, write C, validate every artefact and print the table.",
     )

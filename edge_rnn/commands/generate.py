@@ -22,13 +22,16 @@ def _native(args: argparse.Namespace, calibration_x) -> list[str]:
             f"--quant {args.quant}: the native backend supports {', '.join(NATIVE_QUANTS)}"
         )
     gen = generate(model, args.out, quant=args.quant, calibration_x=calibration_x)
-    lines = [f"wrote {gen.out_dir}: {', '.join(f.name for f in gen.files)}",
-             f"const data {gen.const_bytes:,} bytes, state RAM {gen.ram_bytes:,} bytes, "
-             f"outputs {gen.output_dtype}"
-             + (f" (value = raw * {gen.output_scale:g})" if gen.output_dtype != "f32" else "")]
+    lines = [
+        f"wrote {gen.out_dir}: {', '.join(f.name for f in gen.files)}",
+        f"const data {gen.const_bytes:,} bytes, state RAM {gen.ram_bytes:,} bytes, "
+        f"outputs {gen.output_dtype}"
+        + (f" (value = raw * {gen.output_scale:g})" if gen.output_dtype != "f32" else ""),
+    ]
     if not gen.streaming:
-        lines.append(f"note: no {model.name}_step(): a backward/bidirectional layer needs the "
-                     "whole window")
+        lines.append(
+            f"note: no {model.name}_step(): a backward/bidirectional layer needs the whole window"
+        )
     return lines
 
 
@@ -50,13 +53,16 @@ def _tflm(args: argparse.Namespace, _calibration_x) -> list[str]:
             if "x" not in data:
                 raise EdgeRnnError(f"'{args.data}' has no array 'x' of raw test windows")
             test_x = np.asarray(data["x"], np.float32)
-    project = generate_project(args.model, args.out, ecosystem=args.project, metadata=metadata,
-                               test_x=test_x)
+    project = generate_project(
+        args.model, args.out, ecosystem=args.project, metadata=metadata, test_x=test_x
+    )
     arena = project.arena
-    return [f"wrote {project.out_dir} ({project.ecosystem}, {len(project.files)} files)",
-            "ops: " + ", ".join(f"{op} ({method})" for op, method in project.ops),
-            f"model {project.model_bytes:,} bytes, arena {arena.recommended_bytes:,} bytes "
-            f"(smallest working {arena.min_bytes:,} {arena.margin})"]
+    return [
+        f"wrote {project.out_dir} ({project.ecosystem}, {len(project.files)} files)",
+        "ops: " + ", ".join(f"{op} ({method})" for op, method in project.ops),
+        f"model {project.model_bytes:,} bytes, arena {arena.recommended_bytes:,} bytes "
+        f"(smallest working {arena.min_bytes:,} {arena.margin})",
+    ]
 
 
 # backend name -> generator(args, calibration windows or None) -> lines to print
@@ -75,15 +81,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "tflm: a TFLite Micro app for a .tflite in a cmake, arduino, zephyr or esp-idf layout "
         "(exact op resolver, measured arena, validation main printing the line protocol).",
     )
-    parser.add_argument("model", help="native: .keras or .h5 model (metadata.json beside it is "
-                        "used); tflm: .tflite model")
+    parser.add_argument(
+        "model",
+        help="native: .keras or .h5 model (metadata.json beside it is used); tflm: .tflite model",
+    )
     parser.add_argument("--backend", default="native", choices=sorted(BACKENDS))
     parser.add_argument("--quant", default="float32", help="native: float32, int8w or int8")
     parser.add_argument("--out", required=True, help="output directory (must not exist)")
     parser.add_argument("--calibration", help="builtin:NAME, .npz or .csv training data")
     parser.add_argument("--timesteps", type=int, help="fix the sequence length of the model")
-    parser.add_argument("--project", default="cmake", choices=("cmake", "arduino", "zephyr",
-                        "esp-idf"), help="tflm: the project layout")
+    parser.add_argument(
+        "--project",
+        default="cmake",
+        choices=("cmake", "arduino", "zephyr", "esp-idf"),
+        help="tflm: the project layout",
+    )
     parser.add_argument("--metadata", help="tflm: model/metadata.json (normalization, classes)")
     parser.add_argument("--data", help="tflm: .npz with raw test windows x to embed")
     parser.set_defaults(func=run)
@@ -99,8 +111,9 @@ def run(args: argparse.Namespace) -> int:
         from edge_rnn.api import calibration_npz
 
         with tempfile.TemporaryDirectory(prefix="edge-rnn-") as tmp:
-            path = calibration_npz(args.calibration, Path(tmp, "calibration.npz"),
-                                   timesteps=args.timesteps)
+            path = calibration_npz(
+                args.calibration, Path(tmp, "calibration.npz"), timesteps=args.timesteps
+            )
             with np.load(path) as data:
                 calibration_x = np.asarray(data["x"], np.float32)
     for line in BACKENDS[args.backend](args, calibration_x):

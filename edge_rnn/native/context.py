@@ -15,8 +15,12 @@ from edge_rnn.codegen.templates import c_values
 from edge_rnn.native.lower import ACT_IDS, CELL_IDS, MERGE_IDS, Stage, is_streamable
 from edge_rnn.native.quantize import QPlan, group_rows, int8w_rows, interleave, pad4
 
-CTYPES = {"float": ("float", 4), "int8_t": ("int8_t", 1), "int16_t": ("int16_t", 2),
-          "int32_t": ("int32_t", 4)}
+CTYPES = {
+    "float": ("float", 4),
+    "int8_t": ("int8_t", 1),
+    "int16_t": ("int16_t", 2),
+    "int32_t": ("int32_t", 4),
+}
 
 
 class _Builder:
@@ -30,8 +34,14 @@ class _Builder:
         flat = np.asarray(values).reshape(-1)
         fmt = "float" if ctype == "float" else "int"
         per_line = 8 if ctype == "float" else 16
-        self.arrays.append({"name": name, "ctype": ctype, "count": flat.size,
-                            "body": c_values(flat.tolist(), fmt=fmt, per_line=per_line)})
+        self.arrays.append(
+            {
+                "name": name,
+                "ctype": ctype,
+                "count": flat.size,
+                "body": c_values(flat.tolist(), fmt=fmt, per_line=per_line),
+            }
+        )
         return name
 
     def field(self, name: str, ctype: str, count: int) -> str:
@@ -51,19 +61,31 @@ class _Builder:
 def _cell_ctx(b: _Builder, prefix: str, cell, quant: str, qc) -> dict[str, Any]:
     layer = cell.layer
     ctx: dict[str, Any] = {
-        "desc": prefix, "cell": CELL_IDS[layer.cell], "act": ACT_IDS[layer.activation],
-        "rec_act": ACT_IDS[layer.recurrent_activation], "reset_after": int(layer.reset_after),
-        "units": layer.units, "in": layer.input_size, "go_backwards": layer.go_backwards,
+        "desc": prefix,
+        "cell": CELL_IDS[layer.cell],
+        "act": ACT_IDS[layer.activation],
+        "rec_act": ACT_IDS[layer.recurrent_activation],
+        "reset_after": int(layer.reset_after),
+        "units": layer.units,
+        "in": layer.input_size,
+        "go_backwards": layer.go_backwards,
     }
     if quant == "int8":
         w16, par = group_rows(qc)
         ctx.update(
-            in_off=qc.in_pad, units_pad=qc.units_pad, q_v=qc.q_v, q_c=qc.q_c, q_g=qc.q_g,
+            in_off=qc.in_pad,
+            units_pad=qc.units_pad,
+            q_v=qc.q_v,
+            q_c=qc.q_c,
+            q_g=qc.q_g,
             q_a=qc.q_a,
             w=b.array(prefix + "_w", "int16_t", w16),
             par=b.array(prefix + "_p", "int32_t", par),
-            rbias=b.array(prefix + "_rb", "int32_t", None if qc.rbias is None
-                          else np.pad(qc.rbias, (0, qc.units_pad - layer.units))),
+            rbias=b.array(
+                prefix + "_rb",
+                "int32_t",
+                None if qc.rbias is None else np.pad(qc.rbias, (0, qc.units_pad - layer.units)),
+            ),
             rshift=int(bool(np.all(qc.rows.shift >= 1))),
         )
         width, vt = qc.in_pad + qc.units_pad, "int16_t"
@@ -71,12 +93,17 @@ def _cell_ctx(b: _Builder, prefix: str, cell, quant: str, qc) -> dict[str, Any]:
         ctx["in_off"] = layer.input_size
         if quant == "int8w":
             wq, scale = int8w_rows(cell.w)
-            ctx.update(w="0", wq=b.array(prefix + "_w", "int8_t", wq),
-                       wscale=b.array(prefix + "_ws", "float", scale))
+            ctx.update(
+                w="0",
+                wq=b.array(prefix + "_w", "int8_t", wq),
+                wscale=b.array(prefix + "_ws", "float", scale),
+            )
         else:
             ctx.update(w=b.array(prefix + "_w", "float", cell.w), wq="0", wscale="0")
-        ctx.update(bias=b.array(prefix + "_b", "float", cell.bias),
-                   rbias=b.array(prefix + "_rb", "float", cell.rbias))
+        ctx.update(
+            bias=b.array(prefix + "_b", "float", cell.bias),
+            rbias=b.array(prefix + "_rb", "float", cell.rbias),
+        )
         width, vt = layer.input_size + layer.units, "float"
     ctx["xh"] = b.field(prefix + "_xh", vt, width)
     ctx["c"] = "s->" + b.field(prefix + "_c", vt, layer.units) if layer.cell == "lstm" else "0"
@@ -84,19 +111,29 @@ def _cell_ctx(b: _Builder, prefix: str, cell, quant: str, qc) -> dict[str, Any]:
 
 
 def _dense_ctx(b: _Builder, prefix: str, stage: Stage, quant: str, qs) -> dict[str, Any]:
-    ctx: dict[str, Any] = {"desc": prefix, "act": ACT_IDS[stage.dense.activation],
-                           "in": stage.in_size, "units": stage.out_size}
+    ctx: dict[str, Any] = {
+        "desc": prefix,
+        "act": ACT_IDS[stage.dense.activation],
+        "in": stage.in_size,
+        "units": stage.out_size,
+    }
     if quant == "int8":
-        ctx.update(in_pad=qs.in_pad, wq=b.array(prefix + "_w", "int8_t", interleave(qs.rows.wq)),
-                   bias=b.array(prefix + "_b", "int32_t", qs.rows.bias),
-                   mult=b.array(prefix + "_m", "int32_t", qs.rows.mult),
-                   shift=b.array(prefix + "_s", "int8_t", qs.rows.shift))
+        ctx.update(
+            in_pad=qs.in_pad,
+            wq=b.array(prefix + "_w", "int8_t", interleave(qs.rows.wq)),
+            bias=b.array(prefix + "_b", "int32_t", qs.rows.bias),
+            mult=b.array(prefix + "_m", "int32_t", qs.rows.mult),
+            shift=b.array(prefix + "_s", "int8_t", qs.rows.shift),
+        )
         vt, width = "int16_t", pad4(stage.out_size)
     else:
         if quant == "int8w":
             wq, scale = int8w_rows(stage.w)
-            ctx.update(w="0", wq=b.array(prefix + "_w", "int8_t", wq),
-                       wscale=b.array(prefix + "_ws", "float", scale))
+            ctx.update(
+                w="0",
+                wq=b.array(prefix + "_w", "int8_t", wq),
+                wscale=b.array(prefix + "_ws", "float", scale),
+            )
         else:
             ctx.update(w=b.array(prefix + "_w", "float", stage.w), wq="0", wscale="0")
         ctx["bias"] = b.array(prefix + "_b", "float", stage.bias)
@@ -111,9 +148,7 @@ def build_context(
     b = _Builder()
     integer = quant == "int8"
     vt = "int16_t" if integer else "float"
-    norm = model.normalization or ir.Normalization(
-        (0.0,) * model.features, (1.0,) * model.features
-    )
+    norm = model.normalization or ir.Normalization((0.0,) * model.features, (1.0,) * model.features)
     b.array("input_mean", "float", np.asarray(norm.mean, np.float32))
     b.array("input_scale", "float", np.asarray(norm.scale, np.float32))
     streaming = is_streamable(stages)
@@ -121,9 +156,14 @@ def build_context(
     for index, stage in enumerate(stages):
         qs = plan.stages[index] if plan else None
         entry: dict[str, Any] = {
-            "index": index, "kind": stage.kind, "seq_in": stage.seq_in, "seq_out": stage.seq_out,
-            "in_size": stage.in_size, "out_size": stage.out_size,
-            "merge": MERGE_IDS[stage.merge], "q_in": qs.q_in if qs else 0,
+            "index": index,
+            "kind": stage.kind,
+            "seq_in": stage.seq_in,
+            "seq_out": stage.seq_out,
+            "in_size": stage.in_size,
+            "out_size": stage.out_size,
+            "merge": MERGE_IDS[stage.merge],
+            "q_in": qs.q_in if qs else 0,
             "q_out": qs.q_out if qs else 0,
         }
         if stage.kind == "dense":
@@ -147,12 +187,23 @@ def build_context(
         b.field("seq_b", vt, model.timesteps * width)
     out_size = stages[-1].out_size
     return {
-        "name": model.name, "NAME": model.name.upper(), "quant": quant, "integer": integer,
-        "vt": vt, "timesteps": model.timesteps, "features": model.features,
+        "name": model.name,
+        "NAME": model.name.upper(),
+        "quant": quant,
+        "integer": integer,
+        "vt": vt,
+        "timesteps": model.timesteps,
+        "features": model.features,
         "out_size": out_size,
         "outputs": out_size * (model.timesteps if stages[-1].seq_out else 1),
-        "seq_out": stages[-1].seq_out, "streaming": streaming, "stages": ctx_stages,
-        "width": width, "q_in": plan.q_in if plan else 0, "q_out": plan.q_out if plan else 0,
-        "arrays": b.arrays, "state": b.state,
-        "flash_bytes": b.flash_bytes(), "ram_bytes": b.ram_bytes(),
+        "seq_out": stages[-1].seq_out,
+        "streaming": streaming,
+        "stages": ctx_stages,
+        "width": width,
+        "q_in": plan.q_in if plan else 0,
+        "q_out": plan.q_out if plan else 0,
+        "arrays": b.arrays,
+        "state": b.state,
+        "flash_bytes": b.flash_bytes(),
+        "ram_bytes": b.ram_bytes(),
     }

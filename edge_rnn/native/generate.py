@@ -63,17 +63,22 @@ def check_supported(model: ir.Model, stages: tuple[Stage, ...], quant: str) -> N
             if quant != "int8":
                 continue
             if layer.cell != "simple_rnn" and layer.recurrent_activation not in BOUNDED:
-                problems.append(f"layer '{layer.name}': int8 needs a bounded recurrent_activation "
-                                f"(tanh/sigmoid/hard_sigmoid), not '{layer.recurrent_activation}'")
+                problems.append(
+                    f"layer '{layer.name}': int8 needs a bounded recurrent_activation "
+                    f"(tanh/sigmoid/hard_sigmoid), not '{layer.recurrent_activation}'"
+                )
             if layer.cell == "gru" and layer.recurrent_activation == "tanh":
-                problems.append(f"layer '{layer.name}': int8 GRU needs recurrent_activation "
-                                "sigmoid or hard_sigmoid")
+                problems.append(
+                    f"layer '{layer.name}': int8 GRU needs recurrent_activation "
+                    "sigmoid or hard_sigmoid"
+                )
             if layer.input_size + layer.units > MAX_ROW:
                 problems.append(f"layer '{layer.name}': input + units > {MAX_ROW} in int8 mode")
     if problems:
         raise EdgeRnnError(
             f"model '{model.name}': the native C backend ({quant}) does not support: "
-            + "; ".join(problems) + " (change the model, or use --backend tflm)"
+            + "; ".join(problems)
+            + " (change the model, or use --backend tflm)"
         )
 
 
@@ -137,6 +142,6 @@ def generate(
         features=model.features,
         output_shape=model.output_shape,
         output_dtype="i16" if plan else "f32",
-        output_scale=2.0 ** -plan.q_out if plan else 1.0,
+        output_scale=2.0**-plan.q_out if plan else 1.0,
         input_q=plan.q_in if plan else None,
     )

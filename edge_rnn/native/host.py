@@ -37,27 +37,46 @@ def _sources(gen_dir: Path) -> list[Path]:
 
 
 def compile_host(
-    generated: GeneratedModel | str | Path, binary: Path, *, sanitize: bool = False,
-    cc: str = "gcc", extra_flags: tuple[str, ...] = (),
+    generated: GeneratedModel | str | Path,
+    binary: Path,
+    *,
+    sanitize: bool = False,
+    cc: str = "gcc",
+    extra_flags: tuple[str, ...] = (),
 ) -> Path:
     gen_dir = Path(generated.out_dir if isinstance(generated, GeneratedModel) else generated)
-    cmd = [cc, *CFLAGS, *(SANITIZE if sanitize else ()), *extra_flags, f"-I{gen_dir}",
-           *map(str, _sources(gen_dir)), str(HOST_MAIN), "-o", str(binary), "-lm"]
+    cmd = [
+        cc,
+        *CFLAGS,
+        *(SANITIZE if sanitize else ()),
+        *extra_flags,
+        f"-I{gen_dir}",
+        *map(str, _sources(gen_dir)),
+        str(HOST_MAIN),
+        "-o",
+        str(binary),
+        "-lm",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         raise EdgeRnnError(f"{cc} failed on '{gen_dir}': {proc.stderr.strip()[:2000]}")
     return binary
 
 
-def run_binary(binary: Path, x_raw: np.ndarray, *, mode: str = "run",
-               prefix: tuple[str, ...] = ()) -> HostResult:
+def run_binary(
+    binary: Path, x_raw: np.ndarray, *, mode: str = "run", prefix: tuple[str, ...] = ()
+) -> HostResult:
     """Feed windows (N, T, F) raw float32 to a compiled host_main; state reset per window."""
     x = np.ascontiguousarray(x_raw, dtype=np.float32)
     with tempfile.TemporaryDirectory(prefix="edge-rnn-host-") as tmp:
         inp, out = Path(tmp) / "x.f32", Path(tmp) / "y.bin"
         x.tofile(inp)
-        proc = subprocess.run([*prefix, str(binary), str(inp), str(len(x)), str(out), mode],
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [*prefix, str(binary), str(inp), str(len(x)), str(out), mode],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if proc.returncode != 0:
             raise EdgeRnnError(
                 f"native host run failed (exit {proc.returncode}): {proc.stderr.strip()[:2000]}"
@@ -72,7 +91,10 @@ def run_binary(binary: Path, x_raw: np.ndarray, *, mode: str = "run",
 
 
 def run_host_result(
-    generated: GeneratedModel | str | Path, x_raw: np.ndarray, *, sanitize: bool = False,
+    generated: GeneratedModel | str | Path,
+    x_raw: np.ndarray,
+    *,
+    sanitize: bool = False,
     mode: str = "run",
 ) -> HostResult:
     if shutil.which("gcc") is None:

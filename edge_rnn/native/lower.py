@@ -92,15 +92,39 @@ def lower(model: ir.Model) -> tuple[Stage, ...]:
     for layer in model.layers:
         if isinstance(layer, ir.DenseLayer):
             w = np.ascontiguousarray(np.asarray(layer.kernel, np.float32).T)
-            stage = Stage("dense", layer.name, size, layer.units, seq, layer.per_timestep,
-                          dense=layer, w=w, bias=layer.bias)
+            stage = Stage(
+                "dense",
+                layer.name,
+                size,
+                layer.units,
+                seq,
+                layer.per_timestep,
+                dense=layer,
+                w=w,
+                bias=layer.bias,
+            )
         elif isinstance(layer, ir.BidirectionalLayer):
             cells = (lower_cell(layer.forward), lower_cell(layer.backward))
-            stage = Stage("bidir", layer.name, size, layer.output_size, seq,
-                          layer.return_sequences, cells=cells, merge=layer.merge_mode)
+            stage = Stage(
+                "bidir",
+                layer.name,
+                size,
+                layer.output_size,
+                seq,
+                layer.return_sequences,
+                cells=cells,
+                merge=layer.merge_mode,
+            )
         else:
-            stage = Stage("cell", layer.name, size, layer.units, seq, layer.return_sequences,
-                          cells=(lower_cell(layer),))
+            stage = Stage(
+                "cell",
+                layer.name,
+                size,
+                layer.units,
+                seq,
+                layer.return_sequences,
+                cells=(lower_cell(layer),),
+            )
         stages.append(stage)
         seq, size = stage.seq_out, stage.out_size
     return tuple(stages)

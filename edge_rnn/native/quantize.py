@@ -143,15 +143,26 @@ def group_rows(qc: QCell) -> tuple[np.ndarray, np.ndarray]:
     packed = (shifts << np.array([0, 8, 16, 24])).sum(axis=1)
     packed = np.where(packed >= 2**31, packed - 2**32, packed)
     par = np.concatenate(
-        [take(rows.bias).reshape(-1, 4), take(rows.mult).reshape(-1, 4), rnd.reshape(-1, 4),
-         packed[:, None]], axis=1
+        [
+            take(rows.bias).reshape(-1, 4),
+            take(rows.mult).reshape(-1, 4),
+            rnd.reshape(-1, 4),
+            packed[:, None],
+        ],
+        axis=1,
     )
     return w.reshape(-1).astype(np.int16), par.reshape(-1).astype(np.int32)
 
 
 def _quantize_rows(
-    name: str, w: np.ndarray, cols: list[tuple[int, int]], k_pad: int, q_x: int,
-    bias: np.ndarray | None, targets: np.ndarray, extra: np.ndarray | None = None,
+    name: str,
+    w: np.ndarray,
+    cols: list[tuple[int, int]],
+    k_pad: int,
+    q_x: int,
+    bias: np.ndarray | None,
+    targets: np.ndarray,
+    extra: np.ndarray | None = None,
 ) -> tuple[QRows, np.ndarray | None]:
     """Quantize float rows into a padded matrix: `cols` maps (source start, dest start) blocks."""
     scale = row_scales(w)
@@ -191,8 +202,14 @@ def _quantize_cell(cell: Cell, key: str, stats: dict[str, float]) -> QCell:
     q_a = 15 if bounded else q_c
     targets = np.repeat([PRE_Q if act in BOUNDED else q_g for act in gate_acts(layer)], u)
     rows, rbias = _quantize_rows(
-        layer.name, cell.w, [(0, 0), (n_in, in_pad)], in_pad + units_pad, q_v,
-        cell.bias, targets, cell.rbias,
+        layer.name,
+        cell.w,
+        [(0, 0), (n_in, in_pad)],
+        in_pad + units_pad,
+        q_v,
+        cell.bias,
+        targets,
+        cell.rbias,
     )
     return QCell(cell, rows, rbias, in_pad, units_pad, q_v, q_c, q_g, q_a)
 
@@ -212,7 +229,12 @@ def quantize_int8(stages: tuple[Stage, ...], x_norm: np.ndarray) -> QPlan:
             target = PRE_Q if act in BOUNDED or act == "softmax" else q_out
             in_pad = pad4(stage.in_size)
             rows, _ = _quantize_rows(
-                stage.name, stage.w, [(0, 0)], in_pad, q_prev, stage.bias,
+                stage.name,
+                stage.w,
+                [(0, 0)],
+                in_pad,
+                q_prev,
+                stage.bias,
                 np.full(stage.out_size, target),
             )
             out.append(QStage(stage, q_prev, q_out, in_pad=in_pad, rows=rows))

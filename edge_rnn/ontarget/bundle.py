@@ -118,21 +118,29 @@ def write_bundle(
         (tmp / "models").mkdir()
         for name, path, fmt, quant in entries:
             shutil.copyfile(path, tmp / "models" / path.name)
-            entry = {"name": name, "path": f"models/{path.name}", "format": fmt,
-                     "quantization": quant, "sha256": sha256_file(path)}
+            entry = {
+                "name": name,
+                "path": f"models/{path.name}",
+                "format": fmt,
+                "quantization": quant,
+                "sha256": sha256_file(path),
+            }
             entry.update(_tflite_output_quant(path) if fmt == "tflite" else {})
             artefacts.append(entry)
         np.save(tmp / "test_x.npy", x)
         (tmp / "test_x.f32").write_bytes(x.tobytes())
         shutil.copyfile(BOARD_SCRIPT, tmp / BOARD_SCRIPT.name)
-        write_json(tmp / "bundle.json", {
-            "model": metadata.get("name", entries[0][0]),
-            "input_shape": list(x.shape[1:]),
-            "output_shape": list(metadata.get("output_shape", [])),
-            "normalization": metadata.get("normalization"),
-            "test_x": "test_x.npy",
-            "samples": len(x),
-            "artefacts": artefacts,
-        })
+        write_json(
+            tmp / "bundle.json",
+            {
+                "model": metadata.get("name", entries[0][0]),
+                "input_shape": list(x.shape[1:]),
+                "output_shape": list(metadata.get("output_shape", [])),
+                "normalization": metadata.get("normalization"),
+                "test_x": "test_x.npy",
+                "samples": len(x),
+                "artefacts": artefacts,
+            },
+        )
     out = Path(out_dir)
     return Bundle(out, out / BOARD_SCRIPT.name, tuple(artefacts), len(x))

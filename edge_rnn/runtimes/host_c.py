@@ -75,7 +75,9 @@ class HostCStreamRunner(Runner):
         if not artefact.entry.get("streaming", True):
             raise RunnerSkipped(
                 "no <name>_step: the model has backward (go_backwards/Bidirectional) layers, "
-                "which need the whole window", not_applicable=True)
+                "which need the whole window",
+                not_applicable=True,
+            )
         with tempfile.TemporaryDirectory(prefix="edge-rnn-stream-", dir=ctx.work_dir) as tmp:
             binary = host.compile_host(_gen_dir(artefact), Path(tmp) / "model")
             windows = np.asarray(x, np.float32)
@@ -88,6 +90,7 @@ class HostCStreamRunner(Runner):
                 f"windows (first: window {differ[0]}): <name>_step does not carry state correctly"
             )
         result = _result(artefact, streamed, meta)
-        result.notes.append(f"T={meta.input_shape[0]} calls of _step per window are bit-identical "
-                            "to _run")
+        result.notes.append(
+            f"T={meta.input_shape[0]} calls of _step per window are bit-identical to _run"
+        )
         return result

@@ -13,34 +13,81 @@ from edge_rnn.export.inspect import ModelInfo, _tflite_model
 
 # TFLite builtin op -> tflite::MicroMutableOpResolver method (TFLM micro_mutable_op_resolver.h).
 OP_METHODS: dict[str, str] = {
-    "ABS": "AddAbs", "ADD": "AddAdd", "ARG_MAX": "AddArgMax", "ARG_MIN": "AddArgMin",
-    "AVERAGE_POOL_2D": "AddAveragePool2D", "BATCH_MATMUL": "AddBatchMatMul",
-    "BROADCAST_TO": "AddBroadcastTo", "CAST": "AddCast", "CONCATENATION": "AddConcatenation",
-    "CONV_2D": "AddConv2D", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
-    "DEQUANTIZE": "AddDequantize", "DIV": "AddDiv", "EQUAL": "AddEqual", "EXP": "AddExp",
-    "EXPAND_DIMS": "AddExpandDims", "FILL": "AddFill", "FULLY_CONNECTED": "AddFullyConnected",
-    "GATHER": "AddGather", "GATHER_ND": "AddGatherNd", "GREATER": "AddGreater",
-    "HARD_SWISH": "AddHardSwish", "L2_NORMALIZATION": "AddL2Normalization",
-    "LEAKY_RELU": "AddLeakyRelu", "LESS": "AddLess", "LOG": "AddLog",
-    "LOG_SOFTMAX": "AddLogSoftmax", "LOGISTIC": "AddLogistic", "MAX_POOL_2D": "AddMaxPool2D",
-    "MAXIMUM": "AddMaximum", "MEAN": "AddMean", "MINIMUM": "AddMinimum", "MUL": "AddMul",
-    "NEG": "AddNeg", "PACK": "AddPack", "PAD": "AddPad", "PADV2": "AddPadV2",
-    "QUANTIZE": "AddQuantize", "REDUCE_MAX": "AddReduceMax", "RELU": "AddRelu",
-    "RELU6": "AddRelu6", "RESHAPE": "AddReshape", "RSQRT": "AddRsqrt",
-    "SELECT_V2": "AddSelectV2", "SHAPE": "AddShape", "SLICE": "AddSlice",
-    "SOFTMAX": "AddSoftmax", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV", "SQRT": "AddSqrt",
-    "SQUARE": "AddSquare", "SQUARED_DIFFERENCE": "AddSquaredDifference",
-    "SQUEEZE": "AddSqueeze", "STRIDED_SLICE": "AddStridedSlice", "SUB": "AddSub",
-    "SUM": "AddSum", "TANH": "AddTanh", "TRANSPOSE": "AddTranspose",
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM", "UNPACK": "AddUnpack",
+    "ABS": "AddAbs",
+    "ADD": "AddAdd",
+    "ARG_MAX": "AddArgMax",
+    "ARG_MIN": "AddArgMin",
+    "AVERAGE_POOL_2D": "AddAveragePool2D",
+    "BATCH_MATMUL": "AddBatchMatMul",
+    "BROADCAST_TO": "AddBroadcastTo",
+    "CAST": "AddCast",
+    "CONCATENATION": "AddConcatenation",
+    "CONV_2D": "AddConv2D",
+    "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
+    "DEQUANTIZE": "AddDequantize",
+    "DIV": "AddDiv",
+    "EQUAL": "AddEqual",
+    "EXP": "AddExp",
+    "EXPAND_DIMS": "AddExpandDims",
+    "FILL": "AddFill",
+    "FULLY_CONNECTED": "AddFullyConnected",
+    "GATHER": "AddGather",
+    "GATHER_ND": "AddGatherNd",
+    "GREATER": "AddGreater",
+    "HARD_SWISH": "AddHardSwish",
+    "L2_NORMALIZATION": "AddL2Normalization",
+    "LEAKY_RELU": "AddLeakyRelu",
+    "LESS": "AddLess",
+    "LOG": "AddLog",
+    "LOG_SOFTMAX": "AddLogSoftmax",
+    "LOGISTIC": "AddLogistic",
+    "MAX_POOL_2D": "AddMaxPool2D",
+    "MAXIMUM": "AddMaximum",
+    "MEAN": "AddMean",
+    "MINIMUM": "AddMinimum",
+    "MUL": "AddMul",
+    "NEG": "AddNeg",
+    "PACK": "AddPack",
+    "PAD": "AddPad",
+    "PADV2": "AddPadV2",
+    "QUANTIZE": "AddQuantize",
+    "REDUCE_MAX": "AddReduceMax",
+    "RELU": "AddRelu",
+    "RELU6": "AddRelu6",
+    "RESHAPE": "AddReshape",
+    "RSQRT": "AddRsqrt",
+    "SELECT_V2": "AddSelectV2",
+    "SHAPE": "AddShape",
+    "SLICE": "AddSlice",
+    "SOFTMAX": "AddSoftmax",
+    "SPLIT": "AddSplit",
+    "SPLIT_V": "AddSplitV",
+    "SQRT": "AddSqrt",
+    "SQUARE": "AddSquare",
+    "SQUARED_DIFFERENCE": "AddSquaredDifference",
+    "SQUEEZE": "AddSqueeze",
+    "STRIDED_SLICE": "AddStridedSlice",
+    "SUB": "AddSub",
+    "SUM": "AddSum",
+    "TANH": "AddTanh",
+    "TRANSPOSE": "AddTranspose",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
+    "UNPACK": "AddUnpack",
     "ZEROS_LIKE": "AddZerosLike",
 }
 
-ALTERNATIVE = ("use the native backend (`edge-rnn generate MODEL.keras --backend native`) or "
-               "an int8 TFLite export (fused LSTM / unrolled GRU and SimpleRNN)")
+ALTERNATIVE = (
+    "use the native backend (`edge-rnn generate MODEL.keras --backend native`) or "
+    "an int8 TFLite export (fused LSTM / unrolled GRU and SimpleRNN)"
+)
 # Ops whose weights are constant inputs: float activations x int8 weights = dynamic range.
-_WEIGHTED = {"FULLY_CONNECTED", "UNIDIRECTIONAL_SEQUENCE_LSTM", "BATCH_MATMUL", "CONV_2D",
-             "DEPTHWISE_CONV_2D"}
+_WEIGHTED = {
+    "FULLY_CONNECTED",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM",
+    "BATCH_MATMUL",
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+}
 
 
 def resolver_ops(info: ModelInfo) -> list[tuple[str, str]]:
@@ -76,8 +123,10 @@ def check_runnable(path: str | Path, info: ModelInfo) -> None:
         for raw in (tensor.shapeSignature, tensor.shape):
             dims = [int(d) for d in (raw if raw is not None else [])]
             if any(d < 0 for d in dims):
-                raise refuse(f"tensor '{name}' has a dynamic shape {dims}: fix the batch to 1 "
-                             "and the sequence length")
+                raise refuse(
+                    f"tensor '{name}' has a dynamic shape {dims}: fix the batch to 1 "
+                    "and the sequence length"
+                )
     for op in main.operators or []:
         code = model.operatorCodes[op.opcodeIndex]
         opname = names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "")
@@ -88,5 +137,6 @@ def check_runnable(path: str | Path, info: ModelInfo) -> None:
         if act.type == schema.TensorType.FLOAT32 and any(
             w.type == schema.TensorType.INT8 for w in weights
         ):
-            raise refuse(f"dynamic-range quantization ({opname} with float inputs and int8 "
-                         "weights)")
+            raise refuse(
+                f"dynamic-range quantization ({opname} with float inputs and int8 weights)"
+            )

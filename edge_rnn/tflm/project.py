@@ -30,16 +30,33 @@ MAX_WINDOWS = 10  # embedded test windows: enough to validate, small enough for 
 ECOSYSTEMS: dict[str, tuple[str, dict[str, str]]] = {
     "cmake": ("src", {"CMakeLists.txt.j2": "CMakeLists.txt", "main.cc.j2": "src/main.cc"}),
     "arduino": ("src", {"sketch.ino.j2": "{name}.ino"}),
-    "zephyr": ("src", {"CMakeLists.txt.j2": "CMakeLists.txt", "prj.conf.j2": "prj.conf",
-                       "main.cc.j2": "src/main.cc"}),
-    "esp-idf": ("main", {"CMakeLists.txt.j2": "CMakeLists.txt",
-                         "main_CMakeLists.txt.j2": "main/CMakeLists.txt",
-                         "idf_component.yml.j2": "main/idf_component.yml",
-                         "sdkconfig.defaults.j2": "sdkconfig.defaults",
-                         "main.cc.j2": "main/main.cc"}),
+    "zephyr": (
+        "src",
+        {
+            "CMakeLists.txt.j2": "CMakeLists.txt",
+            "prj.conf.j2": "prj.conf",
+            "main.cc.j2": "src/main.cc",
+        },
+    ),
+    "esp-idf": (
+        "main",
+        {
+            "CMakeLists.txt.j2": "CMakeLists.txt",
+            "main_CMakeLists.txt.j2": "main/CMakeLists.txt",
+            "idf_component.yml.j2": "main/idf_component.yml",
+            "sdkconfig.defaults.j2": "sdkconfig.defaults",
+            "main.cc.j2": "main/main.cc",
+        },
+    ),
 }
-COMMON = ("model_ops.h", "model_io.h", "model_runner.h", "model_runner.cc", "edge_rnn_app.h",
-          "example.cc")
+COMMON = (
+    "model_ops.h",
+    "model_io.h",
+    "model_runner.h",
+    "model_runner.cc",
+    "edge_rnn_app.h",
+    "example.cc",
+)
 VALIDATION = ("test_data.h", "test_data.cc", "validate.cc")
 _TYPES = {  # tensor dtype -> (C type, TfLiteTensor data member, protocol dtype)
     "int8": ("int8_t", "int8", "i8"),
@@ -70,8 +87,10 @@ def _tensor_types(info: ModelInfo, path: Path) -> dict[str, tuple[str, str, str]
     found = {}
     for role, tensor in (("input", info.inputs[0]), ("output", info.outputs[0])):
         if tensor.dtype not in _TYPES:
-            raise EdgeRnnError(f"{path}: {role} '{tensor.name}' is {tensor.dtype}: the TFLM "
-                               f"project handles {', '.join(_TYPES)} model I/O")
+            raise EdgeRnnError(
+                f"{path}: {role} '{tensor.name}' is {tensor.dtype}: the TFLM "
+                f"project handles {', '.join(_TYPES)} model I/O"
+            )
         found[role] = _TYPES[tensor.dtype]
     return found
 
@@ -81,8 +100,9 @@ def _has_variables(path: Path) -> bool:
     return any(t.isVariable for g in model.subgraphs or [] for t in g.tensors or [])
 
 
-def _expected(path: Path, info: ModelInfo, metadata: dict[str, Any], test_x: np.ndarray,
-              name: str) -> tuple[np.ndarray, Any, float | None, int | None]:
+def _expected(
+    path: Path, info: ModelInfo, metadata: dict[str, Any], test_x: np.ndarray, name: str
+) -> tuple[np.ndarray, Any, float | None, int | None]:
     """Host TFLM outputs (raw when integer) for test_x, and the measured arena."""
     import tempfile
 
@@ -92,16 +112,19 @@ def _expected(path: Path, info: ModelInfo, metadata: dict[str, Any], test_x: np.
 
     norm = metadata.get("normalization")
     meta = ModelMeta(
-        name=name, input_shape=tuple(info.inputs[0].shape[1:]),  # type: ignore[arg-type]
+        name=name,
+        input_shape=tuple(info.inputs[0].shape[1:]),  # type: ignore[arg-type]
         output_shape=tuple(info.outputs[0].shape[1:]),
         normalization=Normalization(tuple(norm["mean"]), tuple(norm["scale"])) if norm else None,
     )
     with tempfile.TemporaryDirectory(prefix="edge-rnn-tflm-") as tmp:
-        result = TFLMRunner().run(Artefact(path.stem, path, "tflite", ""), test_x, meta,
-                                  RunContext(Path(tmp)))
+        result = TFLMRunner().run(
+            Artefact(path.stem, path, "tflite", ""), test_x, meta, RunContext(Path(tmp))
+        )
     memory = result.memory
-    arena = ArenaResult.from_min(memory["arena_min_bytes"],
-                                 memory["arena_interpreter_reported_bytes"] or None)
+    arena = ArenaResult.from_min(
+        memory["arena_min_bytes"], memory["arena_interpreter_reported_bytes"] or None
+    )
     outputs = result.raw_outputs if result.raw_outputs is not None else result.outputs
     return outputs.reshape(len(test_x), -1), arena, result.raw_scale, result.raw_zero_point
 
@@ -142,8 +165,10 @@ def generate_project(
     if test_x is not None:
         windows = np.asarray(test_x, np.float32)[:MAX_WINDOWS]
         if windows.ndim != 3 or windows.shape[1:] != tuple(in_shape[1:]) or not len(windows):
-            raise EdgeRnnError(f"test windows of shape {list(np.shape(test_x))} do not fit the "
-                               f"model input {list(in_shape)}: expected (N, T, F)")
+            raise EdgeRnnError(
+                f"test windows of shape {list(np.shape(test_x))} do not fit the "
+                f"model input {list(in_shape)}: expected (N, T, F)"
+            )
         expected, arena, out_scale, out_zero = _expected(path, info, metadata, windows, model_name)
     else:
         arena, out_scale, out_zero = find_min_arena(path), None, None
@@ -164,58 +189,91 @@ def generate_project(
         "features": in_shape[2],
         "input_elements": math.prod(in_shape),
         "output_elements": math.prod(out_shape),
-        "input": {"ctype": types["input"][0], "field": types["input"][1],
-                  "dtype": info.inputs[0].dtype, "quantized": bool(info.inputs[0].scale)},
-        "output": {"ctype": types["output"][0], "field": types["output"][1],
-                   "dtype": info.outputs[0].dtype, "protocol": types["output"][2],
-                   "quantized": bool(info.outputs[0].scale)},
+        "input": {
+            "ctype": types["input"][0],
+            "field": types["input"][1],
+            "dtype": info.inputs[0].dtype,
+            "quantized": bool(info.inputs[0].scale),
+        },
+        "output": {
+            "ctype": types["output"][0],
+            "field": types["output"][1],
+            "dtype": info.outputs[0].dtype,
+            "protocol": types["output"][2],
+            "quantized": bool(info.outputs[0].scale),
+        },
         "normalization": norm,
         "quantization": QUANTIZATION_BY_INPUT.get(info.inputs[0].dtype, info.inputs[0].dtype),
         "class_names": list(metadata.get("class_names") or []),
         "validation": windows is not None,
         "src_dir": src_dir,
-        "common_sources": [f for f in COMMON + (VALIDATION if windows is not None else ())
-                           if f.endswith(".cc")] + ["model_data.cc"],
+        "common_sources": [
+            f for f in COMMON + (VALIDATION if windows is not None else ()) if f.endswith(".cc")
+        ]
+        + ["model_data.cc"],
     }
     if windows is not None:
-        context.update(test_windows=len(windows), test_x=windows.ravel(),
-                       expected=expected.ravel())
+        context.update(test_windows=len(windows), test_x=windows.ravel(), expected=expected.ravel())
     with atomic_output_dir(out_dir) as tmp:
         tmp = Path(tmp)
         src = tmp / src_dir
         src.mkdir(parents=True, exist_ok=True)
-        carray = write_carray(path, src, name="model_data", quantization=info.inputs[0].dtype +
-                              " I/O", metadata=metadata, arena=arena)
+        carray = write_carray(
+            path,
+            src,
+            name="model_data",
+            quantization=info.inputs[0].dtype + " I/O",
+            metadata=metadata,
+            arena=arena,
+        )
         carray.source.rename(src / "model_data.cc")  # C++ projects: one language for TFLM
-        shutil.copyfile(TEMPLATE_ROOT / "protocol" / "edge_rnn_protocol.h",
-                        src / "edge_rnn_protocol.h")
+        shutil.copyfile(
+            TEMPLATE_ROOT / "protocol" / "edge_rnn_protocol.h", src / "edge_rnn_protocol.h"
+        )
         for file in COMMON + (VALIDATION if windows is not None else ()):
             (src / file).write_text(render(f"tflm/common/{file}.j2", **context), encoding="utf-8")
         for template, target in layout.items():
             out = tmp / target.format(name=ident)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(render(f"tflm/{ecosystem}/{template}", **context), encoding="utf-8")
-        (tmp / "README.md").write_text(render(f"tflm/{ecosystem}/README.md.j2", **context),
-                                       encoding="utf-8")
+        (tmp / "README.md").write_text(
+            render(f"tflm/{ecosystem}/README.md.j2", **context), encoding="utf-8"
+        )
         if windows is not None:
             (tmp / "expected_log.txt").write_text(
-                write_protocol(model_name, expected, types["output"][2]), encoding="utf-8")
+                write_protocol(model_name, expected, types["output"][2]), encoding="utf-8"
+            )
             # The embedded windows as data for `edge-rnn validate --data` (device-log check).
             np.savez(tmp / "test_windows.npz", x=windows)
-        write_json(tmp / "project.json", {
-            "model": path.name, "name": model_name, "ecosystem": ecosystem,
-            "model_bytes": info.size_bytes, "ops": [op for op, _ in ops],
-            "arena": arena.as_dict(), "has_state": context["has_state"],
-            "output_dtype": types["output"][2], "output_scale": out_scale,
-            "output_zero_point": out_zero, "test_windows": len(windows) if windows is not None
-            else 0,
-        })
+        write_json(
+            tmp / "project.json",
+            {
+                "model": path.name,
+                "name": model_name,
+                "ecosystem": ecosystem,
+                "model_bytes": info.size_bytes,
+                "ops": [op for op, _ in ops],
+                "arena": arena.as_dict(),
+                "has_state": context["has_state"],
+                "output_dtype": types["output"][2],
+                "output_scale": out_scale,
+                "output_zero_point": out_zero,
+                "test_windows": len(windows) if windows is not None else 0,
+            },
+        )
         files = tuple(sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file()))
     out_dir = Path(out_dir)
     return TflmProject(
-        out_dir=out_dir, ecosystem=ecosystem, name=model_name, ops=tuple(ops), arena=arena,
-        model_bytes=info.size_bytes, has_state=context["has_state"],
-        output_dtype=types["output"][2], output_scale=out_scale, output_zero_point=out_zero,
+        out_dir=out_dir,
+        ecosystem=ecosystem,
+        name=model_name,
+        ops=tuple(ops),
+        arena=arena,
+        model_bytes=info.size_bytes,
+        has_state=context["has_state"],
+        output_dtype=types["output"][2],
+        output_scale=out_scale,
+        output_zero_point=out_zero,
         files=tuple(out_dir / f for f in files),
         expected_log=out_dir / "expected_log.txt" if windows is not None else None,
     )
