@@ -8,6 +8,7 @@ with its report, and then raise `ValidationFailed`).
 from __future__ import annotations
 
 import shutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,9 +76,12 @@ def calibration_npz(
     from edge_rnn.data import load_dataset
 
     if spec.endswith(".npz") and Path(spec).is_file():
-        with np.load(spec) as data:
-            if "x" in data.files and "y" not in data.files:
-                return Path(spec)  # already a calibration file
+        try:
+            with np.load(spec) as data:
+                if "x" in data.files and "y" not in data.files:
+                    return Path(spec)  # already a calibration file
+        except (OSError, ValueError, zipfile.BadZipFile):
+            pass  # not a readable NPZ: the data loader below says so in one line
     dataset = load_dataset(spec, seed=seed, timesteps=timesteps)
     np.savez(out_path, x=dataset.x_train)
     return out_path

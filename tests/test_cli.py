@@ -63,6 +63,8 @@ def test_bad_inputs_give_one_line_and_exit_2(
 ) -> None:
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(b"PK\x03\x04 not really a zip")
+    junk_npz = tmp_path / "junk.npz"
+    junk_npz.write_text("junk")
     model = tmp_path / "ok.keras"
     keras.Sequential([keras.Input((4, 2)), keras.layers.GRU(3), keras.layers.Dense(2)]).save(model)
     cases = [
@@ -80,6 +82,19 @@ def test_bad_inputs_give_one_line_and_exit_2(
             "needs calibration windows",
         ),
         (["inspect", str(corrupt)], "inspect reads .tflite and .onnx"),
+        (
+            [
+                "convert",
+                str(model),
+                "--quant",
+                "int8",
+                "--calibration",
+                str(junk_npz),
+                "--out",
+                str(tmp_path / "e.tflite"),
+            ],
+            "not a readable NPZ file",
+        ),
         (["build", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")], "not found"),
     ]
     for argv, expected in cases:
