@@ -3,6 +3,10 @@ backend in each numeric mode, for LSTM(16) / GRU(16) / SimpleRNN(16) on 20x3 inp
 for Cortex-M4F also the ratio to the TFLite Micro + CMSIS-NN figures (DESIGN.md section 7).
 
     python3 benchmarks/ontarget_cost.py [--targets cortex-m4f,cortex-m0plus] [--windows 4]
+        [--quant int8] [--cells lstm,gru] [--keep DIR]
+
+As a quick profiling loop: `--targets cortex-m4f --quant int8 --keep DIR` (DIR keeps each
+app.elf for `arm-none-eabi-objdump -d`).
 
 Models have seeded random weights (instruction counts do not depend on training); each run
 is also checked against the host build of the same C (max abs difference printed).
@@ -69,6 +73,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", default="", help="comma-separated target names")
     parser.add_argument("--windows", type=int, default=4, help="test windows per run")
+    parser.add_argument("--quant", default="float32,int8w,int8", help="comma-separated modes")
+    parser.add_argument("--cells", default="lstm,gru,simple_rnn", help="comma-separated cells")
+    parser.add_argument("--keep", default="", help="keep the build directories here")
     args = parser.parse_args()
     wanted = set(filter(None, args.targets.split(",")))
     targets = [
@@ -83,12 +90,16 @@ def main() -> int:
     )
     print(header)
     with tempfile.TemporaryDirectory(prefix="edge-rnn-bench-") as tmp:
-        work = Path(tmp)
-        for cell in ("lstm", "gru", "simple_rnn"):
+        work = Path(args.keep or tmp)
+        for cell in args.cells.split(","):
             model = make_model(cell)
-            for quant in ("float32", "int8w", "int8"):
+            for quant in args.quant.split(","):
                 gen = generate(
-                    model, work / f"{cell}-{quant}", quant=quant, calibration_x=calibration
+                    model,
+                    work / f"{cell}-{quant}",
+                    quant=quant,
+                    calibration_x=calibration,
+                    overwrite=True,
                 )
                 host = run_host(gen, x).reshape(len(x), -1)
                 for target in targets:
