@@ -58,6 +58,18 @@ class _Builder:
         return sum(CTYPES[f["ctype"]][1] * f["count"] for f in self.state)
 
 
+def _float_path_weights(b: _Builder, prefix: str, w: np.ndarray, quant: str) -> dict[str, str]:
+    """Weights of the float-arithmetic modes: float32 as is, int8w as int8 rows + row scales."""
+    if quant == "int8w":
+        wq, scale = int8w_rows(w)
+        return {
+            "w": "0",
+            "wq": b.array(prefix + "_w", "int8_t", wq),
+            "wscale": b.array(prefix + "_ws", "float", scale),
+        }
+    return {"w": b.array(prefix + "_w", "float", w), "wq": "0", "wscale": "0"}
+
+
 def _cell_ctx(b: _Builder, prefix: str, cell, quant: str, qc) -> dict[str, Any]:
     layer = cell.layer
     ctx: dict[str, Any] = {
@@ -91,15 +103,7 @@ def _cell_ctx(b: _Builder, prefix: str, cell, quant: str, qc) -> dict[str, Any]:
         width, vt = qc.in_pad + qc.units_pad, "int16_t"
     else:
         ctx["in_off"] = layer.input_size
-        if quant == "int8w":
-            wq, scale = int8w_rows(cell.w)
-            ctx.update(
-                w="0",
-                wq=b.array(prefix + "_w", "int8_t", wq),
-                wscale=b.array(prefix + "_ws", "float", scale),
-            )
-        else:
-            ctx.update(w=b.array(prefix + "_w", "float", cell.w), wq="0", wscale="0")
+        ctx.update(_float_path_weights(b, prefix, cell.w, quant))
         ctx.update(
             bias=b.array(prefix + "_b", "float", cell.bias),
             rbias=b.array(prefix + "_rb", "float", cell.rbias),
@@ -127,15 +131,7 @@ def _dense_ctx(b: _Builder, prefix: str, stage: Stage, quant: str, qs) -> dict[s
         )
         vt, width = "int16_t", pad4(stage.out_size)
     else:
-        if quant == "int8w":
-            wq, scale = int8w_rows(stage.w)
-            ctx.update(
-                w="0",
-                wq=b.array(prefix + "_w", "int8_t", wq),
-                wscale=b.array(prefix + "_ws", "float", scale),
-            )
-        else:
-            ctx.update(w=b.array(prefix + "_w", "float", stage.w), wq="0", wscale="0")
+        ctx.update(_float_path_weights(b, prefix, stage.w, quant))
         ctx["bias"] = b.array(prefix + "_b", "float", stage.bias)
         vt, width = "float", stage.out_size
     ctx["out"] = b.field(prefix + "_y", vt, width)
