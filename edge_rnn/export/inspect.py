@@ -31,6 +31,15 @@ class ModelInfo:
     notes: tuple[str, ...] = field(default=())
 
 
+def output_quantization(info: ModelInfo) -> dict[str, float | int]:
+    """`output_scale`/`output_zero_point` of a quantized output tensor (what a raw integer
+    device log is dequantized with), as manifest keys; empty for a float output."""
+    output = info.outputs[0]
+    if not output.scale:
+        return {}
+    return {"output_scale": output.scale[0], "output_zero_point": output.zero_point[0]}
+
+
 def _tflite_model(data: bytes, source: str):  # -> schema ModelT
     from ai_edge_litert import schema_py_generated as schema
 

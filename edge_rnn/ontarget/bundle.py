@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.export.inspect import inspect_file, output_quantization
 from edge_rnn.fsutil import atomic_output_dir, read_json, sha256_file, write_json
 from edge_rnn.ontarget.toolchain import FIRMWARE_DIR
 
@@ -35,23 +36,6 @@ class Bundle:
     script: Path
     artefacts: tuple[dict[str, Any], ...]  # the entries of bundle.json
     samples: int
-
-
-def _tflite_output_quant(path: Path) -> dict[str, Any]:
-    """output_scale/zero_point of an integer-output .tflite (what the validator dequantizes
-    a device log with); empty for float outputs or when LiteRT is not installed."""
-    from edge_rnn.runtimes._tflite_io import quant_params
-    from edge_rnn.runtimes.base import Artefact, RunnerSkipped
-    from edge_rnn.runtimes.litert import load_interpreter
-
-    try:
-        interpreter = load_interpreter(Artefact(path.stem, path, "tflite", ""))
-    except RunnerSkipped:
-        return {}
-    params = quant_params(interpreter.get_output_details()[0])
-    if params is None:
-        return {}
-    return {"output_scale": params[0], "output_zero_point": params[1]}
 
 
 def _from_build_dir(build_dir: Path, names: Sequence[str] | None) -> tuple[list, dict, Any]:
@@ -125,7 +109,8 @@ def write_bundle(
                 "quantization": quant,
                 "sha256": sha256_file(path),
             }
-            entry.update(_tflite_output_quant(path) if fmt == "tflite" else {})
+            if fmt == "tflite":
+                entry.update(output_quantization(inspect_file(path)))
             artefacts.append(entry)
         np.save(tmp / "test_x.npy", x)
         (tmp / "test_x.f32").write_bytes(x.tobytes())

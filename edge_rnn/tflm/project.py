@@ -19,7 +19,7 @@ from edge_rnn.codegen.carray import write_carray
 from edge_rnn.codegen.names import c_identifier
 from edge_rnn.codegen.templates import TEMPLATE_ROOT, render
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.export.inspect import ModelInfo, _tflite_model, inspect_file
+from edge_rnn.export.inspect import ModelInfo, _tflite_model, inspect_file, output_quantization
 from edge_rnn.fsutil import atomic_output_dir, write_json
 from edge_rnn.tflm.ops import check_runnable, resolver_ops
 
@@ -102,7 +102,7 @@ def _has_variables(path: Path) -> bool:
 
 def _expected(
     path: Path, info: ModelInfo, metadata: dict[str, Any], test_x: np.ndarray, name: str
-) -> tuple[np.ndarray, Any, float | None, int | None]:
+) -> tuple[np.ndarray, Any]:
     """Host TFLM outputs (raw when integer) for test_x, and the measured arena."""
     import tempfile
 
@@ -126,7 +126,7 @@ def _expected(
         memory["arena_min_bytes"], memory["arena_interpreter_reported_bytes"] or None
     )
     outputs = result.raw_outputs if result.raw_outputs is not None else result.outputs
-    return outputs.reshape(len(test_x), -1), arena, result.raw_scale, result.raw_zero_point
+    return outputs.reshape(len(test_x), -1), arena
 
 
 def generate_project(
@@ -169,11 +169,12 @@ def generate_project(
                 f"test windows of shape {list(np.shape(test_x))} do not fit the "
                 f"model input {list(in_shape)}: expected (N, T, F)"
             )
-        expected, arena, out_scale, out_zero = _expected(path, info, metadata, windows, model_name)
+        expected, arena = _expected(path, info, metadata, windows, model_name)
     else:
-        arena, out_scale, out_zero = find_min_arena(path), None, None
-        if info.outputs[0].scale:
-            out_scale, out_zero = info.outputs[0].scale[0], info.outputs[0].zero_point[0]
+        arena = find_min_arena(path)
+    output_quant = output_quantization(info)
+    out_scale = output_quant.get("output_scale")
+    out_zero = output_quant.get("output_zero_point")
     src_dir, layout = ECOSYSTEMS[ecosystem]
     norm = metadata.get("normalization")
     context = {

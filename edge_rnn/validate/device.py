@@ -17,15 +17,11 @@ from edge_rnn.runtimes.base import Artefact
 
 
 def _output_quantization(artefact: Artefact) -> dict[str, Any]:
-    """output_scale/zero_point of a TFLite artefact, read from its output tensor."""
     if artefact.format != "tflite" or "output_scale" in artefact.entry:
         return {}
-    from edge_rnn.export.inspect import inspect_file
+    from edge_rnn.export.inspect import inspect_file, output_quantization
 
-    output = inspect_file(artefact.path).outputs[0]
-    if not output.scale:
-        return {}
-    return {"output_scale": output.scale[0], "output_zero_point": output.zero_point[0]}
+    return output_quantization(inspect_file(artefact.path))
 
 
 def device_artefacts(
