@@ -40,7 +40,7 @@ def output_quantization(info: ModelInfo) -> dict[str, float | int]:
     return {"output_scale": output.scale[0], "output_zero_point": output.zero_point[0]}
 
 
-def _tflite_model(data: bytes, source: str):  # -> schema ModelT
+def parse_tflite(data: bytes, source: str):  # -> schema ModelT; one clear error if corrupt
     from ai_edge_litert import schema_py_generated as schema
 
     if len(data) < 8 or data[4:8] != b"TFL3":
@@ -71,7 +71,7 @@ def _builtin_names() -> dict[int, str]:
 def inspect_tflite_bytes(data: bytes, source: str) -> ModelInfo:
     from ai_edge_litert import schema_py_generated as schema
 
-    model = _tflite_model(data, source)
+    model = parse_tflite(data, source)
     names = _builtin_names()
     dtype_names = {
         value: key.lower()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.export.inspect import ModelInfo, _tflite_model
+from edge_rnn.export.inspect import ModelInfo, parse_tflite
 
 # TFLite builtin op -> tflite::MicroMutableOpResolver method (TFLM micro_mutable_op_resolver.h).
 OP_METHODS: dict[str, str] = {
@@ -113,7 +113,7 @@ def check_runnable(path: str | Path, info: ModelInfo) -> None:
         raise refuse(f"Flex/custom op(s) {', '.join(special)}")
     if "WHILE" in info.ops:
         raise refuse("it contains WHILE loops (Keras 3 RNN layers; TFLM hangs on them)")
-    model = _tflite_model(Path(path).read_bytes(), str(path))
+    model = parse_tflite(Path(path).read_bytes(), str(path))
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     main = model.subgraphs[0]
     for tensor in main.tensors or []:

@@ -19,7 +19,7 @@ from edge_rnn.codegen.carray import write_carray
 from edge_rnn.codegen.names import c_identifier
 from edge_rnn.codegen.templates import TEMPLATE_ROOT, render
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.export.inspect import ModelInfo, _tflite_model, inspect_file, output_quantization
+from edge_rnn.export.inspect import ModelInfo, inspect_file, output_quantization, parse_tflite
 from edge_rnn.fsutil import atomic_output_dir, write_json
 from edge_rnn.tflm.ops import check_runnable, resolver_ops
 
@@ -96,7 +96,7 @@ def _tensor_types(info: ModelInfo, path: Path) -> dict[str, tuple[str, str, str]
 
 
 def _has_variables(path: Path) -> bool:
-    model = _tflite_model(path.read_bytes(), str(path))
+    model = parse_tflite(path.read_bytes(), str(path))
     return any(t.isVariable for g in model.subgraphs or [] for t in g.tensors or [])
 
 
