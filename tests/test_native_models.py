@@ -15,7 +15,7 @@ from edge_rnn.errors import EdgeRnnError
 from edge_rnn.native import generate
 from edge_rnn.native.generate import prepare
 from edge_rnn.native.host import compile_host, run_binary
-from edge_rnn.native.lower import lower
+from edge_rnn.native.lower import DenseStage, lower
 from edge_rnn.native.quantize import int8w_rows
 from edge_rnn.native.twin import float_forward
 from edge_rnn.native.twin_int import int_forward, quantize_input
@@ -131,7 +131,7 @@ def _dequantized(stages):
 
     out = []
     for stage in stages:
-        if stage.kind == "dense":
+        if isinstance(stage, DenseStage):
             out.append(dataclasses.replace(stage, w=deq(stage.w)))
         else:
             cells = tuple(dataclasses.replace(c, w=deq(c.w)) for c in stage.cells)

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from edge_rnn import ir
-
-_TF_KERAS_CLASSES = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+from edge_rnn.cells import CELLS
 
 
 def _activation(name: str) -> Any:
@@ -29,6 +28,7 @@ def _activation(name: str) -> Any:
 def _recurrent(layer: ir.RecurrentLayer, unroll: bool, name: str | None = None) -> Any:
     import tf_keras
 
+    spec = CELLS[layer.cell]
     kwargs: dict[str, Any] = {
         "units": layer.units,
         "activation": _activation(layer.activation),
@@ -38,11 +38,11 @@ def _recurrent(layer: ir.RecurrentLayer, unroll: bool, name: str | None = None) 
         "unroll": unroll,
         "name": name or layer.name,
     }
-    if layer.cell != "simple_rnn":
+    if spec.uses_recurrent_activation:
         kwargs["recurrent_activation"] = _activation(layer.recurrent_activation)
-    if layer.cell == "gru":
+    if spec.has_reset_after:
         kwargs["reset_after"] = layer.reset_after
-    return getattr(tf_keras.layers, _TF_KERAS_CLASSES[layer.cell])(**kwargs)
+    return getattr(tf_keras.layers, spec.keras_class)(**kwargs)
 
 
 def _cell_weights(layer: ir.RecurrentLayer) -> list[Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edge_rnn import ir
-from edge_rnn.cells import KERAS_CELL_CLASSES
+from edge_rnn.cells import CELLS, KERAS_CELL_CLASSES
 from edge_rnn.codegen.names import c_identifier
 from edge_rnn.errors import EdgeRnnError
 
@@ -220,8 +220,11 @@ def _recurrent(layer: Any, input_size: int, check: _Check) -> ir.RecurrentLayer 
             layer.name, "return_state=True is not supported; return sequences or the last state"
         )
     activation = _activation_name(layer, "activation", check)
+    spec = CELLS[cell]
     recurrent_activation = (
-        _activation_name(layer, "recurrent_activation", check) if cell != "simple_rnn" else "linear"
+        _activation_name(layer, "recurrent_activation", check)
+        if spec.uses_recurrent_activation
+        else "linear"
     )
     use_bias = bool(config.get("use_bias", True))
     weights = _weights(layer)
@@ -235,7 +238,7 @@ def _recurrent(layer: Any, input_size: int, check: _Check) -> ir.RecurrentLayer 
         use_bias=use_bias,
         return_sequences=bool(config.get("return_sequences", False)),
         go_backwards=bool(config.get("go_backwards", False)),
-        reset_after=bool(config.get("reset_after", False)) if cell == "gru" else False,
+        reset_after=bool(config.get("reset_after", False)) if spec.has_reset_after else False,
         kernel=weights[0],
         recurrent_kernel=weights[1],
         bias=weights[2] if use_bias else None,

@@ -12,8 +12,26 @@ import numpy as np
 
 from edge_rnn import ir
 from edge_rnn.codegen.templates import c_values
-from edge_rnn.native.lower import ACT_IDS, CELL_IDS, MERGE_IDS, Stage, is_streamable
-from edge_rnn.native.quantize import QPlan, group_rows, int8w_rows, interleave, pad4
+from edge_rnn.native.lower import (
+    ACT_IDS,
+    CELL_IDS,
+    MERGE_IDS,
+    BidirectionalStage,
+    Cell,
+    DenseStage,
+    Stage,
+    is_streamable,
+)
+from edge_rnn.native.quantize import (
+    QCell,
+    QCellStage,
+    QDenseStage,
+    QPlan,
+    group_rows,
+    int8w_rows,
+    interleave,
+    pad4,
+)
 
 CTYPES = {
     "float": ("float", 4),
@@ -70,7 +88,7 @@ def _float_path_weights(b: _Builder, prefix: str, w: np.ndarray, quant: str) -> 
     return {"w": b.array(prefix + "_w", "float", w), "wq": "0", "wscale": "0"}
 
 
-def _cell_ctx(b: _Builder, prefix: str, cell, quant: str, qc) -> dict[str, Any]:
+def _cell_ctx(b: _Builder, prefix: str, cell: Cell, quant: str, qc: QCell | None) -> dict[str, Any]:
     layer = cell.layer
     ctx: dict[str, Any] = {
         "desc": prefix,
@@ -82,7 +100,7 @@ def _cell_ctx(b: _Builder, prefix: str, cell, quant: str, qc) -> dict[str, Any]:
         "in": layer.input_size,
         "go_backwards": layer.go_backwards,
     }
-    if quant == "int8":
+    if qc is not None:
         w16, par = group_rows(qc)
         ctx.update(
             in_off=qc.in_pad,
@@ -110,18 +128,20 @@ def _cell_ctx(b: _Builder, prefix: str, cell, quant: str, qc) -> dict[str, Any]:
         )
         width, vt = layer.input_size + layer.units, "float"
     ctx["xh"] = b.field(prefix + "_xh", vt, width)
-    ctx["c"] = "s->" + b.field(prefix + "_c", vt, layer.units) if layer.cell == "lstm" else "0"
+    ctx["c"] = "s->" + b.field(prefix + "_c", vt, layer.units) if cell.has_cell_state else "0"
     return ctx
 
 
-def _dense_ctx(b: _Builder, prefix: str, stage: Stage, quant: str, qs) -> dict[str, Any]:
+def _dense_ctx(
+    b: _Builder, prefix: str, stage: DenseStage, quant: str, qs: QDenseStage | None
+) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "desc": prefix,
-        "act": ACT_IDS[stage.dense.activation],
+        "act": ACT_IDS[stage.activation],
         "in": stage.in_size,
         "units": stage.out_size,
     }
-    if quant == "int8":
+    if qs is not None:
         ctx.update(
             in_pad=qs.in_pad,
             wq=b.array(prefix + "_w", "int8_t", interleave(qs.rows.wq)),
@@ -158,21 +178,24 @@ def build_context(
             "seq_out": stage.seq_out,
             "in_size": stage.in_size,
             "out_size": stage.out_size,
-            "merge": MERGE_IDS[stage.merge],
+            "merge": MERGE_IDS[stage.merge if isinstance(stage, BidirectionalStage) else "concat"],
             "q_in": qs.q_in if qs else 0,
             "q_out": qs.q_out if qs else 0,
         }
-        if stage.kind == "dense":
+        if isinstance(stage, DenseStage):
+            assert qs is None or isinstance(qs, QDenseStage)
             entry["dense"] = _dense_ctx(b, f"s{index}", stage, quant, qs)
         else:
+            assert qs is None or isinstance(qs, QCellStage)
             entry["cells"] = [
                 _cell_ctx(b, f"s{index}d{d}", cell, quant, qs.cells[d] if qs else None)
                 for d, cell in enumerate(stage.cells)
             ]
-            if stage.kind == "bidir" and not stage.seq_out:
+            if isinstance(stage, BidirectionalStage) and not stage.seq_out:
                 entry["vec"] = b.field(f"s{index}_m", vt, pad4(stage.out_size))
         ctx_stages.append(entry)
-    max_units = pad4(max((c.layer.units for s in stages for c in s.cells), default=1))
+    units = [c.layer.units for s in stages if not isinstance(s, DenseStage) for c in s.cells]
+    max_units = pad4(max(units, default=1))
     b.field("g", vt, 4 * max_units)
     if integer:
         b.field("tmp", vt, pad4(max_units))

@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from edge_rnn import ir
+from edge_rnn.cells import CELLS
 from edge_rnn.codegen.templates import TEMPLATE_ROOT, render
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.fsutil import atomic_output_dir
 from edge_rnn.native.context import build_context
-from edge_rnn.native.lower import ACT_IDS, BOUNDED, Stage, lower
+from edge_rnn.native.lower import ACT_IDS, BOUNDED, BidirectionalStage, DenseStage, Stage, lower
 from edge_rnn.native.quantize import QPlan, quantize_int8
 
 QUANTS = ("float32", "int8w", "int8")
@@ -46,13 +47,13 @@ def check_supported(model: ir.Model, stages: tuple[Stage, ...], quant: str) -> N
         raise EdgeRnnError(f"unknown native quantization '{quant}'; use one of {', '.join(QUANTS)}")
     problems: list[str] = []
     for index, stage in enumerate(stages):
-        if stage.kind == "dense":
-            if stage.dense.activation not in ACT_IDS:
-                problems.append(f"layer '{stage.name}': activation '{stage.dense.activation}'")
-            if stage.dense.activation == "softmax" and index != len(stages) - 1:
+        if isinstance(stage, DenseStage):
+            if stage.activation not in ACT_IDS:
+                problems.append(f"layer '{stage.name}': activation '{stage.activation}'")
+            if stage.activation == "softmax" and index != len(stages) - 1:
                 problems.append(f"layer '{stage.name}': softmax is only supported last")
             continue
-        if stage.kind == "bidir" and stage.cells[0].layer.go_backwards:
+        if isinstance(stage, BidirectionalStage) and stage.cells[0].layer.go_backwards:
             problems.append(f"layer '{stage.name}': Bidirectional forward layer with go_backwards")
         for cell in stage.cells:
             layer = cell.layer
@@ -62,12 +63,13 @@ def check_supported(model: ir.Model, stages: tuple[Stage, ...], quant: str) -> N
                     problems.append(f"layer '{layer.name}': {field}='{act}'")
             if quant != "int8":
                 continue
-            if layer.cell != "simple_rnn" and layer.recurrent_activation not in BOUNDED:
+            spec = CELLS[layer.cell]
+            if spec.uses_recurrent_activation and layer.recurrent_activation not in BOUNDED:
                 problems.append(
                     f"layer '{layer.name}': int8 needs a bounded recurrent_activation "
                     f"(tanh/sigmoid/hard_sigmoid), not '{layer.recurrent_activation}'"
                 )
-            if layer.cell == "gru" and layer.recurrent_activation == "tanh":
+            if layer.cell == "gru" and layer.recurrent_activation == "tanh":  # z in [-1, 1]
                 problems.append(
                     f"layer '{layer.name}': int8 GRU needs recurrent_activation "
                     "sigmoid or hard_sigmoid"

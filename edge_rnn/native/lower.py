@@ -1,14 +1,15 @@
 """IR -> the row-major arrays and stage list that the C kernels, the twin and the templates use.
 
-A stage is one IR layer. Recurrent weights become one matrix per direction whose row r is
-[kernel[:, r] | recurrent_kernel[:, r]] (Keras gate order), so one dot product per row serves
-x and h together. GRU with reset_after keeps the candidate's recurrent bias apart (`rbias`)
-because it is multiplied by the reset gate.
+A stage is one IR layer, one dataclass per kind. Recurrent weights become one matrix per
+direction whose row r is [kernel[:, r] | recurrent_kernel[:, r]] (Keras gate order), so one dot
+product per row serves x and h together. GRU with reset_after keeps the candidate's recurrent
+bias apart (`rbias`) because it is multiplied by the reset gate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -33,30 +34,58 @@ class Cell:
 
     @property
     def rows(self) -> int:
-        return self.w.shape[0]
+        return int(self.w.shape[0])
+
+    def gate_activations(self) -> tuple[str, ...]:
+        """Activation of each gate block, in Keras gate order."""
+        layer = self.layer
+        return CELLS[layer.cell].gate_activations(layer.activation, layer.recurrent_activation)
+
+    @property
+    def has_cell_state(self) -> bool:
+        return CELLS[self.layer.cell].has_cell_state
 
 
 @dataclass(frozen=True, eq=False)
-class Stage:
-    """One layer: kind 'cell' (1 direction), 'bidir' (2) or 'dense'."""
+class RecurrentStage:
+    """A recurrent layer running in one direction."""
 
-    kind: str
+    kind: ClassVar[str] = "cell"  # the templates' name for the stage kind
     name: str
     in_size: int
     out_size: int
     seq_in: bool
     seq_out: bool
-    cells: tuple[Cell, ...] = ()
-    merge: str = "concat"
-    dense: ir.DenseLayer | None = None
-    w: np.ndarray | None = None  # dense: (units, in_size)
-    bias: np.ndarray | None = None
+    cells: tuple[Cell, ...]  # exactly one
 
 
-def gate_acts(layer: ir.RecurrentLayer) -> list[str]:
-    """Activation of each gate block, in Keras gate order."""
-    act, rec = layer.activation, layer.recurrent_activation
-    return {"simple_rnn": [act], "lstm": [rec, rec, act, rec], "gru": [rec, rec, act]}[layer.cell]
+@dataclass(frozen=True, eq=False)
+class BidirectionalStage:
+    kind: ClassVar[str] = "bidir"
+    name: str
+    in_size: int
+    out_size: int
+    seq_in: bool
+    seq_out: bool
+    cells: tuple[Cell, ...]  # forward, backward
+    merge: str  # one of ir.MERGE_MODES
+
+
+@dataclass(frozen=True, eq=False)
+class DenseStage:
+    kind: ClassVar[str] = "dense"
+    name: str
+    in_size: int
+    out_size: int
+    seq_in: bool
+    seq_out: bool
+    activation: str
+    w: np.ndarray  # (units, in_size)
+    bias: np.ndarray | None
+
+
+Stage = RecurrentStage | BidirectionalStage | DenseStage
+CellStage = RecurrentStage | BidirectionalStage
 
 
 def lower_cell(layer: ir.RecurrentLayer) -> Cell:
@@ -76,7 +105,7 @@ def lower_cell(layer: ir.RecurrentLayer) -> Cell:
     bias = rbias = None
     if layer.bias is not None:
         b = np.asarray(layer.bias, np.float32)
-        if layer.cell == "gru" and layer.reset_after:
+        if layer.reset_after:
             b = b.reshape(2, rows)
             bias = b[0].copy()
             bias[: 2 * units] += b[1][: 2 * units]  # z and r add both biases
@@ -86,45 +115,33 @@ def lower_cell(layer: ir.RecurrentLayer) -> Cell:
     return Cell(layer, np.ascontiguousarray(w), bias, rbias)
 
 
+def _lower_layer(layer: ir.Layer, size: int, seq: bool) -> Stage:
+    if isinstance(layer, ir.DenseLayer):
+        w = np.ascontiguousarray(np.asarray(layer.kernel, np.float32).T)
+        return DenseStage(
+            layer.name, size, layer.units, seq, layer.per_timestep, layer.activation, w, layer.bias
+        )
+    if isinstance(layer, ir.BidirectionalLayer):
+        cells = (lower_cell(layer.forward), lower_cell(layer.backward))
+        return BidirectionalStage(
+            layer.name,
+            size,
+            layer.output_size,
+            seq,
+            layer.return_sequences,
+            cells,
+            layer.merge_mode,
+        )
+    return RecurrentStage(
+        layer.name, size, layer.units, seq, layer.return_sequences, (lower_cell(layer),)
+    )
+
+
 def lower(model: ir.Model) -> tuple[Stage, ...]:
     stages: list[Stage] = []
     seq, size = True, model.features
     for layer in model.layers:
-        if isinstance(layer, ir.DenseLayer):
-            w = np.ascontiguousarray(np.asarray(layer.kernel, np.float32).T)
-            stage = Stage(
-                "dense",
-                layer.name,
-                size,
-                layer.units,
-                seq,
-                layer.per_timestep,
-                dense=layer,
-                w=w,
-                bias=layer.bias,
-            )
-        elif isinstance(layer, ir.BidirectionalLayer):
-            cells = (lower_cell(layer.forward), lower_cell(layer.backward))
-            stage = Stage(
-                "bidir",
-                layer.name,
-                size,
-                layer.output_size,
-                seq,
-                layer.return_sequences,
-                cells=cells,
-                merge=layer.merge_mode,
-            )
-        else:
-            stage = Stage(
-                "cell",
-                layer.name,
-                size,
-                layer.units,
-                seq,
-                layer.return_sequences,
-                cells=(lower_cell(layer),),
-            )
+        stage = _lower_layer(layer, size, seq)
         stages.append(stage)
         seq, size = stage.seq_out, stage.out_size
     return tuple(stages)
@@ -133,6 +150,7 @@ def lower(model: ir.Model) -> tuple[Stage, ...]:
 def is_streamable(stages: tuple[Stage, ...]) -> bool:
     """True when every recurrent stage runs forward in time, so one step at a time works."""
     return all(
-        stage.kind == "dense" or (stage.kind == "cell" and not stage.cells[0].layer.go_backwards)
+        isinstance(stage, DenseStage)
+        or (isinstance(stage, RecurrentStage) and not stage.cells[0].layer.go_backwards)
         for stage in stages
     )

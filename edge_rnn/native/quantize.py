@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.native.lower import BOUNDED, Cell, Stage, gate_acts
+from edge_rnn.native.lower import (
+    BOUNDED,
+    BidirectionalStage,
+    Cell,
+    CellStage,
+    DenseStage,
+    Stage,
+)
 from edge_rnn.native.twin import float_forward
 
 PRE_Q = 11  # Q of the pre-activation fed to the tanh/sigmoid tables (range +-16)
@@ -86,13 +93,23 @@ class QCell:
 
 
 @dataclass(frozen=True, eq=False)
-class QStage:
-    stage: Stage
+class QCellStage:
+    stage: CellStage
     q_in: int
     q_out: int
-    cells: tuple[QCell, ...] = ()
-    in_pad: int = 0  # dense
-    rows: QRows | None = None  # dense
+    cells: tuple[QCell, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class QDenseStage:
+    stage: DenseStage
+    q_in: int
+    q_out: int
+    in_pad: int
+    rows: QRows
+
+
+QStage = QCellStage | QDenseStage
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +138,7 @@ def group_rows(qc: QCell) -> tuple[np.ndarray, np.ndarray]:
     layer, rows = qc.cell.layer, qc.rows
     u, up = layer.units, qc.units_pad
     gates = rows.wq.shape[0] // u
-    if layer.cell == "lstm":
+    if qc.cell.has_cell_state:  # LSTM
         order = [g * u + j for j in range(u) for g in range(gates)]
     else:
         order = [g * u + j if j < u else -1 for g in range(gates) for j in range(up)]
@@ -198,9 +215,9 @@ def _quantize_cell(cell: Cell, key: str, stats: dict[str, float]) -> QCell:
     q_v = min(q_format(stats.get(key + ".x", 0.0)), q_format(stats.get(key + ".h", 0.0)))
     bounded = layer.activation in BOUNDED
     q_g = 15 if bounded else q_format(stats.get(key + ".g", 0.0))
-    q_c = q_format(stats.get(key + ".c", 0.0)) if layer.cell == "lstm" else 15
+    q_c = q_format(stats.get(key + ".c", 0.0)) if cell.has_cell_state else 15
     q_a = 15 if bounded else q_c
-    targets = np.repeat([PRE_Q if act in BOUNDED else q_g for act in gate_acts(layer)], u)
+    targets = np.repeat([PRE_Q if act in BOUNDED else q_g for act in cell.gate_activations()], u)
     rows, rbias = _quantize_rows(
         layer.name,
         cell.w,
@@ -223,8 +240,8 @@ def quantize_int8(stages: tuple[Stage, ...], x_norm: np.ndarray) -> QPlan:
     out: list[QStage] = []
     for index, stage in enumerate(stages):
         key = str(index)
-        if stage.kind == "dense":
-            act = stage.dense.activation
+        if isinstance(stage, DenseStage):
+            act = stage.activation
             q_out = 15 if act in BOUNDED or act == "softmax" else q_format(stats[key + ".out"])
             target = PRE_Q if act in BOUNDED or act == "softmax" else q_out
             in_pad = pad4(stage.in_size)
@@ -237,12 +254,13 @@ def quantize_int8(stages: tuple[Stage, ...], x_norm: np.ndarray) -> QPlan:
                 stage.bias,
                 np.full(stage.out_size, target),
             )
-            out.append(QStage(stage, q_prev, q_out, in_pad=in_pad, rows=rows))
+            out.append(QDenseStage(stage, q_prev, q_out, in_pad, rows))
         else:
             cells = tuple(
                 _quantize_cell(cell, f"{key}.{d}", stats) for d, cell in enumerate(stage.cells)
             )
-            q_out = q_format(stats[key + ".m"]) if stage.kind == "bidir" else cells[0].q_v
-            out.append(QStage(stage, q_prev, q_out, cells=cells))
+            bidir = isinstance(stage, BidirectionalStage)
+            q_out = q_format(stats[key + ".m"]) if bidir else cells[0].q_v
+            out.append(QCellStage(stage, q_prev, q_out, cells))
         q_prev = out[-1].q_out
     return QPlan(tuple(out), q_in)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_rnn.native.lower import Cell, Stage
+from edge_rnn.native.lower import BidirectionalStage, Cell, DenseStage, Stage
 
 
 def activate(x: np.ndarray, act: str) -> np.ndarray:
@@ -103,13 +103,13 @@ def float_forward(
     _record(stats, "input", v)
     for index, stage in enumerate(stages):
         key = str(index)
-        if stage.kind == "dense":
+        if isinstance(stage, DenseStage):
             pre = v @ stage.w.T + (stage.bias if stage.bias is not None else np.float32(0.0))
             _record(stats, key + ".out", pre)
-            v = activate(pre.astype(np.float32), stage.dense.activation)
+            v = activate(pre.astype(np.float32), stage.activation)
             continue
         outs = [run_cell(cell, v, stats, f"{key}.{d}") for d, cell in enumerate(stage.cells)]
-        if stage.kind == "bidir":
+        if isinstance(stage, BidirectionalStage):
             fwd, bwd = outs
             if stage.seq_out:
                 v = merge(stage.merge, fwd, bwd[:, ::-1])

@@ -13,8 +13,8 @@ import re
 import numpy as np
 
 from edge_rnn.codegen.templates import TEMPLATE_ROOT
-from edge_rnn.native.lower import BOUNDED, gate_acts
-from edge_rnn.native.quantize import PRE_Q, QCell, QPlan, QRows
+from edge_rnn.native.lower import BOUNDED, BidirectionalStage
+from edge_rnn.native.quantize import PRE_Q, QCell, QDenseStage, QPlan, QRows
 
 I64 = np.int64
 
@@ -114,7 +114,7 @@ def cell_step(qc: QCell, xh: np.ndarray, c: np.ndarray) -> np.ndarray:
     """One step on xh (N, in_pad + units_pad), updated in place; returns the new c."""
     layer = qc.cell.layer
     u, ip = layer.units, qc.in_pad
-    acts = gate_acts(layer)
+    acts = qc.cell.gate_activations()
     h = xh[:, ip : ip + u]
     if layer.cell == "lstm":
         i, f, g, o = (_gates(qc, xh, n, acts[n]) for n in range(4))
@@ -181,18 +181,18 @@ def int_forward(plan: QPlan, xq: np.ndarray) -> np.ndarray:
     """Raw int16 model outputs for quantized windows xq (N, T, F) in Q plan.q_in."""
     v = np.asarray(xq, I64)
     for qs in plan.stages:
-        stage = qs.stage
-        if stage.kind == "dense":
+        if isinstance(qs, QDenseStage):
             pad = np.zeros(v.shape[:-1] + (qs.in_pad,), I64)
-            pad[..., : stage.in_size] = v
-            acc = _rows(qs.rows, pad, 0, stage.out_size, 0, qs.in_pad)
-            act = stage.dense.activation
+            pad[..., : qs.stage.in_size] = v
+            acc = _rows(qs.rows, pad, 0, qs.stage.out_size, 0, qs.in_pad)
+            act = qs.stage.activation
             y = requant(acc, qs.rows.mult, qs.rows.shift)
             y = q_act(y, "linear" if act == "softmax" else act)
             v = q_softmax(y) if act == "softmax" else y
             continue
+        stage = qs.stage
         outs = [run_cell(qc, v, qs.q_in) for qc in qs.cells]
-        if stage.kind == "bidir":
+        if isinstance(stage, BidirectionalStage):
             (fwd, bwd), (qa, qb) = outs, (qs.cells[0].q_v, qs.cells[1].q_v)
             if stage.seq_out:
                 v = q_merge(stage.merge, fwd, qa, bwd[:, ::-1], qb, qs.q_out)
