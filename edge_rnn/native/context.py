@@ -13,9 +13,9 @@ import numpy as np
 from edge_rnn import ir
 from edge_rnn.codegen.templates import c_values
 from edge_rnn.native.lower import (
-    ACT_IDS,
-    CELL_IDS,
-    MERGE_IDS,
+    C_ACTIVATIONS,
+    C_CELLS,
+    C_MERGES,
     BidirectionalStage,
     Cell,
     DenseStage,
@@ -92,9 +92,9 @@ def _cell_ctx(b: _Builder, prefix: str, cell: Cell, quant: str, qc: QCell | None
     layer = cell.layer
     ctx: dict[str, Any] = {
         "desc": prefix,
-        "cell": CELL_IDS[layer.cell],
-        "act": ACT_IDS[layer.activation],
-        "rec_act": ACT_IDS[layer.recurrent_activation],
+        "cell": C_CELLS[layer.cell],
+        "act": C_ACTIVATIONS[layer.activation],
+        "rec_act": C_ACTIVATIONS[layer.recurrent_activation],
         "reset_after": int(layer.reset_after),
         "units": layer.units,
         "in": layer.input_size,
@@ -137,7 +137,7 @@ def _dense_ctx(
 ) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "desc": prefix,
-        "act": ACT_IDS[stage.activation],
+        "act": C_ACTIVATIONS[stage.activation],
         "in": stage.in_size,
         "units": stage.out_size,
     }
@@ -178,7 +178,7 @@ def build_context(
             "seq_out": stage.seq_out,
             "in_size": stage.in_size,
             "out_size": stage.out_size,
-            "merge": MERGE_IDS[stage.merge if isinstance(stage, BidirectionalStage) else "concat"],
+            "merge": C_MERGES[stage.merge if isinstance(stage, BidirectionalStage) else "concat"],
             "q_in": qs.q_in if qs else 0,
             "q_out": qs.q_out if qs else 0,
         }

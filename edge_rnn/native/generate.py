@@ -15,7 +15,14 @@ from edge_rnn.codegen.templates import TEMPLATE_ROOT, render
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.fsutil import atomic_output_dir
 from edge_rnn.native.context import build_context
-from edge_rnn.native.lower import ACT_IDS, BOUNDED, BidirectionalStage, DenseStage, Stage, lower
+from edge_rnn.native.lower import (
+    BOUNDED,
+    C_ACTIVATIONS,
+    BidirectionalStage,
+    DenseStage,
+    Stage,
+    lower,
+)
 from edge_rnn.native.quantize import QPlan, quantize_int8
 
 QUANTS = ("float32", "int8w", "int8")
@@ -48,7 +55,7 @@ def check_supported(model: ir.Model, stages: tuple[Stage, ...], quant: str) -> N
     problems: list[str] = []
     for index, stage in enumerate(stages):
         if isinstance(stage, DenseStage):
-            if stage.activation not in ACT_IDS:
+            if stage.activation not in C_ACTIVATIONS:
                 problems.append(f"layer '{stage.name}': activation '{stage.activation}'")
             if stage.activation == "softmax" and index != len(stages) - 1:
                 problems.append(f"layer '{stage.name}': softmax is only supported last")
@@ -59,7 +66,7 @@ def check_supported(model: ir.Model, stages: tuple[Stage, ...], quant: str) -> N
             layer = cell.layer
             for field in ("activation", "recurrent_activation"):
                 act = getattr(layer, field)
-                if act not in ACT_IDS or act == "softmax":
+                if act not in C_ACTIVATIONS or act == "softmax":
                     problems.append(f"layer '{layer.name}': {field}='{act}'")
             if quant != "int8":
                 continue

@@ -17,9 +17,10 @@ from edge_rnn import ir
 from edge_rnn.cells import CELLS
 from edge_rnn.errors import EdgeRnnError
 
-ACT_IDS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3, "hard_sigmoid": 4, "softmax": 5}
-CELL_IDS = {"simple_rnn": 0, "lstm": 1, "gru": 2}
-MERGE_IDS = {"concat": 0, "sum": 1, "ave": 2, "mul": 3}
+# Names of the C enums in ern.h (the templates emit these, never their values).
+C_ACTIVATIONS = {act: f"ERN_{act.upper()}" for act in ir.ACTIVATIONS}
+C_CELLS = {kind: f"ERN_{kind.upper()}" for kind in CELLS}
+C_MERGES = {mode: f"ERN_MERGE_{mode.upper()}" for mode in ir.MERGE_MODES}
 BOUNDED = ("tanh", "sigmoid", "hard_sigmoid")
 
 
@@ -47,38 +48,34 @@ class Cell:
 
 
 @dataclass(frozen=True, eq=False)
-class RecurrentStage:
-    """A recurrent layer running in one direction."""
+class _Shapes:
+    """What every stage has: its sizes and whether it reads/writes one vector per time step."""
 
-    kind: ClassVar[str] = "cell"  # the templates' name for the stage kind
     name: str
     in_size: int
     out_size: int
     seq_in: bool
     seq_out: bool
+
+
+@dataclass(frozen=True, eq=False)
+class RecurrentStage(_Shapes):
+    """A recurrent layer running in one direction."""
+
+    kind: ClassVar[str] = "cell"  # the templates' name for the stage kind
     cells: tuple[Cell, ...]  # exactly one
 
 
 @dataclass(frozen=True, eq=False)
-class BidirectionalStage:
+class BidirectionalStage(_Shapes):
     kind: ClassVar[str] = "bidir"
-    name: str
-    in_size: int
-    out_size: int
-    seq_in: bool
-    seq_out: bool
     cells: tuple[Cell, ...]  # forward, backward
     merge: str  # one of ir.MERGE_MODES
 
 
 @dataclass(frozen=True, eq=False)
-class DenseStage:
+class DenseStage(_Shapes):
     kind: ClassVar[str] = "dense"
-    name: str
-    in_size: int
-    out_size: int
-    seq_in: bool
-    seq_out: bool
     activation: str
     w: np.ndarray  # (units, in_size)
     bias: np.ndarray | None
