@@ -120,8 +120,11 @@ class _Builder:
             model_dir.mkdir()
             model_path = model_dir / f"model{source.suffix}"
             shutil.copyfile(source, model_path)
-            write_metadata(model_dir / "metadata.json", model_path, dataset, name=cfg.name)
-            self.log(f"model: using {source}")
+            normalization, how = _brought_normalization(source, dataset, cfg.model.normalization)
+            write_metadata(
+                model_dir / "metadata.json", model_path, dataset, normalization, name=cfg.name
+            )
+            self.log(f"model: using {source} as is ({how})")
         else:
             spec = ModelSpec(
                 cell=cfg.model.cell,
@@ -310,6 +313,33 @@ class _Builder:
         }
         write_json(self.root / "manifest.json", manifest)
         return manifest
+
+
+def _brought_normalization(model_path: Path, dataset: Any, choice: str) -> tuple[Any, str]:
+    """What a model trained outside this build expects of its raw input windows, and why.
+
+    A model is used exactly as it was trained: raw input unless the user says otherwise
+    (`normalization = "fit"`, or a metadata.json beside the model, e.g. from `edge-rnn train`).
+    """
+    from edge_rnn.data import fit_normalization
+    from edge_rnn.frontends.keras import read_metadata_beside
+    from edge_rnn.ir import Normalization
+
+    if choice == "fit":
+        return fit_normalization(
+            dataset.x_train
+        ), "input normalized with mean/std fitted on the data"
+    beside = read_metadata_beside(model_path) if choice == "auto" else None
+    norm = (beside or {}).get("normalization")
+    if norm:
+        where = model_path.with_name("metadata.json")
+        try:
+            return Normalization(
+                tuple(norm["mean"]), tuple(norm["scale"])
+            ), f"normalization of {where}"
+        except (KeyError, TypeError) as err:
+            raise EdgeRnnError(f"{where}: malformed normalization ({err})") from None
+    return None, "raw input, no normalization"
 
 
 def build(

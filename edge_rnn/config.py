@@ -21,6 +21,7 @@ from edge_rnn.export.routes import (
 NATIVE_QUANTIZATIONS = ("float32", "int8w", "int8")
 TFLM_ECOSYSTEMS = ("cmake", "arduino", "zephyr", "esp-idf")
 TFLM_QUANTIZATIONS = ("float32", "int8", "int16x8")  # what TFLite Micro runs
+NORMALIZATION_CHOICES = ("auto", "none", "fit")  # [model] normalization, for a brought model
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     path: str | None = None  # an existing .keras/.h5 model: skip training
+    # For a model at `path`: what its input expects. "auto": the metadata.json beside the
+    # model if there is one, else raw input; "none": raw input; "fit": (x - mean) / std
+    # fitted on the training windows (only if the model was trained that way).
+    normalization: str = "auto"
     cell: str = "lstm"
     units: tuple[int, ...] = (16,)
     bidirectional: bool = False
@@ -105,6 +110,7 @@ _CHOICES = {
     ("convert", "route"): ROUTE_CHOICES,
     ("native", "quant"): NATIVE_QUANTIZATIONS,
     ("model", "head"): ("last", "sequence"),
+    ("model", "normalization"): NORMALIZATION_CHOICES,
     ("tflm", "projects"): TFLM_ECOSYSTEMS,
     ("tflm", "quantizations"): TFLM_QUANTIZATIONS,
 }

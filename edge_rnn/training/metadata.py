@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge_rnn.codegen.names import c_identifier
-from edge_rnn.data.dataset import Dataset, fit_normalization
+from edge_rnn.data.dataset import Dataset
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.frontends.keras import load_keras_model
 from edge_rnn.fsutil import read_json, write_json
@@ -43,7 +43,7 @@ class ModelMetadata:
     sequence_output: bool
     class_names: tuple[str, ...]
     feature_names: tuple[str, ...]
-    normalization: Normalization
+    normalization: Normalization | None  # None: the model takes raw input
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,10 +55,11 @@ class ModelMetadata:
             "sequence_output": self.sequence_output,
             "class_names": list(self.class_names),
             "feature_names": list(self.feature_names),
-            "normalization": {
-                "mean": list(self.normalization.mean),
-                "scale": list(self.normalization.scale),
-            },
+            "normalization": (
+                {"mean": list(self.normalization.mean), "scale": list(self.normalization.scale)}
+                if self.normalization
+                else None
+            ),
         }
 
     def write(self, path: str | Path) -> None:
@@ -84,9 +85,13 @@ class ModelMetadata:
                 sequence_output=bool(data["sequence_output"]),
                 class_names=tuple(str(v) for v in data["class_names"]),
                 feature_names=tuple(str(v) for v in data["feature_names"]),
-                normalization=Normalization(
-                    mean=tuple(float(v) for v in norm["mean"]),
-                    scale=tuple(float(v) for v in norm["scale"]),
+                normalization=(
+                    Normalization(
+                        mean=tuple(float(v) for v in norm["mean"]),
+                        scale=tuple(float(v) for v in norm["scale"]),
+                    )
+                    if norm is not None
+                    else None
                 ),
             )
         except (TypeError, ValueError, KeyError) as err:
@@ -106,7 +111,8 @@ class ModelMetadata:
                 f"output_shape {list(self.output_shape)} does not fit "
                 f"sequence_output={self.sequence_output}"
             )
-        if not len(self.normalization.mean) == len(self.normalization.scale) == features:
+        norm = self.normalization
+        if norm and not len(norm.mean) == len(norm.scale) == features:
             problems.append(f"normalization mean/scale need {features} values each")
         if len(self.feature_names) != features:
             problems.append(f"feature_names needs {features} names")
@@ -119,7 +125,7 @@ class ModelMetadata:
 def metadata_for(
     model: keras.Model,
     dataset: Dataset,
-    normalization: Normalization,
+    normalization: Normalization | None,
     *,
     name: str | None = None,
     source: str = "model",
@@ -165,20 +171,14 @@ def write_metadata(
 ) -> ModelMetadata:
     """Write metadata.json for `model` (a Keras model or a `.keras`/`.h5` file) and its data.
 
-    The normalization defaults to one fitted on `dataset.x_train`: pass the one the model was
-    trained with when it differs.
+    `normalization` is what the model expects to be applied to raw windows; None (the default)
+    means the model takes raw input, as a model trained outside edge-rnn usually does.
     """
     source = "model"
     if isinstance(model, (str, Path)):
         source = str(model)
         model = load_keras_model(model)
-    meta = metadata_for(
-        model,
-        dataset,
-        normalization or fit_normalization(dataset.x_train),
-        name=name,
-        source=source,
-    )
+    meta = metadata_for(model, dataset, normalization, name=name, source=source)
     meta.write(path)
     return meta
 

@@ -1,0 +1,123 @@
+"""A model trained outside edge-rnn is deployed exactly as trained: raw input in, no
+normalization it never saw, and every artefact checked against the user's own Keras outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from edge_rnn.cli import main
+from edge_rnn.native.host import run_host
+
+STEPS, FEATURES = 12, 2
+
+
+def _raw_offset_data(samples: int = 160) -> tuple[np.ndarray, np.ndarray]:
+    """Sensor-like raw values far from zero mean / unit scale (e.g. a pressure in hPa)."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(samples, STEPS, FEATURES)).astype(np.float32)
+    y = (x[:, :, 0].mean(axis=1) + 0.5 * x[:, -3:, 1].mean(axis=1) > 0).astype(np.int64)
+    x = x * np.float32(0.4) + np.asarray([3.0, -1.5], np.float32)
+    return x, y
+
+
+def _train_outside(path: Path, x: np.ndarray, y: np.ndarray) -> keras.Model:
+    """The user's own training script: raw input, no edge-rnn involved."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((STEPS, FEATURES)),
+            keras.layers.GRU(8),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=8, batch_size=16, verbose=0)
+    model.save(path)
+    return model
+
+
+def _write_config(tmp_path: Path, model_section: str, native: str, tflite: str) -> Path:
+    config = tmp_path / "build.toml"
+    config.write_text(
+        'name = "brought"\n[data]\nsource = "data.npz"\n'
+        f'[model]\npath = "user.keras"\n{model_section}'
+        f"[convert]\ntflite = [{tflite}]\nonnx = []\n"
+        f"[native]\nquant = [{native}]\n[tflm]\nprojects = []\n"
+    )
+    return config
+
+
+@pytest.fixture(scope="module")
+def user_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, keras.Model]:
+    folder = tmp_path_factory.mktemp("user")
+    x, y = _raw_offset_data()
+    np.savez(folder / "data.npz", x=x, y=y)
+    return folder, _train_outside(folder / "user.keras", x, y)
+
+
+@pytest.mark.slow
+def test_brought_model_takes_raw_input_on_every_stage(user_model: tuple[Path, keras.Model]) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    folder, model = user_model
+    config = _write_config(
+        folder, "", native='"float32", "int8w", "int8"', tflite='"float32", "int8"'
+    )
+    out = folder / "build"
+    assert main(["build", str(config), "--out", str(out)]) == 0
+    metadata = json.loads((out / "model" / "metadata.json").read_text())
+    assert metadata["normalization"] is None
+
+    # Independently of the validator: the converted model on RAW windows answers like the
+    # user's Keras model on the same raw windows (a normalizing pipeline is off by 1e-3..1e-1).
+    with np.load(out / "data" / "test.npz") as data:
+        x_test = data["x"]
+    expected = model.predict(x_test, verbose=0)
+    interpreter = Interpreter(model_path=str(out / "tflite" / "brought_float32.tflite"))
+    interpreter.allocate_tensors()
+    got = []
+    for window in x_test:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], window[None])
+        interpreter.invoke()
+        got.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
+    np.testing.assert_allclose(np.asarray(got), expected, atol=1e-5)
+    # The native C applies the build's normalization itself: it must take the raw window too.
+    native = run_host(out / "native" / "float32", x_test).reshape(expected.shape)
+    np.testing.assert_allclose(native, expected, atol=1e-5)
+
+    report = json.loads((out / "report.json").read_text())
+    assert report["passed"] is True
+    stages = {s["name"]: s for s in report["stages"]}
+    for name in ("native_float32/host_c", "tflite_float32/litert"):
+        assert stages[name]["metrics"]["max_abs"] < 1e-5, name
+    assert stages["native_int8/host_c"]["metrics"]["top1_agreement"] >= 0.95
+
+
+def test_normalization_is_applied_only_when_asked(user_model: tuple[Path, keras.Model]) -> None:
+    folder, _ = user_model
+    fitted = folder / "fit_build"
+    config = _write_config(folder, 'normalization = "fit"\n', native="", tflite="")
+    assert main(["build", str(config), "--out", str(fitted), "--force"]) == 0
+    norm = json.loads((fitted / "model" / "metadata.json").read_text())["normalization"]
+    assert norm["mean"] == pytest.approx([3.0, -1.5], abs=0.05)
+
+    # A metadata.json beside the model (e.g. from `edge-rnn train`) is what the user asked for.
+    beside = folder / "metadata.json"
+    beside.write_text(json.dumps({"normalization": {"mean": [1.0, 2.0], "scale": [3.0, 4.0]}}))
+    try:
+        auto = folder / "auto_build"
+        config = _write_config(folder, "", native="", tflite="")
+        assert main(["build", str(config), "--out", str(auto), "--force"]) == 0
+        norm = json.loads((auto / "model" / "metadata.json").read_text())["normalization"]
+        assert norm == {"mean": [1.0, 2.0], "scale": [3.0, 4.0]}
+        none = folder / "none_build"
+        config = _write_config(folder, 'normalization = "none"\n', native="", tflite="")
+        assert main(["build", str(config), "--out", str(none), "--force"]) == 0
+        assert json.loads((none / "model" / "metadata.json").read_text())["normalization"] is None
+    finally:
+        beside.unlink()
