@@ -1,6 +1,7 @@
-"""TFLite Micro projects for int8 LSTM, GRU and SimpleRNN models: exact op resolver, measured
-arena, device-side quantization and expected outputs equal to the real tflite_micro interpreter,
-every ecosystem's sources pass g++ -fsyntax-only against stub TFLM headers (tests/tflm_stubs)."""
+"""TFLite Micro projects for int8 LSTM, GRU, SimpleRNN, Bidirectional LSTM and
+GRU(reset_after=False) models: exact op resolver, measured arena, device-side quantization and
+expected outputs equal to the real tflite_micro interpreter, every ecosystem's sources pass
+g++ -fsyntax-only against stub TFLM headers (tests/tflm_stubs)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ from edge_rnn.runtimes.base import quantize
 from edge_rnn.runtimes.tflm import arena_works
 from edge_rnn.tflm import ECOSYSTEMS, generate_project
 
-CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple_rnn": keras.layers.SimpleRNN}
+CELLS = {
+    "lstm": keras.layers.LSTM,
+    "gru": keras.layers.GRU,
+    "simple_rnn": keras.layers.SimpleRNN,
+    # REVERSE_V2 in the graph (a TFLM op the project step once refused)
+    "bidirectional_lstm": lambda units: keras.layers.Bidirectional(keras.layers.LSTM(units)),
+    # unrolled with per-gate products (the default twin once made an empty SPLIT_V output)
+    "gru_reset_before": lambda units: keras.layers.GRU(units, reset_after=False),
+}
 STEPS, FEATURES, CLASSES, WINDOWS = 8, 3, 3, 6
 STUBS = Path(__file__).parent / "tflm_stubs"
 METADATA = {

@@ -42,6 +42,10 @@ def _recurrent(layer: ir.RecurrentLayer, unroll: bool, name: str | None = None) 
         kwargs["recurrent_activation"] = _activation(layer.recurrent_activation)
     if spec.has_reset_after:
         kwargs["reset_after"] = layer.reset_after
+        if unroll and not layer.reset_after:
+            # Unrolled, implementation 2 splits the recurrent product [units, units, -1] into an
+            # empty third tensor TFLite Micro cannot allocate; implementation 1 multiplies per gate.
+            kwargs["implementation"] = 1
     return getattr(tf_keras.layers, spec.keras_class)(**kwargs)
 
 

@@ -55,6 +55,7 @@ OP_METHODS: dict[str, str] = {
     "RELU": "AddRelu",
     "RELU6": "AddRelu6",
     "RESHAPE": "AddReshape",
+    "REVERSE_V2": "AddReverseV2",
     "RSQRT": "AddRsqrt",
     "SELECT_V2": "AddSelectV2",
     "SHAPE": "AddShape",

@@ -53,6 +53,7 @@ class MicroMutableOpResolver : public MicroOpResolver {
   TfLiteStatus AddRelu();
   TfLiteStatus AddRelu6();
   TfLiteStatus AddReshape();
+  TfLiteStatus AddReverseV2();
   TfLiteStatus AddRsqrt();
   TfLiteStatus AddSelectV2();
   TfLiteStatus AddShape();
