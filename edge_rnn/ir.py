@@ -32,6 +32,9 @@ class RecurrentLayer:
     kernel: np.ndarray
     recurrent_kernel: np.ndarray
     bias: np.ndarray | None
+    # Keras stateful=True: trained to carry state across calls. Every backend runs windows
+    # from a reset state; the native C `_step`/`_reset` API is the stateful form.
+    stateful: bool = False
 
     @property
     def output_size(self) -> int:

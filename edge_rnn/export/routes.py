@@ -88,6 +88,13 @@ def tflite_route(model: ir.Model, quantization: str, requested: str = "auto") ->
             "(the only form TFLite Micro and int8 calibration handle for these layers; "
             "the native C backend keeps them small)"
         )
+    stateful = [cell.name for cell in model.recurrent_layers() if cell.stateful]
+    if stateful:
+        notes.append(
+            f"stateful layer(s) {', '.join(stateful)}: the graph runs one window of "
+            f"{model.timesteps} steps per invoke; reset the state between windows (for "
+            "step-by-step streaming with state kept across calls use the native C _step)"
+        )
     name = "+".join(
         part for part, used in (("fused-lstm", fused), ("unrolled", bool(unroll))) if used
     )

@@ -102,7 +102,8 @@ def load_model_ir(
         model = load_keras_model(model)
     metadata = metadata or {}
     check = _Check(source)
-    steps, features = _input_shape(model, check, timesteps)
+    # A model built with a variable length takes the windows' length from its metadata.
+    steps, features = _input_shape(model, check, timesteps, _metadata_steps(metadata))
 
     layers: list[ir.Layer] = []
     size, sequence = features, True
@@ -140,7 +141,14 @@ def load_model_ir(
     )
 
 
-def _input_shape(model: Any, check: _Check, timesteps: int | None) -> tuple[int, int]:
+def _metadata_steps(metadata: dict[str, Any]) -> int | None:
+    shape = metadata.get("input_shape")
+    return int(shape[0]) if isinstance(shape, list) and shape else None
+
+
+def _input_shape(
+    model: Any, check: _Check, timesteps: int | None, fallback: int | None
+) -> tuple[int, int]:
     shapes = model.input_shape
     if isinstance(shapes, list):
         check.add(
@@ -151,7 +159,7 @@ def _input_shape(model: Any, check: _Check, timesteps: int | None) -> tuple[int,
         check.add(model.name, f"input shape {shapes[1:]} is not (timesteps, features)")
         check.raise_if_any()
     _, steps, features = shapes
-    steps = timesteps or steps
+    steps = timesteps or steps or fallback
     if steps is None:
         check.add(
             model.name,
@@ -202,18 +210,20 @@ def _weights(layer: Any) -> list[np.ndarray]:
     return [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
 
 
-def _recurrent(layer: Any, input_size: int, check: _Check) -> ir.RecurrentLayer | None:
+def _recurrent(
+    layer: Any, input_size: int, check: _Check, bidirectional: bool = False
+) -> ir.RecurrentLayer | None:
     kind = type(layer).__name__
     cell = KERAS_CELL_CLASSES.get(kind)
     if cell is None:
         check.add(layer.name, f"{kind} is not supported inside Bidirectional; use {SUPPORTED}")
         return None
     config = layer.get_config()
-    if config.get("stateful"):
+    if config.get("stateful") and (bidirectional or config.get("go_backwards")):
         check.add(
             layer.name,
-            "stateful=True is not supported; edge-rnn resets state per window "
-            "(rebuild with stateful=False; the native C backend's _step() streams with state)",
+            "stateful=True on a backward or Bidirectional layer cannot stream; "
+            "rebuild with stateful=False",
         )
     if config.get("return_state"):
         check.add(
@@ -242,6 +252,7 @@ def _recurrent(layer: Any, input_size: int, check: _Check) -> ir.RecurrentLayer 
         kernel=weights[0],
         recurrent_kernel=weights[1],
         bias=weights[2] if use_bias else None,
+        stateful=bool(config.get("stateful", False)),
     )
 
 
@@ -281,8 +292,8 @@ def _convert_layer(layer: Any, size: int, sequence: bool, check: _Check) -> ir.L
                 f"merge_mode={merge_mode!r} is not supported; use one of "
                 f"{', '.join(ir.MERGE_MODES)}",
             )
-        forward = _recurrent(layer.forward_layer, size, check)
-        backward = _recurrent(layer.backward_layer, size, check)
+        forward = _recurrent(layer.forward_layer, size, check, bidirectional=True)
+        backward = _recurrent(layer.backward_layer, size, check, bidirectional=True)
         if forward is None or backward is None:
             return None
         return ir.BidirectionalLayer(

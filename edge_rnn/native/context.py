@@ -217,6 +217,7 @@ def build_context(
         "outputs": out_size * (model.timesteps if stages[-1].seq_out else 1),
         "seq_out": stages[-1].seq_out,
         "streaming": streaming,
+        "stateful": [layer.name for layer in model.recurrent_layers() if layer.stateful],
         "stages": ctx_stages,
         "width": width,
         "q_in": plan.q_in if plan else 0,

@@ -136,6 +136,9 @@ def metadata_for(
     expected_out: tuple[int, ...] = (dataset.num_outputs,)
     if dataset.sequence_output:
         expected_out = (dataset.timesteps, dataset.num_outputs)
+    if input_shape[:1] == (None,):  # a variable-length model runs on the data's windows
+        input_shape = (dataset.timesteps, *input_shape[1:])
+        output_shape = tuple(dataset.timesteps if s is None else s for s in output_shape)
     if input_shape != (dataset.timesteps, dataset.features):
         raise EdgeRnnError(
             f"{source}: input shape {_shape(input_shape)} does not match the data's windows "
