@@ -11,9 +11,6 @@ usage: python3 benchmarks/native_sizes.py
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,16 +20,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge_rnn.native import generate  # noqa: E402
-from edge_rnn.native.host import HOST_MAIN, compile_host, run_binary  # noqa: E402
+from edge_rnn.native.host import (  # noqa: E402
+    HOST_MAIN,
+    compile_host,
+    host_instructions,
+    run_binary,
+)
+from edge_rnn.ontarget import missing_tools  # noqa: E402
+from edge_rnn.ontarget.footprint import model_footprint  # noqa: E402
+from edge_rnn.targets import load_target  # noqa: E402
 
 T, F, UNITS, CLASSES = 20, 3, 16, 4
-M4 = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
-APP = """#include "edge_rnn_model.h"
-static edge_rnn_state_t s; static float x[EDGE_RNN_TIMESTEPS * EDGE_RNN_FEATURES];
-static edge_rnn_output_t y[EDGE_RNN_OUTPUTS];
-int main(void) { edge_rnn_run(&s, x, y); return (int)y[0]; }
-"""
-EMPTY_APP = "int main(void) { return 0; }\n"
 
 
 def keras_model(cell: str):
@@ -44,68 +42,10 @@ def keras_model(cell: str):
     return keras.Model(inp, keras.layers.Dense(CLASSES, activation="softmax")(h), name=cell.lower())
 
 
-def callgrind_instructions(binary: Path, x: np.ndarray, func: str, tmp: Path) -> int:
-    x[:1].astype(np.float32).tofile(tmp / "x.f32")
-    out = tmp / "callgrind.out"
-    subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
-            f"--toggle-collect={func}",
-            str(binary),
-            str(tmp / "x.f32"),
-            "1",
-            str(tmp / "y.bin"),
-            "run",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    text = out.read_text()
-    return int(re.search(r"^summary:\s+(\d+)", text, re.M).group(1))
-
-
-def arm_size(gen_dir: Path, tmp: Path) -> int | None:
-    """text+data of the linked M4F app minus an empty app: model code + const data."""
-    if not shutil.which("arm-none-eabi-gcc"):
-        return None
-    sizes = []
-    for name, src, extra in (
-        ("app", APP, [str(s) for s in gen_dir.glob("*.c")]),
-        ("empty", EMPTY_APP, []),
-    ):
-        (tmp / f"{name}.c").write_text(src)
-        elf = tmp / f"{name}.elf"
-        subprocess.run(
-            [
-                "arm-none-eabi-gcc",
-                "-std=c99",
-                "-O2",
-                *M4,
-                "-ffunction-sections",
-                "-fdata-sections",
-                "-Wl,--gc-sections",
-                "--specs=nosys.specs",
-                f"-I{gen_dir}",
-                str(tmp / f"{name}.c"),
-                *extra,
-                "-o",
-                str(elf),
-                "-lm",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        out = (
-            subprocess.run(
-                ["arm-none-eabi-size", str(elf)], check=True, capture_output=True, text=True
-            )
-            .stdout.splitlines()[1]
-            .split()
-        )
-        sizes.append(int(out[0]) + int(out[1]))
-    return sizes[0] - sizes[1]
+def arm_size(gen_dir: Path) -> int | None:
+    """Flash the model adds to a Cortex-M4F app (code + const), when the compiler is here."""
+    target = load_target("cortex-m4f")
+    return None if missing_tools(target) else model_footprint(target, gen_dir).flash_bytes
 
 
 def main() -> None:
@@ -128,8 +68,8 @@ def main() -> None:
                 gen = generate(model, tmp / "gen", quant=quant, calibration_x=x)
                 binary = compile_host(gen, tmp / "model")
                 err = np.abs(run_binary(binary, x).values - ref).max()
-                instr = callgrind_instructions(binary, x, f"{model.name}_run", tmp)
-                arm = arm_size(gen.out_dir, tmp)
+                instr = host_instructions(gen.out_dir, x)
+                arm = arm_size(gen.out_dir)
                 print(
                     f"{cell:<10} {quant:<8} {gen.const_bytes:>8,} {gen.ram_bytes:>6,} "
                     f"{instr:>11,} {arm if arm is not None else 'n/a':>16} {err:>17.2e}"

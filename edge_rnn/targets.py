@@ -44,6 +44,7 @@ class Target:
     board: str
     flash_kib: int
     ram_kib: int
+    clock_mhz: int  # core clock of the board (0: not stated); sweep latency = instructions / clock
     compiler: str
     cflags: tuple[str, ...]
     default_quantization: str  # one of QUANTIZATIONS
@@ -153,6 +154,7 @@ def load_target_file(path: str | Path) -> Target:
         board=fields.text("board"),
         flash_kib=fields.size("flash_kib", allow_zero=kind == "linux"),
         ram_kib=fields.size("ram_kib"),
+        clock_mhz=fields.size("clock_mhz", 0, allow_zero=True),
         compiler=fields.text("compiler"),
         cflags=tuple(cflags),
         default_quantization=fields.choice("default_quantization", QUANTIZATIONS),

@@ -113,3 +113,29 @@ def run_host(
     if isinstance(generated, GeneratedModel):
         values = values.reshape(len(values), *generated.output_shape)
     return values
+
+
+def host_instructions(gen_dir: str | Path, x_window: np.ndarray) -> int:
+    """x86-64 instructions of one `<name>_run` call (valgrind callgrind, -O2, portable C path):
+    the instruction proxy where no emulator counts them on the target core."""
+    if shutil.which("valgrind") is None:
+        raise EdgeRnnError("valgrind not found: install it to count host instructions")
+    gen_dir = Path(gen_dir)
+    adapter = (gen_dir / "edge_rnn_model.h").read_text(encoding="utf-8")
+    found = re.search(r"#define edge_rnn_run\([^)]*\)\s+(\w+)\(", adapter)
+    if not found:
+        raise EdgeRnnError(f"'{gen_dir}/edge_rnn_model.h' does not name the run function")
+    with tempfile.TemporaryDirectory(prefix="edge-rnn-callgrind-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        prefix = (
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            f"--toggle-collect={found.group(1)}",
+        )
+        binary = compile_host(gen_dir, Path(tmp) / "model")
+        run_binary(binary, np.asarray(x_window)[:1], prefix=prefix)
+        summary = re.search(r"^summary:\s+(\d+)", out.read_text(), re.M)
+    if not summary:
+        raise EdgeRnnError("callgrind wrote no instruction summary")
+    return int(summary.group(1))
