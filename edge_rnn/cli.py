@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "targets",
     "capture",
     "bundle",
+    "sweep",
 )
 
 
