@@ -54,7 +54,7 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     spec_path = trial_dir / "trial.json"
     spec_path.write_text(json.dumps(spec, indent=1), encoding="utf-8")
     paths = [str(_PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTHONUNBUFFERED="1")
     log_path = trial_dir / "trial.log"
     with open(log_path, "w", encoding="utf-8") as log:
         child = subprocess.Popen(
@@ -102,16 +102,22 @@ def execute(spec: dict[str, Any]) -> dict[str, Any]:
     source = f"{spec['source']} (trial {spec['number']})"
     config = parse_config(spec["build"], source, Path(spec["base_dir"]))
     build_dir = Path(spec["trial_dir"]) / "build"
+    clock = time.monotonic()
     build(config, build_dir, overwrite=True)
+    phases = {"build": time.monotonic() - clock}
     targets = tuple(spec["targets"])
     report = validate_build(
         build_dir, targets=targets, stages=[spec["artefact"]], allow_skip=True, echo=True
     )
+    phases["validate"] = time.monotonic() - clock - phases["build"]
+    metrics = measure(build_dir, report, spec["artefact"], targets)
+    phases["measure"] = time.monotonic() - clock - phases["build"] - phases["validate"]
     return {
         "number": spec["number"],
         "status": "complete",
-        "metrics": measure(build_dir, report, spec["artefact"], targets),
+        "metrics": metrics,
         "validation": validation_summary(report, spec["artefact"]),
+        "phase_seconds": {k: round(v, 2) for k, v in phases.items()},
     }
 
 
