@@ -3,7 +3,10 @@
 Weights keep the Keras layout (see `edge_rnn.cells` for gate order):
   kernel (input_size, gates*units), recurrent_kernel (units, gates*units),
   bias (gates*units,) or, for GRU with reset_after=True, (2, gates*units): row 0 is the
-  input bias, row 1 the recurrent bias.
+  input bias, row 1 the recurrent bias. Conv1D kernels are (kernel_size, input_size, filters).
+
+Every layer maps the shape (steps, size) of its input to `output_shape(steps)`; steps 0 means
+one vector (no time axis). Conv1D and pooling change the number of steps.
 """
 
 from __future__ import annotations
@@ -15,6 +18,20 @@ import numpy as np
 ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "softmax")
 MERGE_MODES = ("concat", "sum", "ave", "mul")
 TASKS = ("classification", "regression")
+CONV_PADDINGS = ("valid", "same", "causal")
+POOL_PADDINGS = ("valid", "same")
+POOLS = ("max", "average")
+
+
+def window_positions(steps: int, span: int, stride: int, padding: str) -> tuple[int, int]:
+    """(output steps, zero steps padded on the left) of a sliding window of `span` input steps
+    moved by `stride` (Keras/TensorFlow rules for valid, same and causal padding)."""
+    if padding == "causal":
+        return (steps - 1) // stride + 1, span - 1
+    if padding == "same":
+        out = -(-steps // stride)
+        return out, max((out - 1) * stride + span - steps, 0) // 2
+    return max((steps - span) // stride + 1, 0), 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +57,9 @@ class RecurrentLayer:
     def output_size(self) -> int:
         return self.units
 
+    def output_shape(self, steps: int) -> tuple[int, int]:
+        return (steps if self.return_sequences else 0, self.units)
+
 
 @dataclass(frozen=True, eq=False)
 class BidirectionalLayer:
@@ -53,6 +73,9 @@ class BidirectionalLayer:
     def output_size(self) -> int:
         units = self.forward.units
         return 2 * units if self.merge_mode == "concat" else units
+
+    def output_shape(self, steps: int) -> tuple[int, int]:
+        return (steps if self.return_sequences else 0, self.output_size)
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,8 +93,118 @@ class DenseLayer:
     def output_size(self) -> int:
         return self.units
 
+    def output_shape(self, steps: int) -> tuple[int, int]:
+        return (steps, self.units)
 
-Layer = RecurrentLayer | BidirectionalLayer | DenseLayer
+
+@dataclass(frozen=True, eq=False)
+class _SameSize:
+    """A layer whose output has as many features as its input (`size`)."""
+
+    name: str
+    size: int
+
+    @property
+    def output_size(self) -> int:
+        return self.size
+
+    def output_shape(self, steps: int) -> tuple[int, int]:
+        return (steps, self.size)
+
+
+@dataclass(frozen=True, eq=False)
+class AffineLayer(_SameSize):
+    """y = x * scale + offset per feature: Normalization, Rescaling and BatchNormalization at
+    inference time."""
+
+    scale: np.ndarray  # (size,) float32
+    offset: np.ndarray  # (size,) float32
+
+
+@dataclass(frozen=True, eq=False)
+class ActivationLayer(_SameSize):
+    """An activation on its own (softmax: over the features of each step)."""
+
+    activation: str
+
+
+@dataclass(frozen=True, eq=False)
+class Conv1DLayer:
+    name: str
+    filters: int
+    input_size: int
+    kernel_size: int
+    strides: int
+    dilation: int
+    padding: str  # one of CONV_PADDINGS
+    activation: str
+    use_bias: bool
+    kernel: np.ndarray  # (kernel_size, input_size, filters)
+    bias: np.ndarray | None  # (filters,)
+
+    @property
+    def span(self) -> int:
+        """Input steps one output step sees."""
+        return (self.kernel_size - 1) * self.dilation + 1
+
+    @property
+    def output_size(self) -> int:
+        return self.filters
+
+    def output_shape(self, steps: int) -> tuple[int, int]:
+        return (window_positions(steps, self.span, self.strides, self.padding)[0], self.filters)
+
+
+@dataclass(frozen=True, eq=False)
+class PoolingLayer(_SameSize):
+    """MaxPooling1D / AveragePooling1D (the average leaves padding out, as TensorFlow does)."""
+
+    pool: str  # one of POOLS
+    pool_size: int
+    strides: int
+    padding: str  # one of POOL_PADDINGS
+
+    def output_shape(self, steps: int) -> tuple[int, int]:
+        return (window_positions(steps, self.pool_size, self.strides, self.padding)[0], self.size)
+
+
+@dataclass(frozen=True, eq=False)
+class GlobalPoolingLayer(_SameSize):
+    """GlobalMaxPooling1D / GlobalAveragePooling1D: a sequence -> one vector."""
+
+    pool: str  # one of POOLS
+
+    def output_shape(self, steps: int) -> tuple[int, int]:
+        return (0, self.size)
+
+
+@dataclass(frozen=True, eq=False)
+class ReshapeLayer:
+    """Flatten (steps 0: one vector) or Reshape to (steps, size); the values keep their order."""
+
+    name: str
+    steps: int
+    size: int
+
+    @property
+    def output_size(self) -> int:
+        return self.size
+
+    def output_shape(self, steps: int) -> tuple[int, int]:
+        return (self.steps, self.size)
+
+
+Layer = (
+    RecurrentLayer
+    | BidirectionalLayer
+    | DenseLayer
+    | AffineLayer
+    | ActivationLayer
+    | Conv1DLayer
+    | PoolingLayer
+    | GlobalPoolingLayer
+    | ReshapeLayer
+)
 
 
 @dataclass(frozen=True)
@@ -102,18 +235,22 @@ class Model:
     def input_shape(self) -> tuple[int, int]:
         return (self.timesteps, self.features)
 
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        """(steps, size) of the model input and after every layer (steps 0: a vector)."""
+        shapes = [(self.timesteps, self.features)]
+        for layer in self.layers:
+            shapes.append(layer.output_shape(shapes[-1][0]))
+        return shapes
+
     @property
     def sequence_output(self) -> bool:
         """True when the model emits one output vector per time step."""
-        last = self.layers[-1]
-        if isinstance(last, DenseLayer):
-            return last.per_timestep
-        return last.return_sequences
+        return self.layer_shapes()[-1][0] > 0
 
     @property
     def output_shape(self) -> tuple[int, ...]:
-        size = self.layers[-1].output_size
-        return (self.timesteps, size) if self.sequence_output else (size,)
+        steps, size = self.layer_shapes()[-1]
+        return (steps, size) if steps else (size,)
 
     def recurrent_layers(self) -> list[RecurrentLayer]:
         """Every recurrent cell, with both directions of a Bidirectional layer."""

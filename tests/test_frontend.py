@@ -55,7 +55,7 @@ def test_every_unsupported_feature_listed_at_once() -> None:
     bad = keras.Sequential(
         [
             keras.Input((7, 3)),
-            keras.layers.Conv1D(4, 3, name="conv"),
+            keras.layers.ZeroPadding1D(1, name="pad"),
             keras.layers.LSTM(4, activation="gelu", return_sequences=True, name="rnn"),
             keras.layers.LayerNormalization(name="norm"),
             keras.layers.GRU(2, name="gru"),
@@ -66,7 +66,7 @@ def test_every_unsupported_feature_listed_at_once() -> None:
         load_model_ir(bad)
     message = str(err.value)
     assert "3 unsupported features" in message
-    assert "layer 'conv': Conv1D is not supported" in message
+    assert "layer 'pad': ZeroPadding1D is not supported" in message
     assert "layer 'rnn': activation='gelu'" in message
     assert "layer 'norm': LayerNormalization is not supported" in message
 

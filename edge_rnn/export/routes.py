@@ -54,7 +54,7 @@ def tflite_route(model: ir.Model, quantization: str, requested: str = "auto") ->
     notes: list[str] = []
     fused = False
     for layer in model.layers:
-        if isinstance(layer, ir.DenseLayer):
+        if not isinstance(layer, (ir.RecurrentLayer, ir.BidirectionalLayer)):
             continue
         cell = layer.forward if isinstance(layer, ir.BidirectionalLayer) else layer
         if not _fusable(cell):

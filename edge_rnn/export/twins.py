@@ -54,6 +54,47 @@ def _cell_weights(layer: ir.RecurrentLayer) -> list[Any]:
     return weights + ([layer.bias] if layer.bias is not None else [])
 
 
+def _affine(layer: ir.AffineLayer) -> Any:
+    import tensorflow as tf
+    import tf_keras
+
+    scale = tf.constant(layer.scale.reshape(1, -1))
+    offset = tf.constant(layer.offset.reshape(1, -1))
+    return tf_keras.layers.Lambda(lambda x: x * scale + offset, name=layer.name)
+
+
+def _other(layer: ir.Layer) -> tuple[Any, list[Any]]:
+    """The tf-keras layer for the IR layers around the recurrent core, and its weights."""
+    import tf_keras
+
+    L = tf_keras.layers
+    if isinstance(layer, ir.Conv1DLayer):
+        built = L.Conv1D(
+            layer.filters,
+            layer.kernel_size,
+            strides=layer.strides,
+            padding=layer.padding,
+            dilation_rate=layer.dilation,
+            activation=_activation(layer.activation),
+            use_bias=layer.use_bias,
+            name=layer.name,
+        )
+        return built, [layer.kernel] + ([layer.bias] if layer.bias is not None else [])
+    if isinstance(layer, ir.AffineLayer):
+        return _affine(layer), []
+    if isinstance(layer, ir.ActivationLayer):
+        return L.Activation(_activation(layer.activation), name=layer.name), []
+    if isinstance(layer, ir.PoolingLayer):
+        pool = L.MaxPooling1D if layer.pool == "max" else L.AveragePooling1D
+        return pool(layer.pool_size, layer.strides, layer.padding, name=layer.name), []
+    if isinstance(layer, ir.GlobalPoolingLayer):
+        pool = L.GlobalMaxPooling1D if layer.pool == "max" else L.GlobalAveragePooling1D
+        return pool(name=layer.name), []
+    assert isinstance(layer, ir.ReshapeLayer)
+    target = (layer.steps, layer.size) if layer.steps else (layer.size,)
+    return L.Reshape(target, name=layer.name), []
+
+
 def build_twin(model: ir.Model, unroll: frozenset[str] = frozenset()) -> Any:
     """A tf-keras Sequential with input (1, T, F) computing `model`; `unroll` names the
     layers to unroll (see `edge_rnn.export.routes`)."""
@@ -80,11 +121,14 @@ def build_twin(model: ir.Model, unroll: frozenset[str] = frozenset()) -> Any:
                 name=layer.name,
             )
             values = _cell_weights(layer.forward) + _cell_weights(layer.backward)
-        else:
+        elif isinstance(layer, ir.RecurrentLayer):
             built = _recurrent(layer, layer.name in unroll)
             values = _cell_weights(layer)
+        else:
+            built, values = _other(layer)
         twin.add(built)
         weights.append((built, values))
     for built, values in weights:
-        built.set_weights(values)
+        if values:
+            built.set_weights(values)
     return twin

@@ -1,14 +1,15 @@
 """Keras model (file or object) -> typed IR, with one check pass that lists every problem.
 
 Accepts Keras 3 `.keras` files, legacy `.h5` files and in-memory `keras.Model` objects whose
-layers form one chain: [Dense...] recurrent layers [Dense head] (Dropout-like layers are
-inference no-ops and are dropped; an `Activation` layer folds into the Dense before it).
+layers form one chain around at least one recurrent layer (Dropout-like layers are inference
+no-ops and are dropped; an `Activation` layer folds into a linear Dense/Conv1D before it; the
+other layers are converted in `edge_rnn.frontends.keras_layers`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from edge_rnn import ir
 from edge_rnn.cells import CELLS, KERAS_CELL_CLASSES
 from edge_rnn.codegen.names import c_identifier
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.frontends import keras_layers
+from edge_rnn.frontends.keras_layers import Check as _Check
+from edge_rnn.frontends.keras_layers import activation_name as _activation_name
 
 # Layers that do nothing at inference time.
 INFERENCE_NO_OPS = {
@@ -29,26 +33,12 @@ INFERENCE_NO_OPS = {
     "ActivityRegularization",
     "InputLayer",
 }
-SUPPORTED = "SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, TimeDistributed(Dense)"
-
-
-@dataclass
-class _Check:
-    """Collects every problem before raising, so the user fixes them all in one go."""
-
-    source: str
-    problems: list[str] = field(default_factory=list)
-
-    def add(self, layer: str, message: str) -> None:
-        self.problems.append(f"layer '{layer}': {message}")
-
-    def raise_if_any(self) -> None:
-        if self.problems:
-            count = len(self.problems)
-            raise EdgeRnnError(
-                f"{self.source}: {count} unsupported feature{'s' if count > 1 else ''}: "
-                + "; ".join(self.problems)
-            )
+SUPPORTED = (
+    "SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, TimeDistributed(Dense), "
+    "Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, "
+    "Normalization, Rescaling, BatchNormalization, Activation, Flatten, Reshape"
+)
+RECURRENT = (ir.RecurrentLayer, ir.BidirectionalLayer)
 
 
 def load_keras_model(path: str | Path) -> Any:
@@ -106,25 +96,22 @@ def load_model_ir(
     steps, features = _input_shape(model, check, timesteps, _metadata_steps(metadata))
 
     layers: list[ir.Layer] = []
-    size, sequence = features, True
+    shape = (steps, features)
     for layer in _chain(model, check):
         kind = type(layer).__name__
         if kind in INFERENCE_NO_OPS:
             continue
         if kind == "Activation":
-            _fold_activation(layer, layers, check)
-            continue
-        converted = _convert_layer(layer, size, sequence, check)
+            converted = _activation(layer, layers, shape[1], check)
+        else:
+            converted = _convert_layer(layer, *shape, check)
         if converted is None:
             continue
+        if layers and converted is layers[-1]:  # folded into the layer before
+            continue
         layers.append(converted)
-        size = converted.output_size
-        sequence = (
-            converted.per_timestep
-            if isinstance(converted, ir.DenseLayer)
-            else (converted.return_sequences)
-        )
-    if not any(not isinstance(layer, ir.DenseLayer) for layer in layers) and not check.problems:
+        shape = converted.output_shape(shape[0])
+    if not any(isinstance(layer, RECURRENT) for layer in layers) and not check.problems:
         check.add(model.name, f"the model has no recurrent layer; edge-rnn converts {SUPPORTED}")
     check.raise_if_any()
 
@@ -196,16 +183,6 @@ def _chain(model: Any, check: _Check) -> list[Any]:
     return layers
 
 
-def _activation_name(layer: Any, key: str, check: _Check) -> str:
-    value = layer.get_config().get(key)
-    if isinstance(value, str) and value in ir.ACTIVATIONS:
-        return value
-    check.add(
-        layer.name, f"{key}={value!r} is not supported; use one of {', '.join(ir.ACTIVATIONS)}"
-    )
-    return "linear"
-
-
 def _weights(layer: Any) -> list[np.ndarray]:
     return [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
 
@@ -272,8 +249,9 @@ def _dense(layer: Any, input_size: int, sequence: bool, check: _Check) -> ir.Den
     )
 
 
-def _convert_layer(layer: Any, size: int, sequence: bool, check: _Check) -> ir.Layer | None:
+def _convert_layer(layer: Any, steps: int, size: int, check: _Check) -> ir.Layer | None:
     kind = type(layer).__name__
+    sequence = steps > 0
     if kind in KERAS_CELL_CLASSES:
         if not sequence:
             check.add(
@@ -303,6 +281,9 @@ def _convert_layer(layer: Any, size: int, sequence: bool, check: _Check) -> ir.L
         return _dense(layer, size, sequence, check)
     if kind == "TimeDistributed" and type(layer.layer).__name__ == "Dense":
         return _dense(layer.layer, size, True, check)
+    converter = _OTHER_LAYERS.get(kind)
+    if converter is not None:
+        return converter(layer, steps, size, check)
     check.add(
         layer.name,
         f"{kind} is not supported; edge-rnn converts {SUPPORTED} "
@@ -311,20 +292,27 @@ def _convert_layer(layer: Any, size: int, sequence: bool, check: _Check) -> ir.L
     return None
 
 
-def _fold_activation(layer: Any, layers: list[ir.Layer], check: _Check) -> None:
-    """Keras `Activation` after a linear Dense becomes that Dense's activation."""
+_OTHER_LAYERS = {
+    "Conv1D": keras_layers.conv1d,
+    "Flatten": keras_layers.reshape,
+    "Reshape": keras_layers.reshape,
+    **{name: keras_layers.pooling for name in keras_layers.POOL_CLASSES},
+    **{name: keras_layers.global_pooling for name in keras_layers.GLOBAL_POOL_CLASSES},
+    **{name: keras_layers.affine for name in keras_layers.AFFINE_CLASSES},
+}
+
+
+def _activation(layer: Any, layers: list[ir.Layer], size: int, check: _Check) -> ir.Layer | None:
+    """Keras `Activation`: folded into a linear Dense/Conv1D right before it (returned as that
+    layer, replaced in `layers`), nothing when linear, else a layer of its own."""
     activation = _activation_name(layer, "activation", check)
     previous = layers[-1] if layers else None
     if activation == "linear":
-        return
-    if isinstance(previous, ir.DenseLayer) and previous.activation == "linear":
-        layers[-1] = ir.DenseLayer(**{**previous.__dict__, "activation": activation})
-    else:
-        check.add(
-            layer.name,
-            "an Activation layer is supported only right after a linear Dense; "
-            "set the activation on the layer itself",
-        )
+        return None
+    if isinstance(previous, (ir.DenseLayer, ir.Conv1DLayer)) and previous.activation == "linear":
+        layers[-1] = dataclasses.replace(previous, activation=activation)
+        return layers[-1]
+    return ir.ActivationLayer(layer.name, size, activation)
 
 
 def _guess_task(last: ir.Layer) -> str:

@@ -16,11 +16,17 @@ from edge_rnn.native.lower import (
     C_ACTIVATIONS,
     C_CELLS,
     C_MERGES,
+    ActivationStage,
     BidirectionalStage,
     Cell,
+    ConvStage,
     DenseStage,
+    GlobalPoolStage,
+    PoolStage,
+    RecurrentStage,
+    ReshapeStage,
     Stage,
-    is_streamable,
+    streaming_blocker,
 )
 from edge_rnn.native.quantize import (
     QCell,
@@ -133,7 +139,12 @@ def _cell_ctx(b: _Builder, prefix: str, cell: Cell, quant: str, qc: QCell | None
 
 
 def _dense_ctx(
-    b: _Builder, prefix: str, stage: DenseStage, quant: str, qs: QDenseStage | None
+    b: _Builder,
+    prefix: str,
+    stage: DenseStage,
+    quant: str,
+    qs: QDenseStage | None,
+    out_field: bool = True,
 ) -> dict[str, Any]:
     ctx: dict[str, Any] = {
         "desc": prefix,
@@ -154,8 +165,44 @@ def _dense_ctx(
         ctx.update(_float_path_weights(b, prefix, stage.w, quant))
         ctx["bias"] = b.array(prefix + "_b", "float", stage.bias)
         vt, width = "float", stage.out_size
-    ctx["out"] = b.field(prefix + "_y", vt, width)
+    if out_field:
+        ctx["out"] = b.field(prefix + "_y", vt, width)
     return ctx
+
+
+def _other_ctx(
+    b: _Builder, index: int, stage: Stage, quant: str, qs: Any, vt: str
+) -> dict[str, Any]:
+    """Conv1D, pooling, activation and reshape stages (see the window loop in model.c.j2)."""
+    prefix = f"s{index}"
+    if isinstance(stage, ConvStage):
+        width = pad4(stage.rows.in_size) if vt != "float" else stage.rows.in_size
+        return {
+            "dense": _dense_ctx(b, prefix, stage.rows, quant, qs.rows if qs else None, False),
+            "col": b.field(prefix + "_col", vt, width),
+            "taps": stage.kernel_size,
+            "strides": stage.strides,
+            "dilation": stage.dilation,
+            "pad_left": stage.pad_left,
+        }
+    if isinstance(stage, PoolStage):
+        return {
+            "is_max": int(stage.pool == "max"),
+            "taps": stage.pool_size,
+            "strides": stage.strides,
+            "pad_left": stage.pad_left,
+        }
+    entry: dict[str, Any] = {}
+    if isinstance(stage, GlobalPoolStage):
+        entry["is_max"] = int(stage.pool == "max")
+    if isinstance(stage, ActivationStage):
+        entry["act"] = C_ACTIVATIONS[stage.activation]
+    size = max(stage.steps_in, 1) * stage.in_size  # reshape: the values packed together
+    if not isinstance(stage, ReshapeStage) or stage.seq_in or stage.seq_out:
+        entry["out"] = b.field(
+            prefix + "_y", vt, pad4(size if isinstance(stage, ReshapeStage) else stage.out_size)
+        )
+    return entry
 
 
 def build_context(
@@ -167,7 +214,8 @@ def build_context(
     norm = model.normalization or ir.Normalization((0.0,) * model.features, (1.0,) * model.features)
     b.array("input_mean", "float", np.asarray(norm.mean, np.float32))
     b.array("input_scale", "float", np.asarray(norm.scale, np.float32))
-    streaming = is_streamable(stages)
+    no_streaming = streaming_blocker(stages)
+    streaming = no_streaming is None
     ctx_stages = []
     for index, stage in enumerate(stages):
         qs = plan.stages[index] if plan else None
@@ -176,6 +224,8 @@ def build_context(
             "kind": stage.kind,
             "seq_in": stage.seq_in,
             "seq_out": stage.seq_out,
+            "steps_in": stage.steps_in,
+            "steps_out": stage.steps_out,
             "in_size": stage.in_size,
             "out_size": stage.out_size,
             "merge": C_MERGES[stage.merge if isinstance(stage, BidirectionalStage) else "concat"],
@@ -185,6 +235,8 @@ def build_context(
         if isinstance(stage, DenseStage):
             assert qs is None or isinstance(qs, QDenseStage)
             entry["dense"] = _dense_ctx(b, f"s{index}", stage, quant, qs)
+        elif not isinstance(stage, (RecurrentStage, BidirectionalStage)):
+            entry.update(_other_ctx(b, index, stage, quant, qs, vt))
         else:
             assert qs is None or isinstance(qs, QCellStage)
             entry["cells"] = [
@@ -194,16 +246,22 @@ def build_context(
             if isinstance(stage, BidirectionalStage) and not stage.seq_out:
                 entry["vec"] = b.field(f"s{index}_m", vt, pad4(stage.out_size))
         ctx_stages.append(entry)
-    units = [c.layer.units for s in stages if not isinstance(s, DenseStage) for c in s.cells]
+    units = [
+        c.layer.units
+        for s in stages
+        if isinstance(s, (RecurrentStage, BidirectionalStage))
+        for c in s.cells
+    ]
     max_units = pad4(max(units, default=1))
     b.field("g", vt, 4 * max_units)
     if integer:
         b.field("tmp", vt, pad4(max_units))
     width = max([pad4(model.features)] + [pad4(s.out_size) for s in stages])
     b.field("x", vt, pad4(model.features))
+    max_steps = max([model.timesteps] + [s.steps_out for s in stages])
     if not streaming:
-        b.field("seq_a", vt, model.timesteps * width)
-        b.field("seq_b", vt, model.timesteps * width)
+        b.field("seq_a", vt, max_steps * width)
+        b.field("seq_b", vt, max_steps * width)
     out_size = stages[-1].out_size
     return {
         "name": model.name,
@@ -214,10 +272,12 @@ def build_context(
         "timesteps": model.timesteps,
         "features": model.features,
         "out_size": out_size,
-        "outputs": out_size * (model.timesteps if stages[-1].seq_out else 1),
+        "outputs": out_size * max(stages[-1].steps_out, 1),
         "seq_out": stages[-1].seq_out,
+        "out_steps": stages[-1].steps_out,
         "streaming": streaming,
         "stateful": [layer.name for layer in model.recurrent_layers() if layer.stateful],
+        "no_streaming": no_streaming,
         "stages": ctx_stages,
         "width": width,
         "q_in": plan.q_in if plan else 0,

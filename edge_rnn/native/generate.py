@@ -15,11 +15,13 @@ from edge_rnn.codegen.templates import TEMPLATE_ROOT, render
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.fsutil import atomic_output_dir
 from edge_rnn.native.context import build_context
+from edge_rnn.native.fold import fold_affines
 from edge_rnn.native.lower import (
     BOUNDED,
     C_ACTIVATIONS,
     BidirectionalStage,
     DenseStage,
+    RecurrentStage,
     Stage,
     lower,
 )
@@ -54,6 +56,8 @@ def check_supported(model: ir.Model, stages: tuple[Stage, ...], quant: str) -> N
         raise EdgeRnnError(f"unknown native quantization '{quant}'; use one of {', '.join(QUANTS)}")
     problems: list[str] = []
     for index, stage in enumerate(stages):
+        if not isinstance(stage, (RecurrentStage, BidirectionalStage, DenseStage)):
+            continue  # the frontend admits only what these stages compute
         if isinstance(stage, DenseStage):
             if stage.activation not in C_ACTIVATIONS:
                 problems.append(f"layer '{stage.name}': activation '{stage.activation}'")
@@ -94,7 +98,9 @@ def check_supported(model: ir.Model, stages: tuple[Stage, ...], quant: str) -> N
 def prepare(
     model: ir.Model, quant: str, calibration_x: np.ndarray | None
 ) -> tuple[tuple[Stage, ...], QPlan | None]:
-    """Lower, check and (int8) quantize: everything but writing files."""
+    """Fold, lower, check and (int8) quantize: everything but writing files. The input
+    normalization of the generated code is `fold_affines(model).normalization`."""
+    model = fold_affines(model)
     stages = lower(model)
     check_supported(model, stages, quant)
     if quant != "int8":
@@ -123,6 +129,7 @@ def generate(
     overwrite: bool = False,
 ) -> GeneratedModel:
     """Write `<name>.h/.c`, `edge_rnn_model.h`, the kernel library and README into out_dir."""
+    model = fold_affines(model)
     stages, plan = prepare(model, quant, calibration_x)
     ctx = build_context(model, stages, quant, plan)
     name = model.name

@@ -1,9 +1,10 @@
 """IR -> the row-major arrays and stage list that the C kernels, the twin and the templates use.
 
-A stage is one IR layer, one dataclass per kind. Recurrent weights become one matrix per
-direction whose row r is [kernel[:, r] | recurrent_kernel[:, r]] (Keras gate order), so one dot
-product per row serves x and h together. GRU with reset_after keeps the candidate's recurrent
-bias apart (`rbias`) because it is multiplied by the reset gate.
+A stage is one IR layer, one dataclass per kind (affine layers are folded away first, see
+`edge_rnn.native.fold`). Steps 0 means one vector instead of a sequence. Recurrent weights
+become one matrix per direction whose row r is [kernel[:, r] | recurrent_kernel[:, r]] (Keras
+gate order), so one dot product per row serves x and h together. GRU with reset_after keeps the
+candidate's recurrent bias apart (`rbias`) because it is multiplied by the reset gate.
 """
 
 from __future__ import annotations
@@ -54,8 +55,16 @@ class _Shapes:
     name: str
     in_size: int
     out_size: int
-    seq_in: bool
-    seq_out: bool
+    steps_in: int
+    steps_out: int
+
+    @property
+    def seq_in(self) -> bool:
+        return self.steps_in > 0
+
+    @property
+    def seq_out(self) -> bool:
+        return self.steps_out > 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,7 +90,71 @@ class DenseStage(_Shapes):
     bias: np.ndarray | None
 
 
-Stage = RecurrentStage | BidirectionalStage | DenseStage
+@dataclass(frozen=True, eq=False)
+class ConvStage(_Shapes):
+    """Conv1D: at each output step, `rows` (a Dense over the kernel_size input steps side by
+    side, k * in_size columns) applied to the window starting at step * strides - pad_left."""
+
+    kind: ClassVar[str] = "conv"
+    rows: DenseStage
+    kernel_size: int
+    strides: int
+    dilation: int
+    pad_left: int
+
+    def window_steps(self) -> np.ndarray:
+        """(steps_out, kernel_size) input step of each tap; outside [0, steps_in) is padding."""
+        return _windows(
+            self.steps_out, self.kernel_size, self.strides, self.dilation, self.pad_left
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class PoolStage(_Shapes):
+    kind: ClassVar[str] = "pool"
+    pool: str  # max | average (over the steps inside the input)
+    pool_size: int
+    strides: int
+    pad_left: int
+
+    def window_steps(self) -> np.ndarray:
+        return _windows(self.steps_out, self.pool_size, self.strides, 1, self.pad_left)
+
+
+def _windows(steps_out: int, taps: int, strides: int, dilation: int, pad_left: int) -> np.ndarray:
+    starts = np.arange(steps_out)[:, None] * strides - pad_left
+    return starts + np.arange(taps)[None, :] * dilation
+
+
+@dataclass(frozen=True, eq=False)
+class GlobalPoolStage(_Shapes):
+    kind: ClassVar[str] = "gpool"
+    pool: str
+
+
+@dataclass(frozen=True, eq=False)
+class ActivationStage(_Shapes):
+    kind: ClassVar[str] = "act"
+    activation: str
+
+
+@dataclass(frozen=True, eq=False)
+class ReshapeStage(_Shapes):
+    """Flatten/Reshape: the same values in the same order, another (steps, size)."""
+
+    kind: ClassVar[str] = "reshape"
+
+
+Stage = (
+    RecurrentStage
+    | BidirectionalStage
+    | DenseStage
+    | ConvStage
+    | PoolStage
+    | GlobalPoolStage
+    | ActivationStage
+    | ReshapeStage
+)
 CellStage = RecurrentStage | BidirectionalStage
 
 
@@ -112,42 +185,83 @@ def lower_cell(layer: ir.RecurrentLayer) -> Cell:
     return Cell(layer, np.ascontiguousarray(w), bias, rbias)
 
 
-def _lower_layer(layer: ir.Layer, size: int, seq: bool) -> Stage:
+def _conv(layer: ir.Conv1DLayer, steps: int, steps_out: int) -> ConvStage:
+    width = layer.kernel_size * layer.input_size
+    # row f = [kernel[0, :, f] | kernel[1, :, f] | ...]: the window's steps side by side
+    w = np.asarray(layer.kernel, np.float32).transpose(2, 0, 1).reshape(layer.filters, width)
+    rows = DenseStage(
+        layer.name,
+        width,
+        layer.filters,
+        0,
+        0,
+        layer.activation,
+        np.ascontiguousarray(w),
+        layer.bias,
+    )
+    _, pad_left = ir.window_positions(steps, layer.span, layer.strides, layer.padding)
+    return ConvStage(
+        layer.name,
+        layer.input_size,
+        layer.filters,
+        steps,
+        steps_out,
+        rows,
+        layer.kernel_size,
+        layer.strides,
+        layer.dilation,
+        pad_left,
+    )
+
+
+def _lower_layer(layer: ir.Layer, size: int, steps: int) -> Stage:
+    steps_out, out_size = layer.output_shape(steps)
+    shapes = (layer.name, size, out_size, steps, steps_out)
     if isinstance(layer, ir.DenseLayer):
         w = np.ascontiguousarray(np.asarray(layer.kernel, np.float32).T)
-        return DenseStage(
-            layer.name, size, layer.units, seq, layer.per_timestep, layer.activation, w, layer.bias
-        )
+        return DenseStage(*shapes, layer.activation, w, layer.bias)
     if isinstance(layer, ir.BidirectionalLayer):
         cells = (lower_cell(layer.forward), lower_cell(layer.backward))
-        return BidirectionalStage(
-            layer.name,
-            size,
-            layer.output_size,
-            seq,
-            layer.return_sequences,
-            cells,
-            layer.merge_mode,
-        )
-    return RecurrentStage(
-        layer.name, size, layer.units, seq, layer.return_sequences, (lower_cell(layer),)
-    )
+        return BidirectionalStage(*shapes, cells, layer.merge_mode)
+    if isinstance(layer, ir.RecurrentLayer):
+        return RecurrentStage(*shapes, (lower_cell(layer),))
+    if isinstance(layer, ir.Conv1DLayer):
+        return _conv(layer, steps, steps_out)
+    if isinstance(layer, ir.PoolingLayer):
+        _, pad = ir.window_positions(steps, layer.pool_size, layer.strides, layer.padding)
+        return PoolStage(*shapes, layer.pool, layer.pool_size, layer.strides, pad)
+    if isinstance(layer, ir.GlobalPoolingLayer):
+        return GlobalPoolStage(*shapes, layer.pool)
+    if isinstance(layer, ir.ActivationLayer):
+        return ActivationStage(*shapes, layer.activation)
+    if isinstance(layer, ir.ReshapeLayer):
+        return ReshapeStage(*shapes)
+    raise EdgeRnnError(f"layer '{layer.name}': fold affine layers before lowering")
 
 
 def lower(model: ir.Model) -> tuple[Stage, ...]:
+    """Stages of a model without affine layers (`edge_rnn.native.fold.fold_affines`)."""
     stages: list[Stage] = []
-    seq, size = True, model.features
+    steps, size = model.timesteps, model.features
     for layer in model.layers:
-        stage = _lower_layer(layer, size, seq)
+        stage = _lower_layer(layer, size, steps)
         stages.append(stage)
-        seq, size = stage.seq_out, stage.out_size
+        steps, size = stage.steps_out, stage.out_size
     return tuple(stages)
 
 
-def is_streamable(stages: tuple[Stage, ...]) -> bool:
-    """True when every recurrent stage runs forward in time, so one step at a time works."""
-    return all(
-        isinstance(stage, DenseStage)
-        or (isinstance(stage, RecurrentStage) and not stage.cells[0].layer.go_backwards)
-        for stage in stages
-    )
+def streaming_blocker(stages: tuple[Stage, ...]) -> str | None:
+    """Why `_step` (one time step at a time) cannot be generated, or None when it can."""
+    for stage in stages:
+        if isinstance(stage, BidirectionalStage) or (
+            isinstance(stage, RecurrentStage) and stage.cells[0].layer.go_backwards
+        ):
+            return (
+                "this model has a backward or bidirectional layer, which needs the\n"
+                " * whole window before its first output."
+            )
+        if isinstance(stage, (ConvStage, PoolStage)):
+            return f"layer '{stage.name}' ({stage.kind}) works on windows of several steps."
+        if isinstance(stage, (GlobalPoolStage, ReshapeStage)) and stage.seq_in:
+            return f"layer '{stage.name}' needs every step of the window at once."
+    return None

@@ -17,10 +17,16 @@ import numpy as np
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.native.lower import (
     BOUNDED,
+    ActivationStage,
     BidirectionalStage,
     Cell,
     CellStage,
+    ConvStage,
     DenseStage,
+    GlobalPoolStage,
+    PoolStage,
+    RecurrentStage,
+    ReshapeStage,
     Stage,
 )
 from edge_rnn.native.twin import float_forward
@@ -109,7 +115,24 @@ class QDenseStage:
     rows: QRows
 
 
-QStage = QCellStage | QDenseStage
+@dataclass(frozen=True, eq=False)
+class QConvStage:
+    stage: ConvStage
+    q_in: int
+    q_out: int
+    rows: QDenseStage  # the Conv1D rows as a Dense over the gathered window
+
+
+@dataclass(frozen=True, eq=False)
+class QPassStage:
+    """Pooling, reshaping and activation stages: no weights, only Q formats."""
+
+    stage: PoolStage | GlobalPoolStage | ReshapeStage | ActivationStage
+    q_in: int
+    q_out: int
+
+
+QStage = QCellStage | QDenseStage | QConvStage | QPassStage
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,6 +254,24 @@ def _quantize_cell(cell: Cell, key: str, stats: dict[str, float]) -> QCell:
     return QCell(cell, rows, rbias, in_pad, units_pad, q_v, q_c, q_g, q_a)
 
 
+def _quantize_dense(stage: DenseStage, q_in: int, pre_max: float) -> QDenseStage:
+    """Rows requantized to Q11 for bounded functions and softmax, else to the output Q."""
+    act = stage.activation
+    q_out = 15 if act in BOUNDED or act == "softmax" else q_format(pre_max)
+    target = PRE_Q if act in BOUNDED or act == "softmax" else q_out
+    in_pad = pad4(stage.in_size)
+    rows, _ = _quantize_rows(
+        stage.name, stage.w, [(0, 0)], in_pad, q_in, stage.bias, np.full(stage.out_size, target)
+    )
+    return QDenseStage(stage, q_in, q_out, in_pad, rows)
+
+
+def _pass_q_out(stage: Stage, q_in: int) -> int:
+    if isinstance(stage, ActivationStage) and stage.activation in (*BOUNDED, "softmax"):
+        return 15
+    return q_in
+
+
 def quantize_int8(stages: tuple[Stage, ...], x_norm: np.ndarray) -> QPlan:
     """Choose Q formats from the float run over calibration windows, then quantize."""
     stats: dict[str, float] = {}
@@ -241,20 +282,12 @@ def quantize_int8(stages: tuple[Stage, ...], x_norm: np.ndarray) -> QPlan:
     for index, stage in enumerate(stages):
         key = str(index)
         if isinstance(stage, DenseStage):
-            act = stage.activation
-            q_out = 15 if act in BOUNDED or act == "softmax" else q_format(stats[key + ".out"])
-            target = PRE_Q if act in BOUNDED or act == "softmax" else q_out
-            in_pad = pad4(stage.in_size)
-            rows, _ = _quantize_rows(
-                stage.name,
-                stage.w,
-                [(0, 0)],
-                in_pad,
-                q_prev,
-                stage.bias,
-                np.full(stage.out_size, target),
-            )
-            out.append(QDenseStage(stage, q_prev, q_out, in_pad, rows))
+            out.append(_quantize_dense(stage, q_prev, stats.get(key + ".out", 0.0)))
+        elif isinstance(stage, ConvStage):
+            rows = _quantize_dense(stage.rows, q_prev, stats.get(key + ".out", 0.0))
+            out.append(QConvStage(stage, q_prev, rows.q_out, rows))
+        elif not isinstance(stage, (RecurrentStage, BidirectionalStage)):
+            out.append(QPassStage(stage, q_prev, _pass_q_out(stage, q_prev)))
         else:
             cells = tuple(
                 _quantize_cell(cell, f"{key}.{d}", stats) for d, cell in enumerate(stage.cells)

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_rnn.native.lower import BidirectionalStage, Cell, DenseStage, Stage
+from edge_rnn.native.lower import (
+    ActivationStage,
+    BidirectionalStage,
+    Cell,
+    ConvStage,
+    DenseStage,
+    GlobalPoolStage,
+    PoolStage,
+    RecurrentStage,
+    ReshapeStage,
+    Stage,
+)
 
 
 def activate(x: np.ndarray, act: str) -> np.ndarray:
@@ -95,6 +106,54 @@ def merge(mode: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a * b
 
 
+def dense(stage: DenseStage, v: np.ndarray, stats, key: str) -> np.ndarray:
+    pre = v @ stage.w.T + (stage.bias if stage.bias is not None else np.float32(0.0))
+    _record(stats, key + ".out", pre)
+    return activate(pre.astype(np.float32), stage.activation)
+
+
+def gather_windows(v: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """(N, T, F) -> (N, T_out, taps, F), zeros where a tap falls outside [0, T)."""
+    inside = (steps >= 0) & (steps < v.shape[1])
+    out = v[:, np.clip(steps, 0, v.shape[1] - 1)]
+    return np.where(inside[None, :, :, None], out, np.float32(0.0)).astype(v.dtype)
+
+
+def pool(stage: PoolStage, v: np.ndarray) -> np.ndarray:
+    """Max or average over the taps inside the sequence (padding is left out, as in TF)."""
+    steps = stage.window_steps()
+    inside = ((steps >= 0) & (steps < v.shape[1]))[None, :, :, None]
+    taps = gather_windows(v, steps)
+    if stage.pool == "max":
+        return np.where(inside, taps, np.float32(-np.inf)).max(axis=2)
+    total = np.zeros(taps.shape[:2] + taps.shape[3:], np.float32)
+    for j in range(taps.shape[2]):  # in step order, as the C code adds
+        total = total + taps[:, :, j]
+    return (total / inside.sum(axis=2).astype(np.float32)).astype(np.float32)
+
+
+def _other_stage(stage: Stage, v: np.ndarray, stats, key: str) -> np.ndarray:
+    """Stages around the recurrent core."""
+    if isinstance(stage, ConvStage):
+        cols = gather_windows(v, stage.window_steps())
+        return dense(stage.rows, cols.reshape(cols.shape[0], cols.shape[1], -1), stats, key)
+    if isinstance(stage, PoolStage):
+        return pool(stage, v)
+    if isinstance(stage, GlobalPoolStage):
+        if stage.pool == "max":
+            return v.max(axis=1)
+        total = np.zeros((v.shape[0], v.shape[2]), np.float32)
+        for t in range(v.shape[1]):
+            total = total + v[:, t]
+        return (total / np.float32(v.shape[1])).astype(np.float32)
+    if isinstance(stage, ActivationStage):
+        _record(stats, key + ".out", v)
+        return activate(v, stage.activation)
+    assert isinstance(stage, ReshapeStage)
+    shape = (stage.steps_out, stage.out_size) if stage.steps_out else (stage.out_size,)
+    return v.reshape(len(v), *shape)
+
+
 def float_forward(
     stages: tuple[Stage, ...], x_norm: np.ndarray, stats: dict[str, float] | None = None
 ) -> np.ndarray:
@@ -104,9 +163,11 @@ def float_forward(
     for index, stage in enumerate(stages):
         key = str(index)
         if isinstance(stage, DenseStage):
-            pre = v @ stage.w.T + (stage.bias if stage.bias is not None else np.float32(0.0))
-            _record(stats, key + ".out", pre)
-            v = activate(pre.astype(np.float32), stage.activation)
+            v = dense(stage, v, stats, key)
+            continue
+        if not isinstance(stage, (BidirectionalStage, RecurrentStage)):
+            v = _other_stage(stage, v, stats, key)
+            _record(stats, key + ".y", v)
             continue
         outs = [run_cell(cell, v, stats, f"{key}.{d}") for d, cell in enumerate(stage.cells)]
         if isinstance(stage, BidirectionalStage):

@@ -13,8 +13,24 @@ import re
 import numpy as np
 
 from edge_rnn.codegen.templates import TEMPLATE_ROOT
-from edge_rnn.native.lower import BOUNDED, BidirectionalStage
-from edge_rnn.native.quantize import PRE_Q, QCell, QDenseStage, QPlan, QRows
+from edge_rnn.native.lower import (
+    BOUNDED,
+    ActivationStage,
+    BidirectionalStage,
+    GlobalPoolStage,
+    PoolStage,
+    ReshapeStage,
+)
+from edge_rnn.native.quantize import (
+    PRE_Q,
+    QCell,
+    QConvStage,
+    QDenseStage,
+    QPassStage,
+    QPlan,
+    QRows,
+)
+from edge_rnn.native.twin import gather_windows
 
 I64 = np.int64
 
@@ -177,18 +193,62 @@ def quantize_input(x_norm: np.ndarray, q: int) -> np.ndarray:
     return r.astype(I64)
 
 
+def dense(qs: QDenseStage, v: np.ndarray) -> np.ndarray:
+    pad = np.zeros(v.shape[:-1] + (qs.in_pad,), I64)
+    pad[..., : qs.stage.in_size] = v
+    acc = _rows(qs.rows, pad, 0, qs.stage.out_size, 0, qs.in_pad)
+    act = qs.stage.activation
+    y = requant(acc, qs.rows.mult, qs.rows.shift)
+    y = q_act(y, "linear" if act == "softmax" else act)
+    return q_softmax(y) if act == "softmax" else y
+
+
+def _average(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Round half away from zero, as ern_q_pool."""
+    half = count // 2
+    return np.where(total >= 0, (total + half) // count, -((half - total) // count))
+
+
+def act_run(v: np.ndarray, act: str, q_in: int) -> np.ndarray:
+    if act in ("linear", "relu"):
+        return q_act(v, act)
+    v = q_shift(v, q_in - PRE_Q)
+    return q_softmax(v) if act == "softmax" else q_act(v, act)
+
+
+def _pass(qs: QPassStage, v: np.ndarray) -> np.ndarray:
+    stage = qs.stage
+    if isinstance(stage, ActivationStage):
+        return act_run(v, stage.activation, qs.q_in)
+    if isinstance(stage, ReshapeStage):
+        shape = (stage.steps_out, stage.out_size) if stage.steps_out else (stage.out_size,)
+        return v.reshape(len(v), *shape)
+    if isinstance(stage, GlobalPoolStage):
+        if stage.pool == "max":
+            return v.max(axis=1)
+        return _average(v.sum(axis=1), np.int64(v.shape[1]))
+    assert isinstance(stage, PoolStage)
+    steps = stage.window_steps()
+    inside = ((steps >= 0) & (steps < v.shape[1]))[None, :, :, None]
+    taps = gather_windows(v, steps)
+    if stage.pool == "max":
+        return np.where(inside, taps, np.iinfo(I64).min).max(axis=2)
+    return _average(taps.sum(axis=2), inside.sum(axis=2).astype(I64))
+
+
 def int_forward(plan: QPlan, xq: np.ndarray) -> np.ndarray:
     """Raw int16 model outputs for quantized windows xq (N, T, F) in Q plan.q_in."""
     v = np.asarray(xq, I64)
     for qs in plan.stages:
         if isinstance(qs, QDenseStage):
-            pad = np.zeros(v.shape[:-1] + (qs.in_pad,), I64)
-            pad[..., : qs.stage.in_size] = v
-            acc = _rows(qs.rows, pad, 0, qs.stage.out_size, 0, qs.in_pad)
-            act = qs.stage.activation
-            y = requant(acc, qs.rows.mult, qs.rows.shift)
-            y = q_act(y, "linear" if act == "softmax" else act)
-            v = q_softmax(y) if act == "softmax" else y
+            v = dense(qs, v)
+            continue
+        if isinstance(qs, QConvStage):
+            cols = gather_windows(v, qs.stage.window_steps())
+            v = dense(qs.rows, cols.reshape(cols.shape[0], cols.shape[1], -1))
+            continue
+        if isinstance(qs, QPassStage):
+            v = _pass(qs, v)
             continue
         stage = qs.stage
         outs = [run_cell(qc, v, qs.q_in) for qc in qs.cells]

@@ -56,6 +56,23 @@ void ern_f_cell_step(const ern_f_cell *cell, float *xh, float *c, float *g);
 void ern_f_dense_run(const ern_f_dense *d, const float *x, float *y);
 /* Bidirectional merge of the backward output b into a (a holds the forward output). */
 void ern_f_merge(uint8_t mode, float *a, const float *b, int n);
+/* act over v[n] in place (softmax over the n values). */
+void ern_f_act_run(uint8_t act, float *v, int n);
+
+/* ---- windows over a sequence x of steps_in steps (step t at x + t * stride, n values) ----
+ * gather: col[j * n + c] = x[t0 + j * dilation][c], 0 for steps outside the sequence (Conv1D
+ * padding); the Dense kernels then apply the Conv1D rows to col.
+ * pool: y[c] = max or average of x[t][c] over the `taps` steps from t0 that lie inside the
+ * sequence (padding is left out, as TensorFlow does). */
+void ern_f_gather(const float *x, int stride, int t0, int taps, int dilation, int steps_in, int n,
+                  float *col);
+void ern_f_pool(uint8_t is_max, const float *x, int stride, int t0, int taps, int steps_in, int n,
+                float *y);
+void ern_q_gather(const int16_t *x, int stride, int t0, int taps, int dilation, int steps_in, int n,
+                  int16_t *col);
+/* The average rounds half away from zero; Q formats stay. */
+void ern_q_pool(uint8_t is_max, const int16_t *x, int stride, int t0, int taps, int steps_in, int n,
+                int16_t *y);
 
 /* ---- full integer ---- */
 typedef struct {
@@ -100,6 +117,8 @@ void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g
 /* x: in_pad values (zero pads); y: units values; softmax outputs Q15. */
 void ern_q_dense_run(const ern_q_dense *d, const int16_t *x, int16_t *y);
 void ern_q_merge(uint8_t mode, int16_t *a, int qa, const int16_t *b, int qb, int qm, int n);
+/* act over v[n] (Q q_in) in place: bounded acts and softmax give Q15, relu/linear keep q_in. */
+void ern_q_act_run(uint8_t act, int16_t *v, int n, int q_in);
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
 #define ERN_DSP 1

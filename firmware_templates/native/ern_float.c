@@ -159,3 +159,41 @@ void ern_f_merge(uint8_t mode, float *a, const float *b, int n)
         }
     }
 }
+
+void ern_f_act_run(uint8_t act, float *v, int n)
+{
+    int i;
+    if (act == ERN_SOFTMAX) {
+        ern_f_softmax(v, n);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        v[i] = ern_f_activate(v[i], act);
+    }
+}
+
+void ern_f_gather(const float *x, int stride, int t0, int taps, int dilation, int steps_in, int n,
+                  float *col)
+{
+    int j, c;
+    for (j = 0; j < taps; j++) {
+        int t = t0 + j * dilation;
+        for (c = 0; c < n; c++) {
+            col[j * n + c] = t >= 0 && t < steps_in ? x[(long)t * stride + c] : 0.0f;
+        }
+    }
+}
+
+void ern_f_pool(uint8_t is_max, const float *x, int stride, int t0, int taps, int steps_in, int n,
+                float *y)
+{
+    int lo = t0 < 0 ? 0 : t0, hi = t0 + taps > steps_in ? steps_in : t0 + taps, t, c;
+    for (c = 0; c < n; c++) {
+        float acc = x[(long)lo * stride + c];
+        for (t = lo + 1; t < hi; t++) {
+            float v = x[(long)t * stride + c];
+            acc = is_max ? (v > acc ? v : acc) : acc + v;
+        }
+        y[c] = is_max ? acc : acc / (float)(hi - lo);
+    }
+}

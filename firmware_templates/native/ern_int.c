@@ -330,3 +330,51 @@ void ern_q_merge(uint8_t mode, int16_t *a, int qa, const int16_t *b, int qb, int
         }
     }
 }
+
+void ern_q_act_run(uint8_t act, int16_t *v, int n, int q_in)
+{
+    int i;
+    if (act == ERN_LINEAR) {
+        return;
+    }
+    if (act != ERN_RELU) { /* bounded functions and softmax take Q11 */
+        ern_q_convert(v, v, n, q_in, 11);
+    }
+    if (act == ERN_SOFTMAX) {
+        ern_q_softmax(v, n);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        v[i] = act_q(v[i], act);
+    }
+}
+
+void ern_q_gather(const int16_t *x, int stride, int t0, int taps, int dilation, int steps_in, int n,
+                  int16_t *col)
+{
+    int j, c;
+    for (j = 0; j < taps; j++) {
+        int t = t0 + j * dilation;
+        for (c = 0; c < n; c++) {
+            col[j * n + c] = t >= 0 && t < steps_in ? x[(long)t * stride + c] : 0;
+        }
+    }
+}
+
+void ern_q_pool(uint8_t is_max, const int16_t *x, int stride, int t0, int taps, int steps_in, int n,
+                int16_t *y)
+{
+    int lo = t0 < 0 ? 0 : t0, hi = t0 + taps > steps_in ? steps_in : t0 + taps, t, c;
+    int32_t count = hi - lo;
+    for (c = 0; c < n; c++) {
+        int32_t acc = x[(long)lo * stride + c];
+        for (t = lo + 1; t < hi; t++) {
+            int32_t v = x[(long)t * stride + c];
+            acc = is_max ? (v > acc ? v : acc) : acc + v;
+        }
+        if (!is_max) { /* round half away from zero */
+            acc = acc >= 0 ? (acc + count / 2) / count : -((count / 2 - acc) / count);
+        }
+        y[c] = (int16_t)acc;
+    }
+}

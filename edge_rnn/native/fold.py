@@ -1,0 +1,153 @@
+"""Per-feature affine layers (Normalization, Rescaling, BatchNormalization) folded away for the
+native backend, so they cost nothing at run time:
+
+- at the model input (every scale non-zero): into the input normalization the C code applies;
+- after a Dense/Conv1D with a linear activation: into that layer's rows and bias;
+- before a Dense, a recurrent layer or a 'valid' Conv1D: into its input columns and bias;
+- before average pooling (or max pooling when every scale is positive): moved after it;
+- two in a row: into one.
+Anything else (e.g. before a zero-padded Conv1D, or a max pooling with a negative scale)
+becomes a Dense with a diagonal kernel. The float results differ from the unfolded model by
+rounding only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from edge_rnn import ir
+
+
+def _compose_input(
+    norm: ir.Normalization | None, a: ir.AffineLayer, features: int
+) -> ir.Normalization:
+    """((x - m) / s) * scale + offset == (x - m') / s'."""
+    mean = np.asarray(norm.mean if norm else (0.0,) * features, np.float64)
+    scale = np.asarray(norm.scale if norm else (1.0,) * features, np.float64)
+    k, b = a.scale.astype(np.float64), a.offset.astype(np.float64)
+    new_scale = scale / k
+    new_mean = mean - b * new_scale
+    return ir.Normalization(
+        tuple(float(np.float32(v)) for v in new_mean),
+        tuple(float(np.float32(v)) for v in new_scale),
+    )
+
+
+def _scale_outputs(layer: ir.DenseLayer | ir.Conv1DLayer, a: ir.AffineLayer) -> ir.Layer:
+    bias = a.offset if layer.bias is None else layer.bias * a.scale + a.offset
+    return dataclasses.replace(
+        layer,
+        kernel=(layer.kernel * a.scale).astype(np.float32),
+        bias=bias.astype(np.float32),
+        use_bias=True,
+    )
+
+
+def _absorbed_bias(bias: np.ndarray | None, extra: np.ndarray, input_row: bool) -> np.ndarray:
+    """bias + extra; a GRU reset_after bias (2, rows) takes it in its input row."""
+    if bias is None:
+        return extra.astype(np.float32)
+    out = np.array(bias, np.float32)
+    if input_row:
+        out[0] += extra
+    else:
+        out += extra
+    return out
+
+
+def _scale_inputs(layer: ir.Layer, a: ir.AffineLayer) -> ir.Layer:
+    """layer(x * scale + offset) as a layer of x."""
+    if isinstance(layer, ir.BidirectionalLayer):
+        return dataclasses.replace(
+            layer,
+            forward=_scale_inputs(layer.forward, a),
+            backward=_scale_inputs(layer.backward, a),
+        )
+    if isinstance(layer, ir.Conv1DLayer):
+        kernel = layer.kernel * a.scale[None, :, None]
+        extra = np.einsum("c,kcf->f", a.offset, layer.kernel)
+        bias = _absorbed_bias(layer.bias, extra, False)
+        return dataclasses.replace(
+            layer, kernel=kernel.astype(np.float32), bias=bias, use_bias=True
+        )
+    assert isinstance(layer, (ir.DenseLayer, ir.RecurrentLayer))
+    kernel = (layer.kernel * a.scale[:, None]).astype(np.float32)
+    extra = a.offset @ layer.kernel
+    reset_after = isinstance(layer, ir.RecurrentLayer) and layer.reset_after
+    bias = layer.bias
+    if bias is None and reset_after:
+        bias = np.zeros((2, extra.size), np.float32)
+    return dataclasses.replace(
+        layer, kernel=kernel, bias=_absorbed_bias(bias, extra, reset_after), use_bias=True
+    )
+
+
+def _takes_scaled_input(layer: ir.Layer | None) -> bool:
+    if isinstance(layer, ir.Conv1DLayer):
+        return layer.padding == "valid"  # zero padding would not be scaled
+    return isinstance(layer, (ir.DenseLayer, ir.RecurrentLayer, ir.BidirectionalLayer))
+
+
+def _diagonal_dense(a: ir.AffineLayer, sequence: bool) -> ir.DenseLayer:
+    return ir.DenseLayer(
+        a.name,
+        a.size,
+        a.size,
+        "linear",
+        True,
+        sequence,
+        np.diag(a.scale).astype(np.float32),
+        a.offset,
+    )
+
+
+def _commutes(layer: ir.Layer | None, a: ir.AffineLayer) -> bool:
+    """pool(x * scale + offset) == pool(x) * scale + offset (averages always, max if scale > 0)."""
+    if not isinstance(layer, (ir.PoolingLayer, ir.GlobalPoolingLayer)):
+        return False
+    return layer.pool == "average" or bool(np.all(a.scale > 0))
+
+
+def fold_affines(model: ir.Model) -> ir.Model:
+    """The same function without AffineLayer (see the module docstring)."""
+    if not any(isinstance(layer, ir.AffineLayer) for layer in model.layers):
+        return model
+    pending = list(model.layers)
+    norm = model.normalization
+    out: list[ir.Layer] = []
+    steps = model.timesteps
+    index = 0
+    while index < len(pending):
+        layer = pending[index]
+        following = pending[index + 1] if index + 1 < len(pending) else None
+        previous = out[-1] if out else None
+        if not isinstance(layer, ir.AffineLayer):
+            out.append(layer)
+            steps = layer.output_shape(steps)[0]
+        elif previous is None and np.all(layer.scale != 0):
+            norm = _compose_input(norm, layer, model.features)
+        elif (
+            isinstance(previous, (ir.DenseLayer, ir.Conv1DLayer))
+            and previous.activation == "linear"
+        ):
+            out[-1] = _scale_outputs(previous, layer)
+        elif isinstance(following, ir.AffineLayer):
+            pending[index + 1] = ir.AffineLayer(
+                following.name,
+                layer.size,
+                (layer.scale * following.scale).astype(np.float32),
+                (layer.offset * following.scale + following.offset).astype(np.float32),
+            )
+        elif _commutes(following, layer):
+            assert following is not None
+            pending[index : index + 2] = [following, layer]  # fold it after the pooling
+            continue
+        elif _takes_scaled_input(following):
+            assert following is not None
+            pending[index + 1] = _scale_inputs(following, layer)
+        else:
+            out.append(_diagonal_dense(layer, steps > 0))
+        index += 1
+    return dataclasses.replace(model, layers=tuple(out), normalization=norm)

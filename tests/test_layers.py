@@ -1,0 +1,248 @@
+"""Layers around the recurrent core (Normalization, Rescaling, BatchNormalization, Activation,
+Dense stacks, Flatten, Reshape, global pooling, Conv1D front ends, 1D pooling) through the IR
+into every backend, with the Keras model as the reference."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from edge_rnn import ir
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.frontends.keras import load_model_ir
+from edge_rnn.native import generate
+from edge_rnn.native.fold import fold_affines
+from edge_rnn.native.generate import prepare
+from edge_rnn.native.host import compile_host, run_binary
+from edge_rnn.native.lower import DenseStage
+from edge_rnn.native.twin import float_forward
+from edge_rnn.native.twin_int import int_forward, quantize_input
+
+T, F, N = 12, 3, 24
+L = keras.layers
+# max abs error vs Keras, relative to max(1, max |Keras output|)
+TOL = {"float32": 1e-5, "int8w": 0.03, "int8": 0.05}
+
+
+def _windows(n: int = N, seed: int = 3) -> np.ndarray:
+    rng = np.random.RandomState(seed)
+    return (rng.randn(n, T, F) * np.array([2.0, 0.5, 4.0]) + np.array([1.0, -2.0, 0.5])).astype(
+        np.float32
+    )
+
+
+def _trained_batch_norms(model: keras.Model) -> None:
+    """Moving statistics and gamma/beta as training would leave them (not the identity);
+    a layer named "*negative*" gets a negative gamma."""
+    rng = np.random.RandomState(2)
+    for layer in model.layers:
+        if isinstance(layer, L.BatchNormalization):
+            size = layer.get_weights()[0].size
+            sign = -1.0 if "negative" in layer.name else 1.0
+            layer.set_weights(
+                [
+                    (sign * (rng.rand(size) + 0.5)).astype(np.float32),
+                    rng.randn(size).astype(np.float32) * 0.3,
+                    rng.randn(size).astype(np.float32) * 0.3,
+                    (rng.rand(size) + 0.5).astype(np.float32),
+                ]
+            )
+
+
+def _normalization() -> keras.layers.Layer:
+    layer = L.Normalization()
+    layer.adapt(_windows(64, seed=11))
+    return layer
+
+
+MODELS = {
+    # the activity recognizer shape: raw input, normalization inside the model
+    "cnn_lstm": lambda: [
+        _normalization(),
+        L.Conv1D(6, 3, padding="causal", dilation_rate=2, activation="relu"),
+        L.BatchNormalization(),
+        L.MaxPooling1D(2),
+        L.LSTM(5),
+        L.Dense(4, activation="softmax"),
+    ],
+    "conv_same_stride": lambda: [
+        L.Conv1D(5, 3, strides=2, padding="same"),
+        L.Activation("tanh"),
+        L.AveragePooling1D(2, padding="same"),
+        L.GRU(4, return_sequences=True),
+        L.Activation("tanh"),
+        L.GlobalAveragePooling1D(),
+        L.Dense(3),
+    ],
+    "flatten_dense": lambda: [
+        L.Rescaling(0.5, 0.1),
+        L.SimpleRNN(4, return_sequences=True),
+        L.Flatten(),
+        L.Dense(6, activation="relu"),
+        L.BatchNormalization(),
+        L.Dense(3),
+        L.Activation("softmax"),
+    ],
+    "reshape_gmax": lambda: [
+        L.Reshape((6, 6)),
+        L.LSTM(4, return_sequences=True),
+        L.BatchNormalization(name="bn_negative"),
+        L.GlobalMaxPooling1D(),
+        L.Activation("sigmoid"),
+    ],
+    "stream_act": lambda: [
+        L.Rescaling(0.3, -0.2),
+        L.LSTM(4, return_sequences=True),
+        L.Activation("relu"),
+        L.Dense(3),
+        L.Activation("hard_sigmoid"),
+    ],
+}
+STREAMING = {"stream_act"}
+
+
+def _keras_model(name: str) -> keras.Model:
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((T, F)), *MODELS[name]()], name=name)
+    _trained_batch_norms(model)
+    return model
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def case(request):
+    model = _keras_model(request.param)
+    x = _windows()
+    return request.param, model, load_model_ir(model), x, np.asarray(model(x)).reshape(N, -1)
+
+
+def test_ir_shapes_follow_keras(case):
+    name, model, ir_model, _, _ = case
+    assert ir_model.output_shape == tuple(model.output_shape[1:]), name
+    assert ir_model.normalization is None  # the model's own layers stay inside the IR
+
+
+def test_affine_layers_fold_into_neighbours():
+    model = load_model_ir(_keras_model("cnn_lstm"))
+    folded = fold_affines(model)
+    assert not any(isinstance(layer, ir.AffineLayer) for layer in folded.layers)
+    assert folded.normalization is not None  # the Normalization layer moved to the C input
+    # Conv1D, pooling, LSTM, Dense: the BatchNorm moved past the max pooling into the LSTM
+    assert [type(layer).__name__ for layer in folded.layers] == [
+        "Conv1DLayer",
+        "PoolingLayer",
+        "RecurrentLayer",
+        "DenseLayer",
+    ]
+    # BatchNorm before a global max with a negative scale: a diagonal Dense stage
+    model = load_model_ir(_keras_model("reshape_gmax"))
+    assert np.any(model.layers[2].scale < 0)
+    stages, _ = prepare(model, "float32", None)
+    assert sum(isinstance(stage, DenseStage) for stage in stages) == 1
+
+
+@pytest.mark.parametrize("quant", ["float32", "int8w", "int8"])
+def test_native_matches_keras_and_twins(case, quant, tmp_path):
+    name, _, model, x, ref = case
+    gen = generate(model, tmp_path / "gen", quant=quant, calibration_x=x)
+    binary = compile_host(gen, tmp_path / "model")
+    result = run_binary(binary, x)
+    assert result.state_bytes == gen.ram_bytes
+    err = np.abs(result.values - ref).max()
+    assert err <= TOL[quant] * max(1.0, np.abs(ref).max()), f"{name} {quant}: {err}"
+
+    stages, plan = prepare(model, quant, x)
+    norm = fold_affines(model).normalization
+    x_norm = norm.apply(x) if norm else x
+    if quant == "int8":
+        assert plan is not None
+        expected = int_forward(plan, quantize_input(x_norm, plan.q_in)).reshape(N, -1)
+        np.testing.assert_array_equal(result.raw, expected)
+    elif quant == "float32":
+        twin = float_forward(stages, x_norm).reshape(N, -1)
+        np.testing.assert_allclose(result.values, twin, atol=2e-5, rtol=0)
+
+    assert gen.streaming == (name in STREAMING)
+    header = (gen.out_dir / f"{model.name}.h").read_text()
+    if gen.streaming:
+        np.testing.assert_array_equal(run_binary(binary, x, mode="step").raw, result.raw)
+    else:
+        assert f"No {model.name}_step: " in header
+
+
+def test_native_sanitizers_clean(tmp_path):
+    model = load_model_ir(_keras_model("conv_same_stride"))
+    x = _windows()
+    for quant in ("float32", "int8"):
+        gen = generate(model, tmp_path / quant, quant=quant, calibration_x=x)
+        plain = run_binary(compile_host(gen, tmp_path / f"{quant}.plain"), x[:4])
+        checked = run_binary(compile_host(gen, tmp_path / f"{quant}.asan", sanitize=True), x[:4])
+        np.testing.assert_array_equal(checked.raw, plain.raw)
+
+
+def test_refusals_name_each_layer():
+    keras.utils.set_random_seed(0)
+    norm = L.Normalization(invert=True)
+    norm.adapt(_windows(8))
+    layers = [norm, L.LSTM(4, return_sequences=True), L.Conv1D(4, 3, groups=2)]
+    model = keras.Sequential([keras.Input((T, F)), *layers, L.Reshape((10, 4, 1))], name="bad")
+    with pytest.raises(EdgeRnnError, match="3 unsupported features") as err:
+        load_model_ir(model)
+    message = str(err.value)
+    assert f"'{norm.name}': Normalization(invert=True)" in message
+    assert "groups > 1" in message and "(10, 4, 1)" in message
+
+
+def _export_cases() -> list:
+    slow = pytest.mark.slow
+    cases = []
+    for name in sorted(MODELS):
+        for fmt, quant in (("tflite", "float32"), ("tflite", "int8"), ("onnx", "float32")):
+            fast = name == "cnn_lstm" and quant == "float32"
+            cases.append(pytest.param(name, fmt, quant, marks=() if fast else slow))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "fmt", "quant"), _export_cases())
+def test_export_runs_close_to_keras(name: str, fmt: str, quant: str, tmp_path: Path) -> None:
+    from edge_rnn.export.onnx import convert_onnx
+    from edge_rnn.export.tflite import convert_tflite
+    from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, get_runner
+
+    model = _keras_model(name)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    np.savez(tmp_path / "calibration.npz", x=_windows(64, seed=11))
+    out = tmp_path / f"{name}_{quant}.{fmt}"
+    if fmt == "tflite":
+        convert_tflite(path, quant, out, calibration=tmp_path / "calibration.npz")
+    else:
+        convert_onnx(path, quant, out)
+    x = _windows()
+    ref = np.asarray(model(x))
+    meta = ModelMeta(name=name, input_shape=(T, F), output_shape=ref.shape[1:])
+    runner = "litert" if fmt == "tflite" else "onnxruntime"
+    got = get_runner(runner).run(Artefact(out.stem, out, fmt, quant), x, meta, RunContext(tmp_path))
+    err = np.abs(got.outputs - ref).max()
+    bound = 1e-4 if quant == "float32" else 0.1
+    assert err <= bound * max(1.0, np.abs(ref).max()), f"{name} {fmt} {quant}: {err}"
+
+
+@pytest.mark.arm
+def test_generated_code_compiles_for_cortex_m4(tmp_path: Path) -> None:
+    if not shutil.which("arm-none-eabi-gcc"):
+        pytest.skip("arm-none-eabi-gcc is needed")
+    cpu = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+    flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", *cpu, "-c"]
+    x = _windows()
+    for name in sorted(MODELS):
+        model = load_model_ir(_keras_model(name))
+        for quant in ("float32", "int8w", "int8"):
+            gen = generate(model, tmp_path / f"{name}_{quant}", quant=quant, calibration_x=x)
+            for src in gen.sources:
+                cmd = ["arm-none-eabi-gcc", *flags, str(src), "-o", str(tmp_path / "x.o")]
+                subprocess.run(cmd, check=True, capture_output=True)
