@@ -171,14 +171,13 @@ def _sweep(*args: str, cwd: Path = ROOT) -> subprocess.Popen:
     )
 
 
-def _kill_first_running_trial(out: Path, process: subprocess.Popen) -> int:
-    """SIGKILL the first trial process once it is training; returns its trial number."""
-    deadline = time.monotonic() + 300
+def _first_running_trial(out: Path, process: subprocess.Popen) -> Path:
+    """The directory of the first trial whose process is training."""
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline and process.poll() is None:
         for log in sorted(out.glob("trials/*/trial.log")):
             if "training" in log.read_text(errors="replace"):
-                os.kill(int((log.parent / "trial.pid").read_text()), signal.SIGKILL)
-                return int(log.parent.name)
+                return log.parent
         time.sleep(0.5)
     raise AssertionError("no trial started training")
 
@@ -188,7 +187,9 @@ def _kill_first_running_trial(out: Path, process: subprocess.Popen) -> int:
 def test_sweep_runs_resumes_marks_failures_and_rebuilds_the_pick(tmp_path: Path) -> None:
     config, out = _config(tmp_path), tmp_path / "sweep"
     process = _sweep(str(config), "--out", str(out))
-    killed = _kill_first_running_trial(out, process)
+    trial_dir = _first_running_trial(out, process)
+    os.kill(int((trial_dir / "trial.pid").read_text()), signal.SIGKILL)
+    killed = int(trial_dir.name)
     output, _ = process.communicate(timeout=1200)
     assert process.returncode == 0, output
     assert "running on LocalCluster with 2 worker process(es)" in output
@@ -257,11 +258,19 @@ def test_sweep_on_a_separate_dask_scheduler_and_worker(tmp_path: Path) -> None:
     try:
         config, out = _config(tmp_path), tmp_path / "sweep"
         process = _sweep(str(config), "--out", str(out), "--trials", "2", "--scheduler", address)
+        # The worker process dies mid-trial: its trials die with it and are run again.
+        lost = _first_running_trial(out, process)
+        lost_pid = int((lost / "trial.pid").read_text())
+        worker_pid = int(Path(f"/proc/{lost_pid}/stat").read_text().split(")")[1].split()[1])
+        os.kill(worker_pid, signal.SIGKILL)
         output, _ = process.communicate(timeout=1200)
         assert process.returncode == 0, output
         assert f"running on {address}" in output
+        with pytest.raises(ProcessLookupError):
+            os.kill(lost_pid, 0)  # gone with its worker, not orphaned
         summary = json.loads((out / "sweep.json").read_text())
         assert [r["status"] for r in summary["trials"]] == ["complete", "complete"]
+        assert int((lost / "trial.pid").read_text()) != lost_pid  # it ran again
     finally:
         for server in (worker, scheduler):
             server.terminate()

@@ -60,7 +60,6 @@ class SweepConfig:
     storage: str = ""  # "" -> sqlite:///DIR/study.db
     study: str = "edge-rnn-sweep"
     trial_timeout: float = 1800.0
-    retries: int = 1  # re-runs of a trial whose worker died
     targets: tuple[str, ...] = ("cortex-m4f",)
     objectives: tuple[str, ...] = ("accuracy", "flash", "instructions")
     constraints: dict[str, float] = field(default_factory=dict)
@@ -83,7 +82,6 @@ _SCALARS: dict[str, type | tuple[type, ...]] = {
     "storage": str,
     "study": str,
     "trial_timeout": (int, float),
-    "retries": int,
     "require_validation": bool,
 }
 

@@ -188,7 +188,6 @@ class _Sweep:
             run_trial,
             spec,
             key=f"edge-rnn-trial-{trial.number}-{uuid.uuid4().hex[:8]}",
-            retries=self.config.retries,
             pure=False,
         )
         self.running[future] = trial
@@ -200,7 +199,7 @@ class _Sweep:
         trial = self.running.pop(future)
         try:
             result = future.result()
-        except Exception as err:  # the worker died (after retries) or the task could not run
+        except Exception as err:  # e.g. KilledWorker: its workers kept dying
             result = {"number": trial.number, "status": "failed", "error": f"worker lost: {err}"}
         result["trial_dir"] = f"trials/{trial.number:04d}"
         values = None
