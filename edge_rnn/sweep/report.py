@@ -2,7 +2,7 @@
 
 Plots: the quality metric (accuracy, or RMSE for regression sweeps) against flash and against
 instructions per inference on the primary target. Every point links to its trial's build
-directory report; the front is drawn larger, infeasible trials hollow, failed ones not at all.
+directory report; the front is drawn larger and red, infeasible trials hollow.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ _LABELS = {
 
 
 def _scale(values: list[float], size: int, flip: bool) -> Any:
+    """value -> pixel, with 5 % room at both ends; and the data's range for the axis label."""
     low, high = min(values), max(values)
     span = (high - low) or abs(high) or 1.0
-    low, high = low - 0.05 * span, high + 0.05 * span
+    start, stop = low - 0.05 * span, high + 0.05 * span
 
     def place(v: float) -> float:
-        t = (v - low) / (high - low)
+        t = (v - start) / (stop - start)
         return PAD + (1 - t if flip else t) * (size - 2 * PAD)
 
     return place, low, high
@@ -59,12 +60,6 @@ def scatter(records: list[dict[str, Any]], x_key: str, y_key: str, front: set[in
         f'<text x="12" y="{HEIGHT / 2}" transform="rotate(-90 12 {HEIGHT / 2})" '
         f'text-anchor="middle">{_LABELS[y_key]} ({ylo:.4g} .. {yhi:.4g})</text>',
     ]
-    ordered = sorted((r for r in points if r["number"] in front), key=lambda r: r["metrics"][x_key])
-    if len(ordered) > 1:
-        line = " ".join(
-            f"{fx(r['metrics'][x_key]):.1f},{fy(r['metrics'][y_key]):.1f}" for r in ordered
-        )
-        parts.append(f'<polyline points="{line}" fill="none" stroke="#c33" stroke-dasharray="4"/>')
     for r in points:
         on_front, feasible = r["number"] in front, r.get("feasible", False)
         x, y = fx(r["metrics"][x_key]), fy(r["metrics"][y_key])
@@ -124,6 +119,9 @@ def render_html(summary: dict[str, Any]) -> str:
     shown = list(dict.fromkeys([*metrics, "accuracy", "flash_bytes", "ram_bytes", "instructions"]))
     shown = [m for m in shown if m in _LABELS]
     sources = "; ".join(summary["instructions_source"]) or "none measured"
+    limits = ", ".join(f"{k} {v:g}" for k, v in summary["constraints"].items()) or "none"
+    if summary["require_validation"]:
+        limits += " (and validation passed)"
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>edge-rnn sweep {html.escape(summary["study"])}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
@@ -132,7 +130,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}</style></head><b
 <p>{counts["trials"]} trials: {counts["complete"]} complete ({counts["feasible"]} feasible),
 {counts["failed"]} failed, {counts["interrupted"]} interrupted. Sampler {summary["sampler"]};
 objectives {", ".join(f"{o['direction']} {o['name']}" for o in summary["objectives"])};
-constraints {html.escape(str(summary["constraints"]) or "none")} on
+constraints {html.escape(limits)} on
 {", ".join(summary["targets"])} (plots: {summary["targets"][0]}). Instructions: {sources}.</p>
 {"".join(plots)}
 <h2>Pareto front ({len(front)} trials)</h2>
