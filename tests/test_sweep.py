@@ -275,3 +275,16 @@ def test_sweep_on_a_separate_dask_scheduler_and_worker(tmp_path: Path) -> None:
         for server in (worker, scheduler):
             server.terminate()
             server.wait(timeout=60)
+
+
+def test_stopped_trials_are_marked_interrupted_and_objectives_must_match(tmp_path: Path) -> None:
+    from edge_rnn.sweep.engine import _mark_interrupted, counted, open_study
+
+    config = load_sweep_config(_config(tmp_path))
+    study = open_study(config, tmp_path)
+    study.ask()  # a trial a stopped sweep left running
+    assert _mark_interrupted(open_study(config, tmp_path)) == 1
+    assert counted(study) == []  # not counted: a resumed sweep runs it again
+    other = load_sweep_config(_config(tmp_path, CONFIG.replace('"flash", ', '"ram", ')))
+    with pytest.raises(EdgeRnnError, match="optimises accuracy, flash, instructions"):
+        open_study(other, tmp_path)
