@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -138,13 +138,10 @@ class _Builder:
                 dataset,
                 spec,
                 model_dir,
-                epochs=cfg.train.epochs,
-                batch_size=cfg.train.batch_size,
                 seed=cfg.seed,
-                patience=cfg.train.patience,
-                learning_rate=cfg.train.learning_rate,
                 name=cfg.name,
                 log=self.log,
+                **asdict(cfg.train),
             )
             model_path = result.model_path
             self.log(

@@ -49,10 +49,17 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 30
-    batch_size: int = 32
-    patience: int = 5
-    learning_rate: float = 1e-2
+    """The keyword arguments of `edge_rnn.training.train`; None: chosen from the data size."""
+
+    epochs: int | None = None
+    batch_size: int | None = None
+    patience: int | None = None
+    min_epochs: int | None = None
+    learning_rate: float | None = None
+    lr_schedule: str = "plateau"
+    validation_fraction: float = 0.2
+    class_weight: str = "auto"
+    fail_at_chance: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,8 @@ _CHOICES = {
     ("native", "quant"): NATIVE_QUANTIZATIONS,
     ("model", "head"): ("last", "sequence"),
     ("model", "normalization"): NORMALIZATION_CHOICES,
+    ("train", "lr_schedule"): ("plateau", "cosine", "constant"),
+    ("train", "class_weight"): ("auto", "balanced", "none"),
     ("tflm", "projects"): TFLM_ECOSYSTEMS,
     ("tflm", "quantizations"): TFLM_QUANTIZATIONS,
 }

@@ -94,7 +94,8 @@ def test_train_writes_every_file_and_is_reproducible(tmp_path: Path) -> None:
     assert first.name == "gesture_lstm" and first.metric == "accuracy"
     assert first.epochs_run == 2 and 1 <= first.best_epoch <= 2
     assert lines[0].startswith("training gesture_lstm: lstm [4]")
-    assert lines[1].startswith("  epoch 1/2  loss ") and "val_accuracy" in lines[1]
+    assert lines[1].startswith("  batch 32, up to 2 epochs, early stop after epoch 2 ")
+    assert lines[2].startswith("  epoch 1/2  loss ") and "val_accuracy" in lines[2]
     assert "test accuracy" in lines[-1]
 
     # The saved model is the evaluated one: same predictions, same test metric.
@@ -104,7 +105,8 @@ def test_train_writes_every_file_and_is_reproducible(tmp_path: Path) -> None:
     assert evaluate(reloaded, ds, first.normalization) == first.test_metric
 
     meta = json.loads(first.metadata_path.read_text())
-    assert set(meta) == set(KEYS)
+    assert set(meta) == {*KEYS, "evaluation"}
+    assert meta["evaluation"]["metric"] == "accuracy" and meta["evaluation"]["labels"] == 200
     assert meta["name"] == "gesture_lstm" and meta["dataset"] == "builtin:gesture"
     assert meta["input_shape"] == [20, 3] and meta["output_shape"] == [4]
     assert meta["class_names"] == ["idle", "wave", "shake", "circle"]
@@ -113,7 +115,14 @@ def test_train_writes_every_file_and_is_reproducible(tmp_path: Path) -> None:
     assert ModelMetadata.read(first.metadata_path).normalization == first.normalization
 
     history = json.loads(first.history_path.read_text())
-    assert set(history["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(history["history"]) == {
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "learning_rate",
+    }
+    assert history["plan"]["batch_size"] == 32 and history["plan"]["learning_rate"] == 0.01
     assert history["test_accuracy"] == first.test_metric
     assert first.plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -151,7 +160,7 @@ def test_stacked_bidirectional_sequence_regression(tmp_path: Path) -> None:
     assert expected.shape == (len(x), 12, 1)
     np.testing.assert_array_equal(reloaded.predict(x, verbose=0), expected)
     history = json.loads(result.history_path.read_text())["history"]
-    assert set(history) == {"loss", "rmse", "val_loss", "val_rmse"}
+    assert set(history) == {"loss", "rmse", "val_loss", "val_rmse", "learning_rate"}
 
 
 def test_head_must_fit_the_labels(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from edge_rnn.cells import CELL_TYPES
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ir import MERGE_MODES, TASKS
 from edge_rnn.training.model import HEADS
+from edge_rnn.training.plan import CLASS_WEIGHTS, LR_SCHEDULES
 
 
 def parse_units(text: str) -> tuple[int, ...]:
@@ -67,7 +68,12 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             seed=args.seed,
             patience=args.patience,
+            min_epochs=args.min_epochs,
             learning_rate=args.learning_rate,
+            lr_schedule=args.lr_schedule,
+            validation_fraction=args.validation_fraction,
+            class_weight=args.class_weight,
+            fail_at_chance=args.fail_at_chance,
             verbose=not args.quiet,
             name=args.name,
         )
@@ -97,10 +103,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", choices=TASKS)
     parser.add_argument("--timesteps", type=int, help="window length of built-in data")
     parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--patience", type=int, default=5, help="early-stopping patience")
-    parser.add_argument("--learning-rate", type=float, default=1e-2)
+    auto = "(default: from the data size)"
+    parser.add_argument("--epochs", type=int, help=f"most epochs {auto}")
+    parser.add_argument("--batch-size", type=int, help=auto)
+    parser.add_argument("--patience", type=int, help=f"early-stopping patience {auto}")
+    parser.add_argument("--min-epochs", type=int, help=f"no early stop before {auto}")
+    parser.add_argument("--learning-rate", type=float, help=auto)
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="plateau")
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.2,
+        help="share of the training windows held out (stratified) for early stopping; 0: none",
+    )
+    parser.add_argument(
+        "--class-weight",
+        choices=CLASS_WEIGHTS,
+        default="auto",
+        help="balanced class weights; auto: when the largest class is 1.5x the smallest",
+    )
+    parser.add_argument(
+        "--fail-at-chance",
+        action="store_true",
+        help="error (exit 2) when the model is no better than the majority class / mean",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", help="model name (a C identifier; default <data>_<cell>)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")

@@ -1,6 +1,7 @@
 """Training loop: seeded, normalized, early-stopped Keras training that writes model/ files.
 
-out_dir receives model.keras, metadata.json, history.json and history.png.
+out_dir receives model.keras, metadata.json, history.json and history.png. Options left as
+None are resolved from the data by `edge_rnn.training.plan` (see README "Training").
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from edge_rnn.data.dataset import Dataset, fit_normalization, split_indices
+from edge_rnn.data.dataset import Dataset, fit_normalization
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.fsutil import write_json
 from edge_rnn.ir import Normalization
+from edge_rnn.training.chance import ChanceCheck, check_chance
 from edge_rnn.training.metadata import metadata_for
 from edge_rnn.training.model import ModelSpec, build_model, model_name
+from edge_rnn.training.plan import TrainPlan, plan_training
 from edge_rnn.training.plot import plot_history
+from edge_rnn.training.split import stratified_split
 
-_VAL_FRACTION = 0.15  # of the training split, held out for early stopping
+VALIDATION_FRACTION = 0.2  # of the training split, held out for early stopping
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class TrainResult:
     seconds: float
     normalization: Normalization
     model: Any  # the trained keras.Model (best weights), as saved in model_path
+    plan: TrainPlan
+    chance: ChanceCheck  # the test split against the majority class / mean predictor
 
 
 def train(
@@ -48,52 +54,91 @@ def train(
     spec: ModelSpec,
     out_dir: str | Path,
     *,
-    epochs: int = 30,
-    batch_size: int = 32,
+    epochs: int | None = None,
+    batch_size: int | None = None,
     seed: int = 0,
-    patience: int = 5,
-    learning_rate: float = 1e-2,
+    patience: int | None = None,
+    min_epochs: int | None = None,
+    learning_rate: float | None = None,
+    lr_schedule: str = "plateau",
+    validation_fraction: float = VALIDATION_FRACTION,
+    class_weight: str = "auto",
+    fail_at_chance: bool = False,
     verbose: bool = True,
     name: str | None = None,
     log: Callable[[str], None] = print,
 ) -> TrainResult:
-    """Train `spec` on `dataset` and write the model files into `out_dir` (created if needed)."""
+    """Train `spec` on `dataset` and write the model files into `out_dir` (created if needed).
+
+    None for epochs, batch_size, patience, min_epochs, learning_rate: chosen from the data
+    size. A model no better than the majority class (mean predictor) on the test split is
+    reported, or raises EdgeRnnError with `fail_at_chance`.
+    """
     import keras
 
-    _check(dataset, spec, epochs, batch_size, patience, learning_rate)
+    _check(dataset, spec)
     started = time.monotonic()
     keras.utils.set_random_seed(seed)
     norm = fit_normalization(dataset.x_train)
-    fit_idx, val_idx = split_indices(len(dataset.x_train), _VAL_FRACTION, seed + 1, dataset.name)
+    classification = dataset.task == "classification"
+    per_window = classification and not dataset.sequence_output
+    fit_idx, val_idx = stratified_split(
+        dataset.y_train if per_window else None,
+        len(dataset.x_train),
+        validation_fraction,
+        seed + 1,
+    )
+    plan = plan_training(
+        len(fit_idx),
+        dataset.timesteps,
+        len(val_idx),
+        dataset.y_train[fit_idx] if classification else None,
+        dataset.num_outputs,
+        epochs=epochs,
+        min_epochs=min_epochs,
+        patience=patience,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        lr_schedule=lr_schedule,
+        class_weight=class_weight,
+    )
     x_train = norm.apply(dataset.x_train)
     name = name or model_name(dataset.name, spec.cell)
     model = build_model(
         spec, dataset.timesteps, dataset.features, dataset.num_outputs, dataset.task, name=name
     )
-    classification = dataset.task == "classification"
     metric = "accuracy" if classification else "rmse"
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=1.0),
+        optimizer=keras.optimizers.Adam(learning_rate=plan.learning_rate, clipnorm=1.0),
         loss="sparse_categorical_crossentropy" if classification else "mse",
         metrics=["accuracy" if classification else keras.metrics.RootMeanSquaredError("rmse")],
     )
+    monitor = "val_loss" if len(val_idx) else "loss"
     stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=patience, restore_best_weights=True
+        monitor=monitor,
+        patience=plan.patience if len(val_idx) else plan.epochs,
+        restore_best_weights=True,
+        # Tracking starts here, so the earliest stop is after epoch min_epochs.
+        start_from_epoch=min(max(0, plan.min_epochs - plan.patience), plan.epochs - 1),
     )
     callbacks: list[Any] = [stopper, keras.callbacks.TerminateOnNaN()]
+    callbacks += _schedule(keras, plan, monitor)
     if verbose:
         log(
             f"training {name}: {spec.cell} {list(spec.units)}"
             f"{' bidirectional' if spec.bidirectional else ''}, head {spec.head}, "
             f"{len(fit_idx)} train / {len(val_idx)} validation / {len(dataset.x_test)} test windows"
         )
-        callbacks.append(_progress(keras, epochs, metric, log))
+        log(f"  {plan.describe()}")
+        callbacks.append(_progress(keras, plan.epochs, metric, log))
+    y_fit = dataset.y_train[fit_idx]
     fitted = model.fit(
         x_train[fit_idx],
-        dataset.y_train[fit_idx],
-        validation_data=(x_train[val_idx], dataset.y_train[val_idx]),
-        epochs=epochs,
-        batch_size=batch_size,
+        y_fit,
+        sample_weight=_sample_weights(y_fit, plan.class_weights),
+        validation_data=(x_train[val_idx], dataset.y_train[val_idx]) if len(val_idx) else None,
+        epochs=plan.epochs,
+        batch_size=plan.batch_size,
         shuffle=True,
         callbacks=callbacks,
         verbose=0,
@@ -101,12 +146,19 @@ def train(
     history = {k: [float(v) for v in values] for k, values in fitted.history.items()}
     epochs_run = len(history["loss"])
     best_epoch = stopper.best_epoch + 1  # its weights were restored at the end
-    score = evaluate(model, dataset, norm)
+    predictions = model.predict(norm.apply(dataset.x_test), verbose=0, batch_size=256)
+    score = _score(predictions, dataset)
     if not (np.isfinite(stopper.best) and np.isfinite(score)):
         raise EdgeRnnError(
             f"training {name} diverged (loss became NaN/inf): lower the learning rate "
-            f"(was {learning_rate:g}) or scale the regression targets to around 1"
+            f"(was {plan.learning_rate:g}) or scale the regression targets to around 1"
         )
+    chance = check_chance(predictions, dataset.y_test, dataset.task, dataset.class_names)
+    if chance.at_chance:
+        message = chance_message(chance)
+        if fail_at_chance:
+            raise EdgeRnnError(f"training {name}: {message} (fail_at_chance is set)")
+        log(f"WARNING: {message}")
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,9 +176,13 @@ def train(
         seconds=time.monotonic() - started,
         normalization=norm,
         model=model,
+        plan=plan,
+        chance=chance,
     )
     _save(model, spec, dataset, result.model_path)
-    metadata_for(model, dataset, norm, name=model.name).write(result.metadata_path)
+    metadata_for(model, dataset, norm, name=model.name, evaluation=chance.to_dict()).write(
+        result.metadata_path
+    )
     write_json(
         result.history_path,
         {
@@ -134,6 +190,8 @@ def train(
             "best_epoch": best_epoch,
             "metric": metric,
             f"test_{metric}": score,
+            "plan": plan.to_dict(),
+            "chance": chance.to_dict(),
             "history": history,
         },
     )
@@ -146,22 +204,55 @@ def train(
     return result
 
 
+def chance_message(chance: ChanceCheck) -> str:
+    return (
+        f"the float model is at chance level ({chance.summary()}, {chance.labels} test labels): "
+        "it has not learned; try more epochs, a lower learning rate or more data"
+    )
+
+
 def evaluate(model: Any, dataset: Dataset, norm: Normalization) -> float:
     """Test accuracy (per time step for sequence labels) or RMSE, on the raw test split."""
-    predictions = model.predict(norm.apply(dataset.x_test), verbose=0, batch_size=256)
+    return _score(model.predict(norm.apply(dataset.x_test), verbose=0, batch_size=256), dataset)
+
+
+def _score(predictions: np.ndarray, dataset: Dataset) -> float:
     if dataset.task == "classification":
         return float(np.mean(np.argmax(predictions, axis=-1) == dataset.y_test))
     return float(np.sqrt(np.mean((predictions.astype(np.float64) - dataset.y_test) ** 2)))
 
 
-def _check(
-    dataset: Dataset,
-    spec: ModelSpec,
-    epochs: int,
-    batch_size: int,
-    patience: int,
-    learning_rate: float,
-) -> None:
+def _sample_weights(labels: np.ndarray, class_weights: tuple[float, ...]) -> np.ndarray | None:
+    """Per window (or per step, for per-step labels) the weight of its class."""
+    if not class_weights:
+        return None
+    return np.asarray(class_weights, np.float32)[labels.astype(np.int64)]
+
+
+def _schedule(keras: Any, plan: TrainPlan, monitor: str) -> list[Any]:
+    """The learning-rate callback: halve on a plateau of `monitor`, or a cosine decay."""
+    if plan.lr_schedule == "plateau":
+        return [
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                factor=0.5,
+                patience=max(3, plan.patience // 2),
+                min_lr=plan.learning_rate / 32,
+            )
+        ]
+    if plan.lr_schedule == "cosine":
+        floor = plan.learning_rate / 32
+
+        def cosine(epoch: int, _lr: float) -> float:
+            progress = epoch / max(1, plan.epochs - 1)
+            swing = 0.5 * (plan.learning_rate - floor) * (1 + np.cos(np.pi * progress))
+            return float(floor + swing)
+
+        return [keras.callbacks.LearningRateScheduler(cosine)]
+    return []
+
+
+def _check(dataset: Dataset, spec: ModelSpec) -> None:
     if dataset.sequence_output and spec.head != "sequence":
         raise EdgeRnnError(
             f"{dataset.source or dataset.name} has one label per time step: use head 'sequence'"
@@ -170,13 +261,6 @@ def _check(
         raise EdgeRnnError(
             f"{dataset.source or dataset.name} has one label per sample: use head 'last'"
         )
-    for field, value in (("epochs", epochs), ("batch size", batch_size)):
-        if value < 1:
-            raise EdgeRnnError(f"{field} must be at least 1, got {value}")
-    if patience < 0:
-        raise EdgeRnnError(f"patience must be 0 or more, got {patience}")
-    if not learning_rate > 0:
-        raise EdgeRnnError(f"learning rate must be positive, got {learning_rate}")
 
 
 def _progress(keras: Any, epochs: int, metric: str, log: Callable[[str], None]) -> Any:

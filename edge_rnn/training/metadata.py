@@ -31,6 +31,8 @@ KEYS = (
     "feature_names",
     "normalization",
 )
+# Optional: "evaluation", the float model on the test split against the majority class or the
+# mean predictor (edge_rnn.training.chance.ChanceCheck.to_dict), written by the trainer.
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,10 @@ class ModelMetadata:
     class_names: tuple[str, ...]
     feature_names: tuple[str, ...]
     normalization: Normalization | None  # None: the model takes raw input
+    evaluation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        optional = {"evaluation": self.evaluation} if self.evaluation is not None else {}
         return {
             "name": self.name,
             "task": self.task,
@@ -60,6 +64,7 @@ class ModelMetadata:
                 if self.normalization
                 else None
             ),
+            **optional,
         }
 
     def write(self, path: str | Path) -> None:
@@ -93,6 +98,7 @@ class ModelMetadata:
                     if norm is not None
                     else None
                 ),
+                evaluation=_evaluation(data.get("evaluation")),
             )
         except (TypeError, ValueError, KeyError) as err:
             raise EdgeRnnError(f"model metadata '{path}': malformed field ({err})") from None
@@ -129,6 +135,7 @@ def metadata_for(
     *,
     name: str | None = None,
     source: str = "model",
+    evaluation: dict[str, Any] | None = None,
 ) -> ModelMetadata:
     """Metadata for `model` trained on `dataset`; checks the model's shapes fit the data."""
     input_shape = tuple(model.input_shape[1:])
@@ -159,6 +166,7 @@ def metadata_for(
         class_names=dataset.class_names,
         feature_names=dataset.feature_names,
         normalization=normalization,
+        evaluation=evaluation,
     )
     meta.check(source)
     return meta
@@ -184,6 +192,12 @@ def write_metadata(
     meta = metadata_for(model, dataset, normalization, name=name, source=source)
     meta.write(path)
     return meta
+
+
+def _evaluation(value: Any) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise TypeError("evaluation must be an object")
+    return value
 
 
 def _shape(shape: tuple[Any, ...]) -> str:

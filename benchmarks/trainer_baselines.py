@@ -1,0 +1,129 @@
+"""Float accuracy of the default trainer against simple baselines (prints one table).
+
+Usage: python3 benchmarks/trainer_baselines.py [NAME ...] [--units 32] [--seeds 0]
+
+For the built-in data sets and the public-style ones of `benchmarks/public_style.py`, trains
+the default `edge_rnn.training.train` (LSTM, only the data and the units given) and runs, in
+numpy on the same normalized, flattened windows: majority class, 1-nearest neighbour
+(Euclidean) and L2 logistic regression. Regression sets compare RMSE with the mean predictor
+and ridge regression. Balanced accuracy (mean recall per class) is shown for imbalanced sets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from public_style import PUBLIC_STYLE, public_style  # noqa: E402
+
+from edge_rnn.data import load_dataset  # noqa: E402
+from edge_rnn.data.dataset import Dataset, fit_normalization  # noqa: E402
+from edge_rnn.tf_env import apply_tf_env  # noqa: E402
+from edge_rnn.training import ModelSpec, train  # noqa: E402
+
+BUILTIN = ("gesture", "vibration", "forecast")
+
+
+def _flat(dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    norm = fit_normalization(dataset.x_train)
+    return (
+        norm.apply(dataset.x_train).reshape(len(dataset.x_train), -1).astype(np.float64),
+        norm.apply(dataset.x_test).reshape(len(dataset.x_test), -1).astype(np.float64),
+    )
+
+
+def nearest_neighbour(dataset: Dataset) -> np.ndarray:
+    train_x, test_x = _flat(dataset)
+    distances = (test_x**2).sum(1)[:, None] - 2 * test_x @ train_x.T + (train_x**2).sum(1)[None, :]
+    return dataset.y_train[np.argmin(distances, axis=1)]
+
+
+def logistic_regression(dataset: Dataset, l2: float = 1e-2, steps: int = 500) -> np.ndarray:
+    """Multinomial logistic regression by full-batch gradient descent (Adam-free, fixed step)."""
+    train_x, test_x = _flat(dataset)
+    classes = len(dataset.class_names)
+    onehot = np.eye(classes)[dataset.y_train]
+    weights = np.zeros((train_x.shape[1], classes))
+    bias = np.zeros(classes)
+    rate = 1.0 / (np.linalg.norm(train_x, 2) ** 2 / len(train_x) + l2)
+    for _ in range(steps):
+        logits = train_x @ weights + bias
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        probs /= probs.sum(1, keepdims=True)
+        grad = (probs - onehot) / len(train_x)
+        weights -= rate * (train_x.T @ grad + l2 * weights)
+        bias -= rate * grad.sum(0)
+    return np.argmax(test_x @ weights + bias, axis=1)
+
+
+def ridge_rmse(dataset: Dataset, l2: float = 1e-1) -> float:
+    train_x, test_x = _flat(dataset)
+    y = dataset.y_train.reshape(len(train_x), -1)
+    a = np.hstack([train_x, np.ones((len(train_x), 1))])
+    coef = np.linalg.solve(a.T @ a + l2 * np.eye(a.shape[1]), a.T @ y)
+    pred = np.hstack([test_x, np.ones((len(test_x), 1))]) @ coef
+    return float(np.sqrt(np.mean((pred - dataset.y_test.reshape(pred.shape)) ** 2)))
+
+
+def balanced_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean([np.mean(predicted[labels == c] == c) for c in np.unique(labels)]))
+
+
+def _dataset(name: str, seed: int) -> Dataset:
+    if name in PUBLIC_STYLE:
+        return public_style(name, seed)
+    return load_dataset(f"builtin:{name}", seed=seed)
+
+
+def run(name: str, units: int, seed: int) -> str:
+    dataset = _dataset(name, seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        result = train(dataset, ModelSpec("lstm", (units,)), tmp, seed=seed, verbose=False)
+        seconds = time.perf_counter() - start
+        predicted = np.argmax(
+            result.model.predict(result.normalization.apply(dataset.x_test), verbose=0), -1
+        )
+    windows = f"{len(dataset.x_train)}/{len(dataset.x_test)}"
+    shape = f"{windows} x {dataset.timesteps} x {dataset.features}"
+    epochs = f"{result.best_epoch}/{result.epochs_run}"
+    if dataset.task == "regression":
+        mean_rmse = float(np.sqrt(np.mean((dataset.y_test - dataset.y_train.mean(0)) ** 2)))
+        return (
+            f"{name:17} {seed:4} {shape:22} rmse {result.test_metric:.4f}  mean {mean_rmse:.4f}"
+            f"  ridge {ridge_rmse(dataset):.4f}  epochs {epochs:7} {seconds:5.1f} s"
+        )
+    labels = dataset.y_test
+    majority = float(np.mean(labels == np.bincount(dataset.y_train).argmax()))
+    nn, logistic = nearest_neighbour(dataset), logistic_regression(dataset)
+    return (
+        f"{name:17} {seed:4} {shape:22} acc {result.test_metric:.3f} "
+        f"(bal {balanced_accuracy(predicted, labels):.3f})  majority {majority:.3f}  "
+        f"1-NN {np.mean(nn == labels):.3f} (bal {balanced_accuracy(nn, labels):.3f})  "
+        f"logistic {np.mean(logistic == labels):.3f} "
+        f"(bal {balanced_accuracy(logistic, labels):.3f})  epochs {epochs:7} {seconds:5.1f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=[*BUILTIN, *PUBLIC_STYLE])
+    parser.add_argument("--units", type=int, default=None, help="default: 16 built-in, 32 other")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds")
+    args = parser.parse_args()
+    apply_tf_env()
+    for name in args.names:
+        units = args.units or (16 if name in BUILTIN else 32)
+        for seed in (int(s) for s in args.seeds.split(",")):
+            print(run(name, units, seed), flush=True)
+
+
+if __name__ == "__main__":
+    main()
