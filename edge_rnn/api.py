@@ -8,7 +8,6 @@ with its report, and then raise `ValidationFailed`).
 from __future__ import annotations
 
 import shutil
-import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 from edge_rnn import __version__
 from edge_rnn.config import TFLM_QUANTIZATIONS, BuildConfig
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.fsutil import atomic_output_dir, read_json, sha256_file, write_json
+from edge_rnn.fsutil import atomic_output_dir, read_json, sha256_file, shown_as, write_json
 
 
 @dataclass(frozen=True)
@@ -40,23 +39,15 @@ def convert(
     timesteps: int | None = None,
     timeout: float = 600.0,
 ) -> Any:
-    """One conversion (`fmt` "tflite" or "onnx"); returns a ConversionResult."""
+    """One conversion (`fmt` "tflite" or "onnx"); returns a ConversionResult. `calibration`
+    is a data spec (builtin:NAME, .npz, .csv) whose training windows calibrate int8/int16x8."""
+    import tempfile
+
     from edge_rnn.export.onnx import convert_onnx
     from edge_rnn.export.tflite import convert_tflite
     from edge_rnn.frontends.keras import read_metadata_beside
 
     metadata = read_metadata_beside(model_path)
-    if fmt == "tflite":
-        return convert_tflite(
-            model_path,
-            quantization,
-            out_path,
-            metadata=metadata,
-            calibration=calibration,
-            route=route,
-            timesteps=timesteps,
-            timeout=timeout,
-        )
     if fmt == "onnx":
         return convert_onnx(
             model_path,
@@ -66,25 +57,40 @@ def convert(
             timesteps=timesteps,
             timeout=timeout,
         )
-    raise EdgeRnnError(f"unknown format '{fmt}': use tflite or onnx")
+    if fmt != "tflite":
+        raise EdgeRnnError(f"unknown format '{fmt}': use tflite or onnx")
+    with tempfile.TemporaryDirectory(prefix="edge-rnn-") as tmp:
+        calibration_path = None
+        if calibration is not None:
+            calibration_path = Path(str(calibration))
+            if not (calibration_path.suffix.lower() == ".npz" and calibration_path.is_file()):
+                calibration_path = Path(tmp, "calibration.npz")
+                x = calibration_windows(str(calibration), timesteps=timesteps)
+                np.savez(calibration_path, x=x)
+        return convert_tflite(
+            model_path,
+            quantization,
+            out_path,
+            metadata=metadata,
+            calibration=calibration_path,
+            calibration_source=str(calibration) if calibration is not None else None,
+            route=route,
+            timesteps=timesteps,
+            timeout=timeout,
+        )
 
 
-def calibration_npz(
-    spec: str, out_path: Path, *, seed: int = 0, timesteps: int | None = None
-) -> Path:
-    """Raw training windows from a data spec (builtin:..., .npz, .csv) as `x` in an NPZ."""
+def calibration_windows(spec: str, *, seed: int = 0, timesteps: int | None = None) -> np.ndarray:
+    """Raw training windows from a data spec: an .npz (`x_train`, or `x` as in a calibration
+    file), builtin:NAME or a .csv (its training split)."""
     from edge_rnn.data import load_dataset
+    from edge_rnn.data.npz import read_windows
+    from edge_rnn.export.calibration import CALIBRATION_KEYS
 
-    if spec.endswith(".npz") and Path(spec).is_file():
-        try:
-            with np.load(spec) as data:
-                if "x" in data.files and "y" not in data.files:
-                    return Path(spec)  # already a calibration file
-        except (OSError, ValueError, zipfile.BadZipFile):
-            pass  # not a readable NPZ: the data loader below says so in one line
-    dataset = load_dataset(spec, seed=seed, timesteps=timesteps)
-    np.savez(out_path, x=dataset.x_train)
-    return out_path
+    if spec.lower().endswith(".npz"):
+        x, _, _ = read_windows(Path(spec), CALIBRATION_KEYS, source=f"calibration data '{spec}'")
+        return x
+    return load_dataset(spec, seed=seed, timesteps=timesteps).x_train
 
 
 class _Builder:
@@ -95,6 +101,7 @@ class _Builder:
         self.artefacts: list[dict[str, Any]] = []
         self.skipped: list[dict[str, str]] = []
         self.projects: list[dict[str, Any]] = []
+        self.user_paths: dict[str, str] = {}  # copies in the build -> the user's files
 
     def model(self) -> tuple[Path, dict[str, Any]]:
         from edge_rnn.data import load_dataset
@@ -108,6 +115,8 @@ class _Builder:
             timesteps=cfg.data.timesteps,
             task=cfg.data.task,
         )
+        for note in dataset.notes:
+            self.log(f"note: {note}")
         data_dir = self.root / "data"
         data_dir.mkdir()
         np.savez(data_dir / "test.npz", x=dataset.x_test, y=dataset.y_test)
@@ -120,6 +129,7 @@ class _Builder:
             model_dir.mkdir()
             model_path = model_dir / f"model{source.suffix}"
             shutil.copyfile(source, model_path)
+            self.user_paths[str(model_path)] = str(source)
             normalization, how = _brought_normalization(source, dataset, cfg.model.normalization)
             write_metadata(
                 model_dir / "metadata.json", model_path, dataset, normalization, name=cfg.name
@@ -353,12 +363,15 @@ def build(
     """
     out = Path(out)
     with atomic_output_dir(out, overwrite=overwrite) as root:
-        builder = _Builder(config, root, log)
-        model_path, metadata = builder.model()
-        builder.conversions(model_path, metadata)
-        builder.native(model_path, metadata)
-        builder.tflm_projects(metadata)
-        manifest = builder.manifest(metadata, model_path)
+        builder = _Builder(config, root, shown_as(log, root, out))
+        try:
+            model_path, metadata = builder.model()
+            builder.conversions(model_path, metadata)
+            builder.native(model_path, metadata)
+            builder.tflm_projects(metadata)
+            manifest = builder.manifest(metadata, model_path)
+        except EdgeRnnError as err:  # name the user's model file, not our copy of it
+            raise err.with_paths(builder.user_paths) from None
     report = _validate(out, config, log) if config.validate.enabled else None
     if report is not None:
         report.raise_for_failure()  # exit code 1

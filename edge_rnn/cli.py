@@ -7,12 +7,16 @@ Each subcommand lives in `edge_rnn/commands/<name>.py` and exposes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 from edge_rnn import __version__
-from edge_rnn.errors import EdgeRnnError
+from edge_rnn.errors import EdgeRnnError, Terminated
 from edge_rnn.tf_env import apply_tf_env
 
 # Order is the order shown in --help.
@@ -45,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     apply_tf_env()
     parser = build_parser()
@@ -52,8 +60,30 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    with _sigterm_unwinds():
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While a command runs, SIGTERM unwinds like Ctrl-C: temporary directories and child
+    processes are removed on the way out (a plain SIGTERM would leave them behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
+    except Terminated:
+        print(f"edge-rnn {args.command}: terminated", file=sys.stderr)
+        return 143
     except EdgeRnnError as err:
         print(f"edge-rnn {args.command}: error: {err}", file=sys.stderr)
         return err.exit_code

@@ -17,6 +17,18 @@ class EdgeRnnError(Exception):
         if exit_code is not None:
             self.exit_code = exit_code
 
+    def with_paths(self, shown: dict[str, str]) -> EdgeRnnError:
+        """The same error naming the user's paths instead of internal ones (a temporary build
+        directory, a copy of the user's file): `shown` maps internal -> user path."""
+        message = str(self)
+        for internal, user in sorted(shown.items(), key=lambda kv: -len(kv[0])):
+            message = message.replace(internal, user)
+        return type(self)(message, exit_code=self.exit_code)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C so temporary directories and children are removed."""
+
 
 class ValidationFailed(EdgeRnnError):
     """Validation ran, and at least one stage missed its thresholds (exit code 1)."""

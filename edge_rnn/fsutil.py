@@ -7,7 +7,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,20 @@ def atomic_output_dir(out: str | Path, *, overwrite: bool = False) -> Iterator[P
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         yield tmp
+    except EdgeRnnError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise err.with_paths({str(tmp): str(out)}) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
+
+
+def shown_as(log: Callable[[str], None], internal: Path, user: Path) -> Callable[[str], None]:
+    """`log` that names `user` where a line mentions the temporary `internal` directory."""
+    return lambda line: log(line.replace(str(internal), str(user)))
 
 
 def sha256_file(path: str | Path) -> str:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge_rnn.export.routes import ONNX_QUANTIZATIONS, ROUTE_CHOICES, TFLITE_QUANTIZATIONS
+from edge_rnn.export.routes import (
+    ONNX_QUANTIZATIONS,
+    ROUTE_CHOICES,
+    TFLITE_QUANTIZATIONS,
+    check_quantization,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,26 +39,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import tempfile
 
-    from edge_rnn.api import calibration_npz, convert
     from edge_rnn.errors import EdgeRnnError
 
+    # Argument checks first: the conversion imports TensorFlow (tens of seconds).
+    check_quantization(args.fmt, args.quant)
     out = Path(args.out)
     if out.exists():
         raise EdgeRnnError(f"output file '{out}' already exists: choose another --out")
+    if not Path(args.model).is_file():
+        raise EdgeRnnError(f"model file '{args.model}' not found")
+
+    from edge_rnn.api import convert
+
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="edge-rnn-") as tmp:
-        calibration = None
-        if args.calibration:
-            calibration = calibration_npz(
-                args.calibration, Path(tmp, "calibration.npz"), timesteps=args.timesteps
-            )
         partial = Path(tmp, out.name)
         result = convert(
             args.model,
             args.fmt,
             args.quant,
             partial,
-            calibration=calibration,
+            calibration=args.calibration,
             route=args.route,
             timesteps=args.timesteps,
             timeout=args.timeout,

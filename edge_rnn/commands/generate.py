@@ -15,12 +15,6 @@ def _native(args: argparse.Namespace, calibration_x) -> list[str]:
     from edge_rnn.native import generate
 
     model = load_model_ir(args.model, timesteps=args.timesteps)
-    if args.quant not in NATIVE_QUANTS:
-        from edge_rnn.errors import EdgeRnnError
-
-        raise EdgeRnnError(
-            f"--quant {args.quant}: the native backend supports {', '.join(NATIVE_QUANTS)}"
-        )
     gen = generate(model, args.out, quant=args.quant, calibration_x=calibration_x)
     lines = [
         f"wrote {gen.out_dir}: {', '.join(f.name for f in gen.files)}",
@@ -36,23 +30,20 @@ def _native(args: argparse.Namespace, calibration_x) -> list[str]:
 
 
 def _tflm(args: argparse.Namespace, _calibration_x) -> list[str]:
-    import numpy as np
-
+    from edge_rnn.data.npz import read_windows
     from edge_rnn.errors import EdgeRnnError
     from edge_rnn.fsutil import read_json
     from edge_rnn.tflm import generate_project
+    from edge_rnn.validate.run import TEST_WINDOW_KEYS
 
     if not str(args.model).endswith(".tflite"):
         raise EdgeRnnError(f"'{args.model}': the tflm backend takes a .tflite model")
     metadata = read_json(args.metadata, "model metadata") if args.metadata else None
     test_x = None
     if args.data:
-        if not Path(args.data).is_file():
-            raise EdgeRnnError(f"test data '{args.data}' not found")
-        with np.load(args.data) as data:
-            if "x" not in data:
-                raise EdgeRnnError(f"'{args.data}' has no array 'x' of raw test windows")
-            test_x = np.asarray(data["x"], np.float32)
+        test_x, _, _ = read_windows(
+            Path(args.data), TEST_WINDOW_KEYS, source=f"test data '{args.data}'"
+        )
     project = generate_project(
         args.model, args.out, ecosystem=args.project, metadata=metadata, test_x=test_x
     )
@@ -102,20 +93,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import tempfile
+    from edge_rnn.errors import EdgeRnnError
 
-    import numpy as np
-
+    # Argument checks first: loading the model imports TensorFlow (tens of seconds).
+    if args.backend == "native" and args.quant not in NATIVE_QUANTS:
+        raise EdgeRnnError(
+            f"--quant {args.quant}: the native backend supports {', '.join(NATIVE_QUANTS)}"
+        )
+    if Path(args.out).exists():
+        raise EdgeRnnError(
+            f"output directory '{args.out}' already exists: choose another --out or remove it"
+        )
+    if not Path(args.model).is_file():
+        raise EdgeRnnError(f"model file '{args.model}' not found")
     calibration_x = None
     if args.calibration:
-        from edge_rnn.api import calibration_npz
+        from edge_rnn.api import calibration_windows
 
-        with tempfile.TemporaryDirectory(prefix="edge-rnn-") as tmp:
-            path = calibration_npz(
-                args.calibration, Path(tmp, "calibration.npz"), timesteps=args.timesteps
-            )
-            with np.load(path) as data:
-                calibration_x = np.asarray(data["x"], np.float32)
+        calibration_x = calibration_windows(args.calibration, timesteps=args.timesteps)
     for line in BACKENDS[args.backend](args, calibration_x):
         print(line)
     return 0

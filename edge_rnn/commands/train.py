@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from edge_rnn.cells import CELL_TYPES
 from edge_rnn.errors import EdgeRnnError
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.data or not args.out:
         raise EdgeRnnError("--data and --out are required (or use --list-data)")
     from edge_rnn.data import load_dataset
-    from edge_rnn.fsutil import atomic_output_dir
+    from edge_rnn.fsutil import atomic_output_dir, shown_as
     from edge_rnn.training import ModelSpec, head_for, train
 
     units = parse_units(args.units)
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         timesteps=args.timesteps,
         task=args.task,
     )
+    for note in dataset.notes:
+        print(f"note: {note}")
     head = head_for(dataset.sequence_output, args.head)
     spec = ModelSpec(
         cell=args.cell,
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             dataset,
             spec,
             tmp,
+            log=shown_as(print, tmp, Path(args.out)),
             epochs=args.epochs,
             batch_size=args.batch_size,
             seed=args.seed,

@@ -29,6 +29,7 @@ class Dataset:
     class_names: tuple[str, ...]
     feature_names: tuple[str, ...]
     source: str = ""  # the spec it was loaded from, e.g. "builtin:gesture" or a file path
+    notes: tuple[str, ...] = ()  # what the loader renamed or ignored, for the user to see
 
     @property
     def sequence_output(self) -> bool:
@@ -163,6 +164,7 @@ def make_dataset(
     task: str,
     class_names: tuple[str, ...] = (),
     feature_names: tuple[str, ...] = (),
+    notes: tuple[str, ...] = (),
 ) -> Dataset:
     """Check shapes, values and labels of both splits and build the `Dataset`.
 
@@ -197,6 +199,7 @@ def make_dataset(
         class_names=tuple(class_names),
         feature_names=tuple(feature_names),
         source=source,
+        notes=notes,
     )
 
 

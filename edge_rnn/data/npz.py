@@ -2,12 +2,14 @@
 
 x is (samples, timesteps, features). y holds class indices (ints), class names (strings) or
 regression targets (floats). Optional arrays `class_names` and `feature_names` (strings)
-name the classes and the feature channels.
+name the classes and the feature channels (common other names are read too, see ALIASES).
+Arrays with other names are ignored, and the Dataset's notes say so.
 """
 
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +24,23 @@ from edge_rnn.data.dataset import (
 )
 from edge_rnn.errors import EdgeRnnError
 
+KNOWN_ARRAYS = ("x", "y", "x_train", "y_train", "x_test", "y_test", "class_names", "feature_names")
+# Names other tools and tutorials use (scikit-learn's target_names, ...) -> ours.
+ALIASES = {
+    "classes": "class_names",
+    "class_labels": "class_names",
+    "label_names": "class_names",
+    "target_names": "class_names",
+    "labels_names": "class_names",
+    "features": "feature_names",
+    "channels": "feature_names",
+    "channel_names": "feature_names",
+}
+
 
 def load_npz(path: Path, *, seed: int, test_fraction: float, task: str | None) -> Dataset:
     source = str(path)
-    arrays = _read(path)
+    arrays, notes = _canonical(_read(path), source)
     for key in ("y", "y_train", "y_test"):
         if key in arrays and arrays[key].dtype.kind in "f":
             check_finite(arrays[key], source, key)  # before any split: indices as in the file
@@ -70,13 +85,55 @@ def load_npz(path: Path, *, seed: int, test_fraction: float, task: str | None) -
         task=task,
         class_names=class_names,
         feature_names=tuple(_strings(arrays, "feature_names", source)),
+        notes=notes,
     )
 
 
-def _read(path: Path) -> dict[str, np.ndarray]:
+def read_windows(
+    path: Path, keys: Sequence[str], *, source: str | None = None
+) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(x, its labels or None, the key read) for the first of `keys` (e.g. "x_test", "x") in the
+    NPZ: windows checked to be 3-D, non-empty, finite numbers. `source` names the file in
+    messages (default: the path)."""
+    source = source or str(path)
+    arrays = _read(path, source)
+    for key in keys:
+        if key in arrays:
+            return _x(arrays, key, source), arrays.get("y" + key[1:]), key
+    raise EdgeRnnError(
+        f"{source}: needs an array {' or '.join(keys)} of windows (samples, timesteps, "
+        f"features); found {', '.join(sorted(arrays)) or 'no arrays'}"
+    )
+
+
+def _canonical(
+    arrays: dict[str, np.ndarray], source: str
+) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+    """Arrays under our names, and notes on what was renamed or ignored."""
+    notes = []
+    for alias in sorted(set(arrays) & set(ALIASES)):
+        name = ALIASES[alias]
+        if name in arrays:
+            raise EdgeRnnError(f"{source}: has both '{alias}' and '{name}'; keep one")
+        arrays[name] = arrays.pop(alias)
+        notes.append(f"{source}: read array '{alias}' as {name}")
+    ignored = sorted(set(arrays) - set(KNOWN_ARRAYS))
+    if ignored:
+        notes.append(
+            f"{source}: ignored array(s) {', '.join(ignored)} "
+            f"(edge-rnn reads {', '.join(KNOWN_ARRAYS)})"
+        )
+    return arrays, tuple(notes)
+
+
+def _read(path: Path, source: str | None = None) -> dict[str, np.ndarray]:
+    source = source or str(path)
+    if not path.is_file():
+        raise EdgeRnnError(f"{source}: file not found")
     if not zipfile.is_zipfile(path):
         raise EdgeRnnError(
-            f"{path}: not a readable NPZ file (not a zip archive); save it with numpy.savez"
+            f"{source}: not a readable NPZ file (empty, truncated or not a zip archive); "
+            "save it with numpy.savez"
         )
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -84,11 +141,11 @@ def _read(path: Path) -> dict[str, np.ndarray]:
     except ValueError as err:
         if "allow_pickle" in str(err):
             raise EdgeRnnError(
-                f"{path}: holds Python objects; save plain numeric or string arrays"
+                f"{source}: holds Python objects; save plain numeric or string arrays"
             ) from None
-        raise EdgeRnnError(f"{path}: not a readable NPZ file ({err})") from None
+        raise EdgeRnnError(f"{source}: not a readable NPZ file ({err})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise EdgeRnnError(f"{path}: not a readable NPZ file ({err})") from None
+        raise EdgeRnnError(f"{source}: not a readable NPZ file ({err})") from None
 
 
 def _x(arrays: dict[str, np.ndarray], key: str, source: str) -> np.ndarray:

@@ -8,24 +8,21 @@ from pathlib import Path
 import numpy as np
 
 from edge_rnn import ir
+from edge_rnn.data.npz import read_windows
 from edge_rnn.errors import EdgeRnnError
 
 MAX_CALIBRATION_WINDOWS = 256
+CALIBRATION_KEYS = ("x_train", "x")  # training windows of a data NPZ, or a calibration file
 
 
-def load_calibration(path: str | Path, model: ir.Model) -> np.ndarray:
-    """Raw windows from an NPZ (`x`), normalized like the model's training data."""
-    path = Path(path)
-    try:
-        with np.load(path) as data:
-            x = np.asarray(data["x"], dtype=np.float32)
-    except (OSError, KeyError, ValueError) as err:
+def load_calibration(path: str | Path, model: ir.Model, *, source: str | None = None) -> np.ndarray:
+    """Raw training windows from an NPZ, normalized like the model's training data. `source`
+    names the user's data in messages when `path` is a temporary copy."""
+    source = source or str(path)
+    x, _, _ = read_windows(Path(path), CALIBRATION_KEYS, source=f"calibration data '{source}'")
+    if x.shape[1:] != model.input_shape:
         raise EdgeRnnError(
-            f"calibration file '{path}' must be an .npz with an 'x' array ({err})"
-        ) from None
-    if x.ndim != 3 or x.shape[1:] != model.input_shape:
-        raise EdgeRnnError(
-            f"calibration file '{path}': x has shape {x.shape[1:]} per window but model "
+            f"calibration data '{source}': windows have shape {x.shape[1:]} but model "
             f"'{model.name}' takes {model.input_shape} (timesteps, features)"
         )
     x = x[:MAX_CALIBRATION_WINDOWS]

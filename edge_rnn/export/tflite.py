@@ -20,12 +20,14 @@ def convert_tflite(
     *,
     metadata: dict[str, Any] | None = None,
     calibration: str | Path | None = None,
+    calibration_source: str | None = None,
     route: str = "auto",
     timesteps: int | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> ConversionResult:
     """Convert a `.keras`/`.h5` model to `out_path`. int8 and int16x8 need `calibration`
-    (an NPZ of raw training windows `x`)."""
+    (an NPZ of raw training windows `x_train` or `x`; `calibration_source` names the user's
+    data in messages when it is a temporary file)."""
     if quantization in ("int8", "int16x8") and calibration is None:
         raise EdgeRnnError(
             f"{quantization} quantization needs calibration windows: pass --calibration "
@@ -39,6 +41,7 @@ def convert_tflite(
         "route": route,
         "timesteps": timesteps,
         "calibration": str(calibration) if calibration else None,
+        "calibration_source": calibration_source,
         "out": str(out_path),
     }
     return run_conversion(request, timeout)
@@ -81,7 +84,9 @@ def convert_in_process(model: ir.Model, request: dict[str, Any]) -> dict[str, An
     quantization = request["quantization"]
     route = tflite_route(model, quantization, request["route"])
     calibration_x = (
-        load_calibration(request["calibration"], model) if request["calibration"] else None
+        load_calibration(request["calibration"], model, source=request.get("calibration_source"))
+        if request["calibration"]
+        else None
     )
     twin = build_twin(model, route.unroll)
     converter = tf.lite.TFLiteConverter.from_keras_model(twin)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,12 @@ def load_keras_model(path: str | Path) -> Any:
         raise EdgeRnnError(f"model '{path}': use a .keras or .h5 file")
     if not path.is_file():
         raise EdgeRnnError(f"model file '{path}' not found")
+    problem = _container_problem(path)
+    if problem:
+        raise EdgeRnnError(
+            f"model '{path}' cannot be loaded: {problem}; copy it again or re-save it with "
+            "model.save('model.keras')"
+        )
     import keras
 
     try:
@@ -58,6 +65,32 @@ def load_keras_model(path: str | Path) -> Any:
             f"model '{path}' cannot be loaded: {reason[:200]} "
             "(re-save it with model.save('model.keras'))"
         ) from None
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _container_problem(path: Path) -> str:
+    """Why the file cannot be a Keras model of its kind, or "" (Keras itself says "File not
+    found" for a corrupt .keras archive)."""
+    if path.suffix.lower() == ".keras":
+        if not zipfile.is_zipfile(path):
+            return "the file is empty, truncated or not a .keras (zip) archive"
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = set(archive.namelist())
+                damaged = archive.testzip()
+        except (zipfile.BadZipFile, OSError) as err:
+            return f"the .keras archive is damaged ({err})"
+        if damaged:
+            return f"the .keras archive is damaged (member {damaged} fails its checksum)"
+        if "config.json" not in names:
+            return "the zip archive has no config.json, so it is not a .keras model"
+        return ""
+    with open(path, "rb") as handle:
+        if handle.read(len(_HDF5_SIGNATURE)) != _HDF5_SIGNATURE:
+            return "the file is empty, truncated or not an HDF5 (.h5) file"
+    return ""
 
 
 def read_metadata_beside(model_path: str | Path) -> dict[str, Any] | None:

@@ -62,22 +62,22 @@ def environment() -> dict[str, str]:
     return env
 
 
+# Test windows of a build (x), of a data NPZ (x_test, else x), or its training part (x_train).
+TEST_WINDOW_KEYS = ("x_test", "x", "x_train")
+
+
 def load_windows(build_dir: Path, data: str | None, meta: ModelMeta) -> tuple[np.ndarray, Any, str]:
     """(raw x, labels or None, source) from DIR/data/test.npz, an .npz with x[, y], or a spec."""
     if data is None or data.lower().endswith(".npz"):
+        from edge_rnn.data.npz import read_windows
+
         path = Path(data) if data else build_dir / "data" / "test.npz"
         if not path.is_file():
             raise EdgeRnnError(
                 f"test data '{path}' not found: pass --data (a .npz or builtin:NAME)"
             )
-        try:
-            with np.load(path, allow_pickle=False) as arrays:
-                if "x" not in arrays:
-                    raise EdgeRnnError(f"test data '{path}' has no array 'x' (raw windows N,T,F)")
-                x, y = arrays["x"], arrays.get("y")
-        except (OSError, ValueError) as err:
-            raise EdgeRnnError(f"test data '{path}' is not a readable .npz: {err}") from None
-        source = str(path)
+        source = f"test data '{path}'"
+        x, y, _ = read_windows(path, TEST_WINDOW_KEYS, source=source)
     else:
         from edge_rnn.data import load_dataset
 
