@@ -100,6 +100,15 @@ class _Progress:
         self.seconds: list[float] = []
         self.best: tuple[float, int] | None = None
 
+    def consider(self, result: dict[str, Any]) -> None:
+        """Keep the best feasible value of the first objective (stored trials count too)."""
+        value = result.get("metrics", {}).get(self.config.metrics[0])
+        sign = -1 if self.config.directions[0] == "maximize" else 1
+        if not result.get("feasible") or value is None:
+            return
+        if self.best is None or sign * value < sign * self.best[0]:
+            self.best = (value, result["number"])
+
     def trial(self, result: dict[str, Any], running: int) -> None:
         self.done += 1
         self.seconds.append(result.get("seconds", 0.0))
@@ -111,15 +120,7 @@ class _Progress:
             shown = [f"{m} {metrics.get(m)}" for m in self.config.metrics]
             verdict = "feasible" if result["feasible"] else "; ".join(result["violations"])
             what = f"{', '.join(shown)} [{verdict}]"
-            key, direction = self.config.metrics[0], self.config.directions[0]
-            value = metrics.get(key)
-            sign = -1 if direction == "maximize" else 1
-            if (
-                result["feasible"]
-                and value is not None
-                and (self.best is None or sign * value < sign * self.best[0])
-            ):
-                self.best = (value, number)
+            self.consider(result)
         best = "no feasible trial yet"
         if self.best:
             best = f"best {self.config.metrics[0]} {self.best[0]} (trial {self.best[1]})"
@@ -157,8 +158,10 @@ def _capacity(client: Any, workers: int | None) -> int:
 
 
 class _Sweep:
-    def __init__(self, config: SweepConfig, out_dir: Path, study: Any) -> None:
-        self.config, self.out_dir, self.study = config, out_dir, study
+    def __init__(
+        self, config: SweepConfig, out_dir: Path, study: Any, log: Callable[[str], None]
+    ) -> None:
+        self.config, self.out_dir, self.study, self.log = config, out_dir, study, log
         self.running: dict[Any, Any] = {}  # future -> optuna Trial
 
     def spec(self, trial: Any) -> dict[str, Any]:
@@ -191,6 +194,8 @@ class _Sweep:
             pure=False,
         )
         self.running[future] = trial
+        shown = ", ".join(f"{k} {v}" for k, v in spec["params"].items())
+        self.log(f"trial {trial.number} started: {shown} (seed {spec['seed']})")
         completed.add(future)
 
     def record(self, future: Any) -> dict[str, Any]:
@@ -255,7 +260,9 @@ def run_sweep(
             capacity = _capacity(client, workers if scheduler else None)
             where = scheduler or f"LocalCluster with {capacity} worker process(es)"
             log(f"running on {where}")
-            sweep, progress = _Sweep(config, out_dir, study), _Progress(config, todo, log)
+            sweep, progress = _Sweep(config, out_dir, study, log), _Progress(config, todo, log)
+            for stored in counted(study):
+                progress.consider(stored.user_attrs[RESULT])
             completed, launched = as_completed(), 0
             while launched < todo and len(sweep.running) < capacity:
                 sweep.launch(client, completed)
