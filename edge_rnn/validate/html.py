@@ -50,28 +50,53 @@ def _plots(report: Report) -> list[dict[str, str]]:
         ax.legend(fontsize="small")
         plots.append({"title": "Error against time step", "png": _png(fig)})
         plt.close(fig)
-    with_confusion = [s for s in report.stages if "confusion" in s.details]
-    if with_confusion:
-        cols = min(len(with_confusion), 4)
-        rows = -(-len(with_confusion) // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    groups = confusion_groups(report)
+    if groups:
+        cols = min(len(groups), 4)
+        rows = -(-len(groups) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.4 * rows), squeeze=False)
         for ax in axes.ravel():
             ax.axis("off")
-        for ax, stage in zip(axes.ravel(), with_confusion, strict=False):
-            matrix = stage.details["confusion"]
+        names = report.class_names
+        for ax, (matrix, stages) in zip(axes.ravel(), groups, strict=False):
             ax.axis("on")
             ax.imshow(matrix, cmap="Blues")
             for i, row in enumerate(matrix):
                 for j, count in enumerate(row):
                     ax.text(j, i, str(count), ha="center", va="center", fontsize=7)
-            ax.set_title(stage.name, fontsize=8)
+            title = stages[0] if len(stages) == 1 else f"{stages[0]} and {len(stages) - 1} more"
+            ax.set_title(title, fontsize=8)
             ax.set_xlabel("predicted", fontsize=7)
             ax.set_ylabel("true", fontsize=7)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        plots.append({"title": "Confusion matrices (test labels)", "png": _png(fig)})
+            ticks = list(range(len(matrix)))
+            labels = names if len(names) == len(matrix) else [str(t) for t in ticks]
+            ax.set_xticks(ticks, labels, fontsize=6, rotation=45, ha="right")
+            ax.set_yticks(ticks, labels, fontsize=6)
+        plots.append(
+            {"title": "Confusion matrices (test labels), one per distinct result", "png": _png(fig)}
+        )
         plt.close(fig)
     return plots
+
+
+def confusion_groups(report: Report) -> list[tuple[list[list[int]], list[str]]]:
+    """Distinct confusion matrices, each with the stages (reference first) that produced it."""
+    groups: dict[str, tuple[list[list[int]], list[str]]] = {}
+    for stage in report.stages:
+        matrix = stage.details.get("confusion")
+        if matrix is not None:
+            groups.setdefault(repr(matrix), (matrix, []))[1].append(stage.name)
+    return list(groups.values())
+
+
+def per_class_rows(report: Report) -> list[dict[str, Any]]:
+    """Per-class accuracy and agreement of the stages that differ from the float model."""
+    rows = []
+    for stage in report.stages:
+        per_class = stage.details.get("per_class")
+        if per_class and stage.metrics.get("top1_agreement", 1.0) < 1.0:
+            rows.append({"stage": stage.name, **per_class})
+    return rows
 
 
 def render_html(report: Report) -> str:
@@ -101,4 +126,6 @@ def render_html(report: Report) -> str:
         columns=[title for _, title, _ in COLUMNS],
         rows=rows,
         plots=_plots(report),
+        failed=len(report.failed_stages()),
+        per_class=per_class_rows(report),
     )

@@ -16,6 +16,8 @@ COLUMNS = (
     ("rel_l2", "rel_l2", "{:.2e}"),
     ("sqnr_db", "SQNR dB", "{:.1f}"),
     ("top1_agreement", "top1", "{:.3f}"),
+    ("top1_real_flips", "flips", "{:.0f}"),
+    ("top1_near_tie_flips", "ties", "{:.0f}"),
     ("accuracy", "acc", "{:.3f}"),
     ("lsb_max", "LSB", "{:.0f}"),
 )
@@ -62,6 +64,9 @@ def stage_remark(stage: StageResult) -> str:
         return stage.reason
     if stage.failures:
         return "; ".join(stage.failures)
+    flips = [note for note in stage.notes if note.startswith("top-1 flips:")]
+    if flips:
+        return flips[0]
     if "arena_recommended_bytes" in stage.memory:
         return (
             f"arena min {stage.memory['arena_min_bytes']} B, "
@@ -93,4 +98,9 @@ def format_table(report: Report, width: int = 60) -> str:
         if not failed
         else f"validation FAILED: {len(failed)} of {len(report.stages)} stage(s) failed"
     )
-    return "\n".join([f"model {report.model}, data {report.data}", *lines, summary])
+    # Cut in the table, so in full here: why each failing stage failed.
+    reasons = [f"  {s.name}: {stage_remark(s)}" for s in failed if len(stage_remark(s)) > width]
+    warning = [f"WARNING: {report.chance_warning()}"] if report.at_chance else []
+    return "\n".join(
+        [f"model {report.model}, data {report.data}", *warning, *lines, summary, *reasons]
+    )

@@ -25,6 +25,7 @@ from edge_rnn.runtimes.base import (
     check_input,
     runners_for,
 )
+from edge_rnn.training.chance import ChanceCheck, check_chance
 from edge_rnn.validate import metrics as m
 from edge_rnn.validate import thresholds as th
 from edge_rnn.validate.device import device_artefacts
@@ -153,6 +154,7 @@ class _Validation:
         self.ctx = RunContext(work_dir=work_dir, timeout_s=timeout_s, options=options)
         self.reference: RunResult | None = None
         self.reference_metrics: dict[str, float] = {}
+        self.chance: ChanceCheck | None = None  # the float model vs guessing, on these labels
         self.results: dict[tuple[str, str], RunResult] = {}  # (artefact, runner) -> result
 
     def compare(self, stage: StageResult, result: RunResult, runner: Runner) -> None:
@@ -164,6 +166,7 @@ class _Validation:
             classifier=meta.task == "classification",
             sequence=meta.sequence_output,
             labels=self.labels,
+            near_tie_margin=stage.thresholds.get("near_tie_margin", 0.0),
         )
         ref_accuracy = self.reference_metrics.get("accuracy")
         if "accuracy" in stage.metrics and ref_accuracy is not None:
@@ -178,6 +181,9 @@ class _Validation:
             stage.notes.append(f"LSB compared with {runner.integer_reference} on the same file")
         stage.failures = th.check(stage.metrics, stage.thresholds)
         stage.status = FAILED if stage.failures else PASSED
+        note = th.flip_note(stage.metrics, stage.thresholds)
+        if note:
+            stage.notes.append(note)
 
     def run_stage(self, stage: StageResult, artefact: Artefact, runner: Runner) -> None:
         start = time.perf_counter()
@@ -211,6 +217,10 @@ class _Validation:
                 k: v for k, v in stage.metrics.items() if k in ("accuracy", "label_rmse")
             }
             self.reference_metrics = dict(stage.metrics)
+            if self.labels is not None:
+                self.chance = check_chance(
+                    result.outputs, self.labels, self.meta.task, self.meta.class_names
+                )
             return
         self.compare(stage, result, runner)
 
@@ -319,6 +329,8 @@ def validate_build(
         environment=environment(),
         arena=arena,
         notes=notes,
+        float_model=validation.chance.to_dict() if validation.chance else {},
+        class_names=list(meta.class_names),
     )
     if write:
         from edge_rnn.validate.report import write_reports

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from edge_rnn.errors import ValidationFailed
+from edge_rnn.training.chance import ChanceCheck
 
 PASSED = "passed"
 FAILED = "failed"
@@ -49,6 +50,24 @@ class Report:
     environment: dict[str, str]
     arena: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # The float model against the majority class / mean predictor on these windows
+    # (edge_rnn.training.chance.ChanceCheck.to_dict); empty without labels.
+    float_model: dict[str, Any] = field(default_factory=dict)
+    class_names: list[str] = field(default_factory=list)
+
+    @property
+    def at_chance(self) -> bool:
+        return bool(self.float_model.get("at_chance"))
+
+    def chance_warning(self) -> str:
+        """The banner for a float model at chance level ('' otherwise)."""
+        if not self.at_chance:
+            return ""
+        summary = ChanceCheck(**self.float_model).summary()
+        return (
+            f"the float model is at chance level ({summary}); every artefact below faithfully "
+            "reproduces a model that has not learned"
+        )
 
     @property
     def passed(self) -> bool:
