@@ -256,6 +256,7 @@ class _Builder:
                 "size_bytes": generated.const_bytes,
                 "ram_bytes": generated.ram_bytes,
                 "streaming": generated.streaming,
+                "no_streaming": generated.no_streaming,
                 "output_dtype": generated.output_dtype,
             }
             if generated.output_scale is not None:

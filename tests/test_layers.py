@@ -79,6 +79,12 @@ MODELS = {
         L.GlobalAveragePooling1D(),
         L.Dense(3),
     ],
+    "conv_valid_stream": lambda: [
+        L.Conv1D(4, 3, strides=2, activation="relu"),
+        L.AveragePooling1D(2, strides=1),
+        L.GRU(3),
+        L.Dense(2),
+    ],
     "flatten_dense": lambda: [
         L.Rescaling(0.5, 0.1),
         L.SimpleRNN(4, return_sequences=True),
@@ -103,7 +109,8 @@ MODELS = {
         L.Activation("hard_sigmoid"),
     ],
 }
-STREAMING = {"stream_act"}
+# causal/valid Conv1D and valid pooling stream (state keeps their input windows)
+STREAMING = {"stream_act", "cnn_lstm", "conv_valid_stream"}
 
 
 def _keras_model(name: str) -> keras.Model:
@@ -174,14 +181,17 @@ def test_native_matches_keras_and_twins(case, quant, tmp_path):
         assert f"No {model.name}_step: " in header
 
 
-def test_native_sanitizers_clean(tmp_path):
-    model = load_model_ir(_keras_model("conv_same_stride"))
+@pytest.mark.parametrize("name", ["conv_same_stride", "cnn_lstm"])
+def test_native_sanitizers_clean(name: str, tmp_path: Path) -> None:
+    model = load_model_ir(_keras_model(name))
     x = _windows()
     for quant in ("float32", "int8"):
         gen = generate(model, tmp_path / quant, quant=quant, calibration_x=x)
         plain = run_binary(compile_host(gen, tmp_path / f"{quant}.plain"), x[:4])
-        checked = run_binary(compile_host(gen, tmp_path / f"{quant}.asan", sanitize=True), x[:4])
-        np.testing.assert_array_equal(checked.raw, plain.raw)
+        checked = compile_host(gen, tmp_path / f"{quant}.asan", sanitize=True)
+        np.testing.assert_array_equal(run_binary(checked, x[:4]).raw, plain.raw)
+        if gen.streaming:
+            np.testing.assert_array_equal(run_binary(checked, x[:4], mode="step").raw, plain.raw)
 
 
 def test_refusals_name_each_layer():

@@ -26,6 +26,7 @@ from edge_rnn.native.lower import (
     RecurrentStage,
     ReshapeStage,
     Stage,
+    stream_delay,
     streaming_blocker,
 )
 from edge_rnn.native.quantize import (
@@ -170,8 +171,34 @@ def _dense_ctx(
     return ctx
 
 
+def _window_ctx(
+    b: _Builder, prefix: str, stage: ConvStage | PoolStage, vt: str, streaming: bool
+) -> dict[str, Any]:
+    """Sliding windows; streamed, they keep the last `span` input steps in the state."""
+    entry: dict[str, Any] = {
+        "taps": stage.kernel_size if isinstance(stage, ConvStage) else stage.pool_size,
+        "strides": stage.strides,
+        "pad_left": stage.pad_left,
+        "span": stage.span,
+    }
+    if streaming:
+        entry.update(
+            hist=b.field(prefix + "_hist", vt, stage.span * stage.in_size),
+            count=b.field(prefix + "_n", "int32_t", 1),
+            need=stream_delay(stage),
+            out=b.field(prefix + "_y", vt, pad4(stage.out_size)),
+        )
+        entry["history"] = {
+            "steps": stage.span,
+            "bytes": CTYPES[vt][1] * stage.span * stage.in_size,
+            "delay": entry["need"],
+            "every": stage.strides,
+        }
+    return entry
+
+
 def _other_ctx(
-    b: _Builder, index: int, stage: Stage, quant: str, qs: Any, vt: str
+    b: _Builder, index: int, stage: Stage, quant: str, qs: Any, vt: str, streaming: bool
 ) -> dict[str, Any]:
     """Conv1D, pooling, activation and reshape stages (see the window loop in model.c.j2)."""
     prefix = f"s{index}"
@@ -180,18 +207,11 @@ def _other_ctx(
         return {
             "dense": _dense_ctx(b, prefix, stage.rows, quant, qs.rows if qs else None, False),
             "col": b.field(prefix + "_col", vt, width),
-            "taps": stage.kernel_size,
-            "strides": stage.strides,
             "dilation": stage.dilation,
-            "pad_left": stage.pad_left,
+            **_window_ctx(b, prefix, stage, vt, streaming),
         }
     if isinstance(stage, PoolStage):
-        return {
-            "is_max": int(stage.pool == "max"),
-            "taps": stage.pool_size,
-            "strides": stage.strides,
-            "pad_left": stage.pad_left,
-        }
+        return {"is_max": int(stage.pool == "max"), **_window_ctx(b, prefix, stage, vt, streaming)}
     entry: dict[str, Any] = {}
     if isinstance(stage, GlobalPoolStage):
         entry["is_max"] = int(stage.pool == "max")
@@ -236,7 +256,7 @@ def build_context(
             assert qs is None or isinstance(qs, QDenseStage)
             entry["dense"] = _dense_ctx(b, f"s{index}", stage, quant, qs)
         elif not isinstance(stage, (RecurrentStage, BidirectionalStage)):
-            entry.update(_other_ctx(b, index, stage, quant, qs, vt))
+            entry.update(_other_ctx(b, index, stage, quant, qs, vt, streaming))
         else:
             assert qs is None or isinstance(qs, QCellStage)
             entry["cells"] = [
@@ -278,6 +298,11 @@ def build_context(
         "streaming": streaming,
         "stateful": [layer.name for layer in model.recurrent_layers() if layer.stateful],
         "no_streaming": no_streaming,
+        "history": [
+            dict(s["history"], name=st.name)
+            for s, st in zip(ctx_stages, stages, strict=True)
+            if "history" in s
+        ],
         "stages": ctx_stages,
         "width": width,
         "q_in": plan.q_in if plan else 0,

@@ -42,6 +42,7 @@ class GeneratedModel:
     const_bytes: int  # weights, biases, scales, requantization and normalization constants
     ram_bytes: int  # the state struct: state, scratch and (non-streaming) sequence buffers
     streaming: bool  # <name>_step exists
+    no_streaming: str | None  # why it does not
     timesteps: int
     features: int
     output_shape: tuple[int, ...]
@@ -154,6 +155,9 @@ def generate(
         const_bytes=ctx["flash_bytes"],
         ram_bytes=ctx["ram_bytes"],
         streaming=ctx["streaming"],
+        no_streaming=" ".join(ctx["no_streaming"].replace("\n *", "").split())
+        if ctx["no_streaming"]
+        else None,
         timesteps=model.timesteps,
         features=model.features,
         output_shape=model.output_shape,

@@ -101,6 +101,11 @@ class ConvStage(_Shapes):
     strides: int
     dilation: int
     pad_left: int
+    padding: str
+
+    @property
+    def span(self) -> int:
+        return (self.kernel_size - 1) * self.dilation + 1
 
     def window_steps(self) -> np.ndarray:
         """(steps_out, kernel_size) input step of each tap; outside [0, steps_in) is padding."""
@@ -116,6 +121,11 @@ class PoolStage(_Shapes):
     pool_size: int
     strides: int
     pad_left: int
+    padding: str
+
+    @property
+    def span(self) -> int:
+        return self.pool_size
 
     def window_steps(self) -> np.ndarray:
         return _windows(self.steps_out, self.pool_size, self.strides, 1, self.pad_left)
@@ -211,6 +221,7 @@ def _conv(layer: ir.Conv1DLayer, steps: int, steps_out: int) -> ConvStage:
         layer.strides,
         layer.dilation,
         pad_left,
+        layer.padding,
     )
 
 
@@ -229,7 +240,7 @@ def _lower_layer(layer: ir.Layer, size: int, steps: int) -> Stage:
         return _conv(layer, steps, steps_out)
     if isinstance(layer, ir.PoolingLayer):
         _, pad = ir.window_positions(steps, layer.pool_size, layer.strides, layer.padding)
-        return PoolStage(*shapes, layer.pool, layer.pool_size, layer.strides, pad)
+        return PoolStage(*shapes, layer.pool, layer.pool_size, layer.strides, pad, layer.padding)
     if isinstance(layer, ir.GlobalPoolingLayer):
         return GlobalPoolStage(*shapes, layer.pool)
     if isinstance(layer, ir.ActivationLayer):
@@ -260,8 +271,20 @@ def streaming_blocker(stages: tuple[Stage, ...]) -> str | None:
                 "this model has a backward or bidirectional layer, which needs the\n"
                 " * whole window before its first output."
             )
-        if isinstance(stage, (ConvStage, PoolStage)):
-            return f"layer '{stage.name}' ({stage.kind}) works on windows of several steps."
+        if isinstance(stage, (ConvStage, PoolStage)) and stage.padding == "same":
+            return f"layer '{stage.name}' has padding='same', which needs later time steps."
         if isinstance(stage, (GlobalPoolStage, ReshapeStage)) and stage.seq_in:
             return f"layer '{stage.name}' needs every step of the window at once."
+    shrinking = [s.name for s in stages if s.seq_out and s.steps_out != s.steps_in]
+    if shrinking and stages[-1].seq_out:
+        return (
+            f"the output sequence is shorter than the input ({', '.join(shrinking)}),\n"
+            " * so steps and outputs do not pair up."
+        )
     return None
+
+
+def stream_delay(stage: ConvStage | PoolStage) -> int:
+    """Steps a streamed Conv1D/pooling stage must see before its first output ('valid' waits
+    for a full window; 'causal' starts from zero padding)."""
+    return stage.span - stage.pad_left

@@ -73,11 +73,11 @@ class HostCStreamRunner(Runner):
     def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
         host = _host()
         if not artefact.entry.get("streaming", True):
-            raise RunnerSkipped(
-                "no <name>_step: the model has backward (go_backwards/Bidirectional) layers, "
-                "which need the whole window",
-                not_applicable=True,
+            reason = artefact.entry.get("no_streaming") or (
+                "the model has backward (go_backwards/Bidirectional) layers, which need the "
+                "whole window"
             )
+            raise RunnerSkipped(f"no <name>_step: {reason}", not_applicable=True)
         with tempfile.TemporaryDirectory(prefix="edge-rnn-stream-", dir=ctx.work_dir) as tmp:
             binary = host.compile_host(_gen_dir(artefact), Path(tmp) / "model")
             windows = np.asarray(x, np.float32)

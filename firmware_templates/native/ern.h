@@ -74,6 +74,20 @@ void ern_q_gather(const int16_t *x, int stride, int t0, int taps, int dilation, 
 void ern_q_pool(uint8_t is_max, const int16_t *x, int stride, int t0, int taps, int steps_in, int n,
                 int16_t *y);
 
+/* Streaming windows (Conv1D 'valid'/'causal', pooling 'valid'): hist keeps the last `span` input
+ * steps, oldest first (zeros after reset: the causal padding). push appends x[n] and returns 1
+ * when an output is due: once `need` steps were seen, then every `stride` steps. *count stays
+ * below need + stride, so it never overflows. */
+static inline int ern_window_due(int32_t *count, int need, int stride)
+{
+    *count = *count < need ? *count + 1 : need + (*count - need + 1) % stride;
+    return *count >= need && (*count - need) % stride == 0;
+}
+int ern_f_window_push(float *hist, const float *x, int n, int span, int32_t *count, int need,
+                      int stride);
+int ern_q_window_push(int16_t *hist, const int16_t *x, int n, int span, int32_t *count, int need,
+                      int stride);
+
 /* ---- full integer ---- */
 typedef struct {
     uint8_t cell, act, rec_act, reset_after;

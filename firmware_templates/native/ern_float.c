@@ -2,6 +2,7 @@
 #include "ern.h"
 
 #include <math.h>
+#include <string.h>
 
 float ern_f_activate(float x, uint8_t act)
 {
@@ -196,4 +197,12 @@ void ern_f_pool(uint8_t is_max, const float *x, int stride, int t0, int taps, in
         }
         y[c] = is_max ? acc : acc / (float)(hi - lo);
     }
+}
+
+int ern_f_window_push(float *hist, const float *x, int n, int span, int32_t *count, int need,
+                      int stride)
+{
+    memmove(hist, hist + n, sizeof *hist * (size_t)((span - 1) * n));
+    memcpy(hist + (span - 1) * n, x, sizeof *hist * (size_t)n);
+    return ern_window_due(count, need, stride);
 }

@@ -378,3 +378,11 @@ void ern_q_pool(uint8_t is_max, const int16_t *x, int stride, int t0, int taps, 
         y[c] = (int16_t)acc;
     }
 }
+
+int ern_q_window_push(int16_t *hist, const int16_t *x, int n, int span, int32_t *count, int need,
+                      int stride)
+{
+    memmove(hist, hist + n, sizeof *hist * (size_t)((span - 1) * n));
+    memcpy(hist + (span - 1) * n, x, sizeof *hist * (size_t)n);
+    return ern_window_due(count, need, stride);
+}
