@@ -60,6 +60,7 @@ class TrainConfig:
     validation_fraction: float = 0.2
     class_weight: str = "auto"
     fail_at_chance: bool = False
+    folds: int = 0  # >= 2: also a k-fold estimate of the float metric (k more trainings)
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,19 @@ def test_train_config_keys() -> None:
         parse_config({"train": {"lr_schedule": "step"}}, "t.toml", Path("."))
     with pytest.raises(EdgeRnnError, match="train.epochs must be int"):
         parse_config({"train": {"epochs": "many"}}, "t.toml", Path("."))
+
+
+@pytest.mark.slow  # four trainings
+def test_k_fold_estimate(tmp_path: Path) -> None:
+    ds = load_dataset(_noise_npz(tmp_path))
+    lines: list[str] = []
+    result = train(
+        ds, ModelSpec("lstm", (2,)), tmp_path / "cv", epochs=2, folds=3, log=lines.append
+    )
+    estimate = json.loads((result.out_dir / "cross_validation.json").read_text())
+    assert estimate["metric"] == "accuracy" and len(estimate["scores"]) == 3
+    assert estimate["mean"] == pytest.approx(np.mean(estimate["scores"]))
+    assert 0.4 < np.mean(estimate["baselines"]) < 0.7  # majority class of 40-window folds
+    assert any(line.startswith("estimate: 3-fold accuracy ") for line in lines)
+    with pytest.raises(EdgeRnnError, match="folds must be 0 .* or at least 2, got 1"):
+        train(ds, ModelSpec("lstm", (2,)), tmp_path / "x", epochs=1, folds=1, verbose=False)

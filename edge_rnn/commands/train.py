@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
             validation_fraction=args.validation_fraction,
             class_weight=args.class_weight,
             fail_at_chance=args.fail_at_chance,
+            folds=args.folds,
             verbose=not args.quiet,
             name=args.name,
         )
@@ -130,6 +131,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--fail-at-chance",
         action="store_true",
         help="error (exit 2) when the model is no better than the majority class / mean",
+    )
+    parser.add_argument(
+        "--folds",
+        type=int,
+        default=0,
+        help="also estimate the test metric by K-fold cross-validation (K more trainings)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", help="model name (a C identifier; default <data>_<cell>)")

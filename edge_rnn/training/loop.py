@@ -64,6 +64,7 @@ def train(
     validation_fraction: float = VALIDATION_FRACTION,
     class_weight: str = "auto",
     fail_at_chance: bool = False,
+    folds: int = 0,
     verbose: bool = True,
     name: str | None = None,
     log: Callable[[str], None] = print,
@@ -72,11 +73,14 @@ def train(
 
     None for epochs, batch_size, patience, min_epochs, learning_rate: chosen from the data
     size. A model no better than the majority class (mean predictor) on the test split is
-    reported, or raises EdgeRnnError with `fail_at_chance`.
+    reported, or raises EdgeRnnError with `fail_at_chance`. `folds` >= 2 also estimates the
+    metric by k-fold cross-validation (edge_rnn.training.estimate) into cross_validation.json.
     """
     import keras
 
     _check(dataset, spec)
+    if folds < 0 or folds == 1:
+        raise EdgeRnnError(f"folds must be 0 (no estimate) or at least 2, got {folds}")
     started = time.monotonic()
     keras.utils.set_random_seed(seed)
     norm = fit_normalization(dataset.x_train)
@@ -196,6 +200,30 @@ def train(
         },
     )
     plot_history(history, metric, result.plot_path, best_epoch=best_epoch)
+    if folds:
+        from edge_rnn.training.estimate import cross_validate
+
+        log(
+            f"{folds}-fold cross-validation on the {len(dataset.x_train) + len(dataset.x_test)} "
+            "pooled train and test windows ..."
+        )
+        estimate = cross_validate(
+            dataset,
+            spec,
+            folds,
+            seed=seed,
+            log=log,
+            epochs=epochs,
+            batch_size=batch_size,
+            patience=patience,
+            min_epochs=min_epochs,
+            learning_rate=learning_rate,
+            lr_schedule=lr_schedule,
+            validation_fraction=validation_fraction,
+            class_weight=class_weight,
+        )
+        write_json(out / "cross_validation.json", estimate.to_dict())
+        log(f"estimate: {estimate.summary()}")
     if verbose:
         log(
             f"best epoch {best_epoch}/{epochs_run}: test {metric} {score:.4f} "
