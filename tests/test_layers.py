@@ -80,10 +80,13 @@ MODELS = {
         L.Dense(3),
     ],
     "conv_valid_stream": lambda: [
-        L.Conv1D(4, 3, strides=2, activation="relu"),
+        L.Conv1D(4, 3, strides=2),
+        L.BatchNormalization(),
+        L.ReLU(),
         L.AveragePooling1D(2, strides=1),
         L.GRU(3),
         L.Dense(2),
+        L.Softmax(),
     ],
     "flatten_dense": lambda: [
         L.Rescaling(0.5, 0.1),
@@ -144,6 +147,14 @@ def test_affine_layers_fold_into_neighbours():
         "PoolingLayer",
         "RecurrentLayer",
         "DenseLayer",
+    ]
+    # Conv1D -> BatchNorm -> ReLU: one Conv1D with relu; Dense -> Softmax: one Dense
+    folded = fold_affines(load_model_ir(_keras_model("conv_valid_stream")))
+    assert [getattr(layer, "activation", None) for layer in folded.layers] == [
+        "relu",
+        None,
+        "tanh",
+        "softmax",
     ]
     # BatchNorm before a global max with a negative scale: a diagonal Dense stage
     model = load_model_ir(_keras_model("reshape_gmax"))

@@ -37,9 +37,10 @@ INFERENCE_NO_OPS = {
 SUPPORTED = (
     "SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, TimeDistributed(Dense), "
     "Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, "
-    "Normalization, Rescaling, BatchNormalization, Activation, Flatten, Reshape"
+    "Normalization, Rescaling, BatchNormalization, Activation, ReLU, Softmax, Flatten, Reshape"
 )
 RECURRENT = (ir.RecurrentLayer, ir.BidirectionalLayer)
+ACTIVATION_CLASSES = ("Activation", "ReLU", "Softmax")
 
 
 def load_keras_model(path: str | Path) -> Any:
@@ -134,7 +135,7 @@ def load_model_ir(
         kind = type(layer).__name__
         if kind in INFERENCE_NO_OPS:
             continue
-        if kind == "Activation":
+        if kind in ACTIVATION_CLASSES:
             converted = _activation(layer, layers, shape[1], check)
         else:
             converted = _convert_layer(layer, *shape, check)
@@ -336,9 +337,10 @@ _OTHER_LAYERS = {
 
 
 def _activation(layer: Any, layers: list[ir.Layer], size: int, check: _Check) -> ir.Layer | None:
-    """Keras `Activation`: folded into a linear Dense/Conv1D right before it (returned as that
-    layer, replaced in `layers`), nothing when linear, else a layer of its own."""
-    activation = _activation_name(layer, "activation", check)
+    """Keras `Activation` (or a plain `ReLU`/`Softmax` layer): folded into a linear Dense/Conv1D
+    right before it (returned as that layer, replaced in `layers`), nothing when linear, else a
+    layer of its own."""
+    activation = _layer_activation(layer, check)
     previous = layers[-1] if layers else None
     if activation == "linear":
         return None
@@ -348,7 +350,26 @@ def _activation(layer: Any, layers: list[ir.Layer], size: int, check: _Check) ->
     return ir.ActivationLayer(layer.name, size, activation)
 
 
+def _layer_activation(layer: Any, check: _Check) -> str:
+    kind, config = type(layer).__name__, layer.get_config()
+    if kind == "ReLU":
+        if any(config.get(key) for key in ("max_value", "negative_slope", "threshold")):
+            check.add(
+                layer.name, "ReLU with max_value, negative_slope or threshold: use plain ReLU"
+            )
+        return "relu"
+    if kind == "Softmax":
+        if config.get("axis", -1) not in (-1, [-1], (-1,)):
+            check.add(layer.name, f"Softmax(axis={config.get('axis')!r}): only the last axis")
+        return "softmax"
+    return _activation_name(layer, "activation", check)
+
+
 def _guess_task(last: ir.Layer) -> str:
-    if isinstance(last, ir.DenseLayer) and last.activation in ("softmax", "sigmoid"):
+    activation = getattr(last, "activation", None)
+    if isinstance(last, (ir.DenseLayer, ir.ActivationLayer)) and activation in (
+        "softmax",
+        "sigmoid",
+    ):
         return "classification"
     return "regression"

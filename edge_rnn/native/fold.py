@@ -6,6 +6,7 @@ native backend, so they cost nothing at run time:
 - before a Dense, a recurrent layer or a 'valid' Conv1D: into its input columns and bias;
 - before average pooling (or max pooling when every scale is positive): moved after it;
 - two in a row: into one.
+An Activation layer that then follows a linear Dense/Conv1D becomes that layer's activation.
 Anything else (e.g. before a zero-padded Conv1D, or a max pooling with a negative scale)
 becomes a Dense with a diagonal kernel. The float results differ from the unfolded model by
 rounding only.
@@ -123,7 +124,13 @@ def fold_affines(model: ir.Model) -> ir.Model:
         layer = pending[index]
         following = pending[index + 1] if index + 1 < len(pending) else None
         previous = out[-1] if out else None
-        if not isinstance(layer, ir.AffineLayer):
+        if (
+            isinstance(layer, ir.ActivationLayer)
+            and isinstance(previous, (ir.DenseLayer, ir.Conv1DLayer))
+            and previous.activation == "linear"
+        ):  # Conv1D -> BatchNormalization -> Activation: the activation joins the Conv1D too
+            out[-1] = dataclasses.replace(previous, activation=layer.activation)
+        elif not isinstance(layer, ir.AffineLayer):
             out.append(layer)
             steps = layer.output_shape(steps)[0]
         elif previous is None and np.all(layer.scale != 0):
