@@ -1,7 +1,8 @@
 """Board/core profiles: `targets/*.toml` loaded and checked into frozen dataclasses.
 
-A target names a real board (its flash and RAM are what the firmware is linked for) and how
-to run its code here: qemu-system-arm with a machine and memory map for Cortex-M, or qemu
+A target names a real board (its flash and RAM are what a model must fit: the fit check
+compares the model + runtime with them) and how to run its code here: qemu-system-arm with a
+machine and memory map for Cortex-M (the validation firmware is linked for that map), or qemu
 user mode with a sysroot for ARM Linux. Every field is checked; an error names the file and
 the field.
 """
@@ -55,15 +56,6 @@ class Target:
     @property
     def has_fpu(self) -> bool:
         return self.fpu != "none"
-
-    @property
-    def link_flash_bytes(self) -> int:
-        """Flash the firmware is linked for: the board's, capped by what the emulator maps."""
-        return min(self.flash_kib, self.emulator.flash_kib) * KIB
-
-    @property
-    def link_ram_bytes(self) -> int:
-        return min(self.ram_kib, self.emulator.ram_kib) * KIB
 
 
 class _Fields:

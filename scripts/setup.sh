@@ -18,7 +18,8 @@ if [ "$arm" = 1 ]; then
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    gcc g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user \
+    gcc g++ gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib \
+    qemu-system-arm qemu-user \
     gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
     valgrind clang >/dev/null
 fi

@@ -1,6 +1,8 @@
 """On-target pipeline with a small hand-written C stand-in model (adapter per /firmware README):
 every target builds, runs under QEMU and prints exactly what the same C prints on the host;
-a model too big for the micro:bit memory map fails naming the sizes; a fault is reported."""
+the test windows are streamed (the firmware does not change with the test set); the fit
+probe measures the model alone against the board; firmware too big for the micro:bit memory
+map fails naming the sizes; a fault is reported; C++ with constructors runs on our startup."""
 
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ import numpy as np
 import pytest
 
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.ontarget import build_firmware, missing_tools, run_firmware
-from edge_rnn.ontarget.build import CORTEXM_DIR, PROTOCOL_DIR
+from edge_rnn.ontarget import Firmware, build_firmware, missing_tools, run_firmware
+from edge_rnn.ontarget.build import CORTEXM_DIR, PROTOCOL_DIR, DoesNotFit, cortexm_link_flags
+from edge_rnn.ontarget.fit import measure_fit
+from edge_rnn.ontarget.run import qemu_command
 from edge_rnn.protocol import parse_protocol
 from edge_rnn.targets import list_targets, load_target
 
@@ -79,15 +83,14 @@ def host_output(tmp_path_factory: pytest.TempPathFactory) -> str:
         pytest.skip("needs gcc")
     tmp = tmp_path_factory.mktemp("host")
     model = _model_dir(tmp)
-    vectors = tmp / "x.bin"
-    vectors.write_bytes(X.astype("<f4").tobytes())
+    (tmp / "test_x.bin").write_bytes(X.astype("<f4").tobytes())
     binary = tmp / "host"
-    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-DEDGE_RNN_TEST_SAMPLES={len(X)}"]
-    flags += [f'-DEDGE_RNN_TEST_VECTORS="{vectors}"']
+    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
     flags += [f"-I{path}" for path in (model, CORTEXM_DIR, PROTOCOL_DIR)]
-    sources = [model / "toy.c", CORTEXM_DIR / "validate_main.c", CORTEXM_DIR / "test_vectors.S"]
+    sources = [model / "toy.c", CORTEXM_DIR / "validate_main.c"]
     subprocess.run(["gcc", *flags, *map(str, sources), "-lm", "-o", str(binary)], check=True)
-    return subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout
+    done = subprocess.run([str(binary)], check=True, capture_output=True, text=True, cwd=tmp)
+    return done.stdout
 
 
 @pytest.mark.parametrize("name", [target.name for target in list_targets()])
@@ -104,8 +107,8 @@ def test_target_matches_host_bit_exactly(name: str, host_output: str, tmp_path: 
     assert 100 < counts.lowest <= counts.per_inference <= counts.highest < 200_000
     if target.kind == "cortex-m":
         assert firmware.memory is not None
-        assert 0 < firmware.memory.ram_bytes < target.link_ram_bytes
-        assert 1000 < firmware.memory.flash_bytes < target.link_flash_bytes
+        assert 0 < firmware.memory.ram_bytes < target.emulator.ram_kib * 1024
+        assert 1000 < firmware.memory.flash_bytes < target.emulator.flash_kib * 1024
         assert result.stack_bytes is not None and 64 < result.stack_bytes < 4096
 
 
@@ -114,6 +117,25 @@ def test_instruction_counts_repeat_exactly(tmp_path: Path) -> None:
     firmware = build_firmware(load_target("cortex-m4f"), _model_dir(tmp_path), X, tmp_path / "b")
     first, second = run_firmware(firmware), run_firmware(firmware)
     assert first.instructions == second.instructions
+
+
+def test_firmware_streams_any_number_of_windows(tmp_path: Path) -> None:
+    """The windows are not compiled in: 20x more windows, the same executable, still 16 KiB."""
+    _skip_without("cortex-m0plus")
+    target, model = load_target("cortex-m0plus"), _model_dir(tmp_path)
+    more = np.random.default_rng(3).standard_normal((50 * len(X), 4, 3)).astype(np.float32)
+    many = np.concatenate([X, more])
+    few = build_firmware(target, model, X, tmp_path / "few")
+    lots = build_firmware(target, model, many, tmp_path / "lots")
+    assert few.elf.read_bytes() == lots.elf.read_bytes()
+    result = run_firmware(lots, count_instructions=False)
+    assert result.log.samples == len(many) and result.log.outputs.shape == (len(many), 3)
+    np.testing.assert_array_equal(
+        result.log.outputs[: len(X)], run_firmware(few, count_instructions=False).log.outputs
+    )
+    lots.windows.write_bytes(lots.windows.read_bytes()[:-4])  # not a whole number of windows
+    with pytest.raises(EdgeRnnError, match="no whole test windows read"):
+        run_firmware(lots, count_instructions=False)
 
 
 @pytest.mark.parametrize(
@@ -126,15 +148,89 @@ def test_instruction_counts_repeat_exactly(tmp_path: Path) -> None:
 def test_model_too_big_for_microbit_names_the_sizes(
     tmp_path: Path, extra: str, use: str, region: str
 ) -> None:
+    """Too big for the emulated micro:bit, but the fit probe says it fits the Pico it stands for."""
     _skip_without("cortex-m0plus")
+    target = load_target("cortex-m0plus")
     model = _model_dir(tmp_path, extra, use)
-    with pytest.raises(EdgeRnnError) as info:
-        build_firmware(load_target("cortex-m0plus"), model, X, tmp_path / "b")
+    with pytest.raises(DoesNotFit) as info:
+        build_firmware(target, model, X, tmp_path / "b")
     message = str(info.value)
-    assert "model does not fit target cortex-m0plus" in message
+    assert "does not fit the emulated microbit of target cortex-m0plus" in message
     assert "256 KiB flash / 16 KiB RAM" in message and region in message
     has = "has 262144" if region.startswith("FLASH") else "has 16384"
     assert has in message
+    fit = measure_fit(target, model, tmp_path / "fit")
+    assert fit.fits and (fit.board_flash_bytes, fit.board_ram_bytes) == (2048 * 1024, 264 * 1024)
+    if region.startswith("FLASH"):
+        assert 320_000 < fit.flash_bytes < 330_000 and fit.static_ram_bytes < 2000
+    else:
+        assert 20_000 < fit.static_ram_bytes < 22_000 and fit.flash_bytes < 10_000
+
+
+def test_fit_probe_measures_the_model_not_the_harness(tmp_path: Path) -> None:
+    """The probe has no stdio and no windows: far smaller than the validation firmware, and it
+    grows by exactly the model's constants; beyond the board's flash it does not fit."""
+    _skip_without("cortex-m0plus")
+    target = load_target("cortex-m0plus")
+    small = measure_fit(target, _model_dir(tmp_path / "s"), tmp_path / "fs")
+    firmware = build_firmware(target, _model_dir(tmp_path / "h"), X, tmp_path / "h" / "b")
+    assert firmware.memory is not None
+    assert small.flash_bytes < firmware.memory.flash_bytes / 2
+    huge = _model_dir(
+        tmp_path / "l", "static const float big[600000] = {1.0f};", " + big[x[0] > 0]"
+    )
+    large = measure_fit(target, huge, tmp_path / "fl")
+    assert large.flash_bytes - small.flash_bytes >= 600_000 * 4
+    assert not large.fits and "does NOT fit Raspberry Pi Pico" in large.summary()
+
+
+def test_cpp_constructors_and_destructors_run_on_our_startup(tmp_path: Path) -> None:
+    """What TFLite Micro needs from the startup: file-scope constructors run before main
+    (__libc_init_array), atexit destructors link (__dso_handle, exidx symbols)."""
+    _skip_without("cortex-m4f")
+    target = load_target("cortex-m4f")
+    compiler = target.compiler.replace("gcc", "g++")
+    if shutil.which(compiler) is None:
+        pytest.skip(f"needs {compiler}")
+    source = tmp_path / "app.cc"
+    source.write_text(
+        '#include <stdio.h>\n#include "edge_rnn_firmware.h"\n'
+        "struct Counter {\n  int value;\n  Counter() : value(42) {}\n"
+        "  virtual ~Counter() {}\n  virtual int get() const { return value; }\n};\n"
+        "Counter global_counter;  // constructed before main, destructor registered\n"
+        "static int local() { static Counter counter; return counter.get(); }\n"
+        'extern "C" int main() {\n  edge_rnn_platform_init();\n'
+        '  printf("global=%d local=%d\\n", global_counter.get(), local());\n'
+        "  return global_counter.get() == 42 ? 0 : 3;\n}\n"
+    )
+    common = [*target.cflags, "-DEDGE_RNN_BARE_METAL", f"-I{CORTEXM_DIR}", "-O2"]
+    for c_file in ("startup.c", "semihosting.c"):
+        subprocess.run(
+            [
+                target.compiler,
+                *common,
+                "-c",
+                str(CORTEXM_DIR / c_file),
+                "-o",
+                str(tmp_path / f"{c_file}.o"),
+            ],
+            check=True,
+        )
+    elf = tmp_path / "app.elf"
+    memory = {"__flash_size": 1 << 20, "__ram_size": 256 << 10, "__heap_size": 4096}
+    memory["__stack_size"] = 4096
+    subprocess.run(
+        [compiler, *common, "-fno-exceptions", "-fno-rtti", str(source)]
+        + [str(tmp_path / "startup.c.o"), str(tmp_path / "semihosting.c.o")]
+        + cortexm_link_flags(target, tmp_path, memory)
+        + ["-o", str(elf)],
+        check=True,
+    )
+    firmware = Firmware(target=target, elf=elf, samples=0, memory=None, windows=tmp_path / "-")
+    done = subprocess.run(
+        qemu_command(firmware) + ["-kernel", str(elf)], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (0, "global=42 local=42\n")
 
 
 def test_fault_is_reported_by_name(tmp_path: Path) -> None:

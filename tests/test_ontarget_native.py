@@ -127,14 +127,20 @@ def test_m4f_float_bit_exact_with_host_without_contraction(tmp_path: Path) -> No
 
 
 def test_model_too_big_for_microbit_names_sizes(tmp_path: Path) -> None:
-    """A float32 LSTM(128) carries ~330 KB of weights: more than the micro:bit's 256 KiB flash."""
+    """A float32 LSTM(128) carries ~330 KB of weights: more than the emulated micro:bit's 256 KiB
+    flash, less than the Pico's 2 MiB the cortex-m0plus profile stands for."""
     from edge_rnn.native.generate import generate
+    from edge_rnn.ontarget.fit import measure_fit
 
     _skip_without("cortex-m0plus")
     gen = generate(_keras_ir("LSTM", units=128), tmp_path / "big", quant="float32")
     with pytest.raises(EdgeRnnError) as info:
         _on_target(gen, "cortex-m0plus", tmp_path / "build")
     message = str(info.value)
-    assert "model does not fit target cortex-m0plus" in message
+    assert "does not fit the emulated microbit of target cortex-m0plus" in message
     assert "256 KiB flash / 16 KiB RAM" in message
     assert "FLASH needs" in message and "has 262144" in message
+    fit = measure_fit(
+        load_target("cortex-m0plus"), gen.out_dir, tmp_path / "fit", include_dirs=(NATIVE_KERNELS,)
+    )
+    assert fit.fits and gen.const_bytes < fit.flash_bytes < gen.const_bytes + 40_000

@@ -10,7 +10,14 @@ import pytest
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget import missing_tools
 from edge_rnn.protocol import write_protocol
-from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, get_runner, runners_for
+from edge_rnn.runtimes.base import (
+    Artefact,
+    ModelMeta,
+    RunContext,
+    RunnerSkipped,
+    get_runner,
+    runners_for,
+)
 from edge_rnn.runtimes.qemu import selected_targets
 from edge_rnn.targets import load_target
 from tests.test_ontarget import X, _model_dir
@@ -28,6 +35,39 @@ def test_qemu_runner_runs_native_artefact(tmp_path: Path) -> None:
     assert result.outputs.shape == (len(X), 3) and result.outputs.dtype == np.float32
     assert result.memory["flash_bytes"] > 0 and result.memory["instructions_per_inference"] > 0
     assert not get_runner("qemu-cortex-m4f").supports(artefact, {"targets": ["cortex-m3"]})
+
+
+@pytest.mark.arm
+def test_qemu_runner_judges_the_model_against_the_board(tmp_path: Path) -> None:
+    """Fit figures are the model's (not the harness's) against the board `edge-rnn targets`
+    lists; fits the board but not the emulator: skipped; fits no board: advice that can work."""
+    for name in ("cortex-m0plus", "cortex-m4f"):
+        if missing_tools(load_target(name)):
+            pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm (bash scripts/setup.sh --arm)")
+
+    def artefact(name: str, quant: str, floats: int = 0) -> Artefact:
+        extra = f"static const float big[{floats}] = {{1.0f}};" if floats else ""
+        model = _model_dir(tmp_path / name, extra, " + big[x[0] > 0.0f]" if floats else "")
+        return Artefact(name, model, "native-c", quant)
+
+    ctx = RunContext(work_dir=tmp_path / "work")
+    m0 = get_runner("qemu-cortex-m0plus")
+    memory = m0.run(artefact("small", "int8"), X, META, ctx).memory
+    assert memory["fits"] == 1
+    assert (memory["board_flash_bytes"], memory["board_ram_bytes"]) == (2048 * 1024, 264 * 1024)
+    assert memory["flash_bytes"] < memory["harness_flash_bytes"] / 2
+    assert memory["stack_bytes"] < memory["ram_bytes"] < memory["harness_ram_bytes"]
+    with pytest.raises(RunnerSkipped, match=r"fits Raspberry Pi Pico.*, but the validation fi"):
+        m0.run(artefact("roomy", "int8", 80_000), X, META, ctx)
+    m4 = get_runner("qemu-cortex-m4f")
+    with pytest.raises(EdgeRnnError) as info:
+        m4.run(artefact("huge_f32", "float32", 300_000), X, META, ctx)
+    message = str(info.value)
+    assert "'huge_f32' does NOT fit Arduino Nano 33 BLE Sense" in message
+    assert "native int8w or int8 mode" in message and "(these sizes fit cortex-m0plus)" in message
+    with pytest.raises(EdgeRnnError) as info:
+        m4.run(artefact("huge_i8", "int8", 300_000), X, META, ctx)
+    assert "int8 mode" not in str(info.value) and "fewer units" in str(info.value)
 
 
 def test_device_log_runner_dequantizes_integer_logs(tmp_path: Path) -> None:

@@ -1,10 +1,13 @@
 """TFLite Micro projects for int8 LSTM, GRU, SimpleRNN, Bidirectional LSTM and
 GRU(reset_after=False) models: exact op resolver, measured arena, device-side quantization and
-expected outputs equal to the real tflite_micro interpreter, every ecosystem's sources pass
-g++ -fsyntax-only against stub TFLM headers (tests/tflm_stubs)."""
+expected outputs equal to the real tflite_micro interpreter; every ecosystem's sources compile
+with TFLM's flags (g++ and arm-none-eabi-g++, stub TFLM headers in tests/tflm_stubs) into
+objects without global constructors or atexit destructors, and the CMakeLists passes those
+flags to TFLM and the app."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -236,38 +239,65 @@ def test_device_quantization_and_expected_outputs_match_host_tflm(
     assert len(np.unique(host.argmax(axis=1))) > 1 or host.std() > 0  # not a constant output
 
 
-def _syntax_check(project: Path, src_dir: str) -> None:
+# TFLM's own Makefile compiles with these; the generated CMakeLists passes them too.
+TFLM_FLAGS = ("-fno-exceptions", "-fno-rtti", "-fno-threadsafe-statics", "-fno-unwind-tables")
+# What a bare-metal startup may not provide: constructors run before main(), destructors
+# registered with atexit (__dso_handle), thread-safe static guards (libstdc++).
+STARTUP_NEEDS = ("__cxa_atexit", "atexit", "__dso_handle", "__cxa_guard_acquire")
+COMPILERS = {  # name -> target flags
+    "g++": (),
+    "arm-none-eabi-g++": ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
+}
+
+
+def _startup_problems(obj: Path) -> list[str]:
+    """Global constructors or atexit/guard needs in one compiled object."""
+    from elftools.elf.elffile import ELFFile
+
+    problems = []
+    with obj.open("rb") as handle:
+        elf = ELFFile(handle)
+        for section in elf.iter_sections():
+            if section.name.startswith((".init_array", ".ctors")) and section["sh_size"]:
+                problems.append(f"{section.name} ({section['sh_size']} B of constructors)")
+            if section.name == ".symtab":
+                for symbol in section.iter_symbols():
+                    if symbol.name.startswith("_GLOBAL__sub_I"):
+                        problems.append(symbol.name)
+                    elif symbol.name in STARTUP_NEEDS and symbol["st_shndx"] == "SHN_UNDEF":
+                        problems.append(f"needs {symbol.name}")
+    return problems
+
+
+def _compile_check(project: Path, src_dir: str, compiler: str = "g++") -> None:
+    """Every source compiles (stub TFLM headers) with TFLM's flags, warning-free, into an
+    object without global constructors, atexit destructors or static guards."""
+    if shutil.which(compiler) is None:
+        pytest.skip(f"needs {compiler} (bash scripts/setup.sh --arm)")
     sources = sorted(project.rglob("*.cc")) + sorted(project.rglob("*.ino"))
     assert sources
     for source in sources:
+        obj = source.parent / f"{source.name}.{compiler}.o"
         done = subprocess.run(
-            [
-                "g++",
-                "-std=c++17",
-                "-fsyntax-only",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-I",
-                str(STUBS),
-                "-I",
-                str(project / src_dir),
-                "-x",
-                "c++",
-                str(source),
-            ],
+            [compiler, *COMPILERS[compiler], "-std=c++17", "-Os", "-c", *TFLM_FLAGS]
+            + ["-Wall", "-Wextra", "-Werror", "-I", str(STUBS), "-I", str(project / src_dir)]
+            + ["-x", "c++", str(source), "-o", str(obj)],
             capture_output=True,
             text=True,
         )
         assert done.returncode == 0, f"{source.name}: {done.stderr}"
+        problems = _startup_problems(obj)
+        obj.unlink()
+        assert not problems, f"{source.name} ({compiler}): {', '.join(problems)}"
 
 
 @pytest.mark.parametrize("name", sorted(CELLS) + [e for e in ECOSYSTEMS if e != "cmake"])
-def test_sources_pass_syntax_check_against_tflm_api_stubs(
-    projects: dict[str, Path], name: str
+@pytest.mark.parametrize("compiler", sorted(COMPILERS))
+def test_sources_compile_against_tflm_api_stubs_without_startup_code(
+    projects: dict[str, Path], name: str, compiler: str
 ) -> None:
     ecosystem = name if name in ECOSYSTEMS else "cmake"
-    _syntax_check(projects[name], ECOSYSTEMS[ecosystem][0])
+    _compile_check(projects[name], ECOSYSTEMS[ecosystem][0], compiler)
 
 
 def test_ecosystem_layouts_and_readmes(projects: dict[str, Path]) -> None:
@@ -315,18 +345,41 @@ def test_project_without_test_data_or_metadata(models: dict[str, Path], root: Pa
     project = generate_project(models["gru"], root / "bare", ecosystem="zephyr")
     assert project.expected_log is None and not (project.out_dir / "src/validate.cc").exists()
     assert "edge_rnn_validate" not in (project.out_dir / "src/main.cc").read_text()
-    _syntax_check(project.out_dir, "src")
+    _compile_check(project.out_dir, "src")
 
 
-@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
-def test_syntax_check_catches_an_api_misuse(projects: dict[str, Path], tmp_path: Path) -> None:
-    """The stub check is not vacuous: a wrong method name fails it."""
+@pytest.mark.parametrize(
+    "file,old,new,found",
+    [
+        ("model_ops.h", "AddSoftmax", "AddSoftMax", "AddSoftMax"),  # wrong API name
+        # A file-scope resolver: a constructor before main() and an atexit destructor.
+        (
+            "model_runner.cc",
+            "tflite::MicroInterpreter* interpreter = nullptr;",
+            "tflite::MicroInterpreter* interpreter = nullptr;\nModelOpResolver global_resolver;",
+            "_GLOBAL__sub_I",
+        ),
+        # A function-local static object: a destructor registered with atexit.
+        (
+            "model_runner.cc",
+            "ModelOpResolver* resolver = new (resolver_storage) ModelOpResolver();",
+            "static ModelOpResolver local;\n  ModelOpResolver* resolver = &local;"
+            "\n  (void)resolver_storage;",
+            "needs __cxa_atexit",
+        ),
+    ],
+)
+def test_compile_check_catches_api_misuse_and_startup_code(
+    projects: dict[str, Path], tmp_path: Path, file: str, old: str, new: str, found: str
+) -> None:
+    """The stub check is not vacuous."""
     bad = tmp_path / "bad"
     shutil.copytree(projects["lstm"], bad)
-    ops = bad / "src/model_ops.h"
-    ops.write_text(ops.read_text().replace("AddSoftmax", "AddSoftMax"))
-    with pytest.raises(AssertionError, match="AddSoftMax"):
-        _syntax_check(bad, "src")
+    path = bad / "src" / file
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+    with pytest.raises(AssertionError, match=found):
+        _compile_check(bad, "src")
 
 
 def test_float32_model_project(models: dict[str, Path], root: Path, tmp_path: Path) -> None:
@@ -339,7 +392,7 @@ def test_float32_model_project(models: dict[str, Path], root: Path, tmp_path: Pa
     project = generate_project(path, tmp_path / "f32", metadata=METADATA, test_x=x)
     src = project.out_dir / "src"
     assert project.output_dtype == "f32" and "lrintf" not in (src / "model_io.h").read_text()
-    _syntax_check(project.out_dir, "src")
+    _compile_check(project.out_dir, "src")
     log = read_protocol(project.expected_log)
     interpreter = runtime.Interpreter.from_bytes(path.read_bytes(), arena_size=1 << 20)
     norm = METADATA["normalization"]
@@ -349,3 +402,37 @@ def test_float32_model_project(models: dict[str, Path], root: Path, tmp_path: Pa
         interpreter.set_input(window[None], 0)
         interpreter.invoke()
         np.testing.assert_array_equal(np.array(interpreter.get_output(0)).ravel(), logged)
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="needs cmake")
+@pytest.mark.parametrize("route", ["TFLM_TREE", "TFLM_LIB"])
+def test_cmake_builds_tflm_and_the_app_with_tflm_flags(
+    projects: dict[str, Path], tmp_path: Path, route: str
+) -> None:
+    """Both routes of the generated CMakeLists compile every source (TFLM's too) with TFLM's
+    flags: the real TFLM tree does not compile with exceptions on."""
+    tree = tmp_path / "tree"
+    shutil.copytree(STUBS / "tensorflow", tree / "tensorflow")
+    (tree / "tensorflow/lite/micro/stand_in.cc").write_text("int edge_rnn_stand_in;\n")
+    downloads = tree / "tensorflow/lite/micro/tools/make/downloads"
+    for third_party in ("flatbuffers/include", "gemmlowp", "ruy"):  # TFLM_DIR's include paths
+        (downloads / third_party).mkdir(parents=True)
+    where = (
+        [f"-DTFLM_TREE={tree}"]
+        if route == "TFLM_TREE"
+        else [f"-DTFLM_DIR={tree}", f"-DTFLM_LIB={tree / 'libtensorflow-microlite.a'}"]
+    )
+    build = tmp_path / "build"
+    subprocess.run(
+        ["cmake", "-S", str(projects["lstm"]), "-B", str(build), *where]
+        + ["-DCMAKE_EXPORT_COMPILE_COMMANDS=ON"],
+        check=True,
+        capture_output=True,
+    )
+    commands = json.loads((build / "compile_commands.json").read_text())
+    files = {Path(entry["file"]).name for entry in commands}
+    assert {"main.cc", "model_runner.cc", "model_data.cc"} <= files
+    assert ("stand_in.cc" in files) == (route == "TFLM_TREE")
+    for entry in commands:
+        missing = [flag for flag in TFLM_FLAGS if flag not in entry["command"].split()]
+        assert not missing, f"{entry['file']}: {missing}"

@@ -1,9 +1,12 @@
-"""Cross-compile the validation firmware (validation main + model + test windows) for a target.
+"""Cross-compile the validation firmware (validation main + model) for a target.
 
-Cortex-M: arm-none-eabi-gcc, semihosting (`--specs=rdimon.specs`), the startup file and the
-linker script in firmware_templates/cortexm with the board's memory map passed by --defsym,
-so a model that does not fit is a link error, reported with the sizes. ARM Linux: the cross
-gcc, a static executable (fixed marker addresses for the instruction-count plugin).
+The test windows are not compiled in: the firmware reads them one at a time from
+`test_x.bin` beside it (semihosting file reads on Cortex-M, stdio on ARM Linux), so any test
+set runs on any target. Cortex-M: arm-none-eabi-gcc, semihosting (`--specs=rdimon.specs`),
+the startup file and the linker script in firmware_templates/cortexm with the emulated
+machine's memory map passed by --defsym. Whether the model fits the *board* is judged
+separately, on the model alone (edge_rnn.ontarget.fit). ARM Linux: the cross gcc, a static
+executable (fixed marker addresses for the instruction-count plugin).
 """
 
 from __future__ import annotations
@@ -24,18 +27,28 @@ PROTOCOL_DIR = FIRMWARE_DIR / "protocol"
 WARNINGS = ("-std=c99", "-Wall", "-Wextra")
 HEAP_BYTES = 2 * KIB  # newlib's stdio and float printing allocate a little
 STACK_BYTES = 3 * KIB  # minimum the stack must get; it may grow into any unused RAM
+WINDOWS_FILE = "test_x.bin"  # EDGE_RNN_TEST_FILE in edge_rnn_firmware.h
 _OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
+
+
+class DoesNotFit(EdgeRnnError):
+    """The firmware overflows the emulated machine's memory; `needs` maps region -> bytes."""
+
+    def __init__(self, message: str, needs: dict[str, int]) -> None:
+        super().__init__(message)
+        self.needs = needs
 
 
 @dataclass(frozen=True)
 class Firmware:
     target: Target
     elf: Path  # the executable (bare-metal ELF or Linux binary)
-    samples: int  # test windows compiled in
-    memory: MemoryUse | None  # Cortex-M only
+    samples: int  # test windows in `windows`
+    memory: MemoryUse | None  # the whole validation firmware as linked (Cortex-M only)
+    windows: Path  # raw float32 windows, read at run time from the executable's directory
 
 
-def _sources(model_dir: Path) -> list[Path]:
+def model_sources(model_dir: Path) -> list[Path]:
     if not (model_dir / "edge_rnn_model.h").is_file():
         raise EdgeRnnError(
             f"model directory '{model_dir}' has no edge_rnn_model.h: generate the native C "
@@ -44,43 +57,46 @@ def _sources(model_dir: Path) -> list[Path]:
     return sorted(model_dir.glob("*.c"))
 
 
-def _write_vectors(x: np.ndarray, out_dir: Path) -> Path:
+def write_windows(x: np.ndarray, out_dir: Path) -> Path:
+    """The windows as the firmware reads them: raw little-endian float32, window after window."""
     x = np.ascontiguousarray(x, dtype="<f4")
     if x.ndim != 3 or x.shape[0] == 0:
         raise EdgeRnnError(f"test windows must be shaped (N, T, F) with N >= 1, got {x.shape}")
-    path = out_dir / "test_x.bin"
+    path = out_dir / WINDOWS_FILE
     path.write_bytes(x.tobytes())
     return path
 
 
-def _does_not_fit(target: Target, log: str) -> EdgeRnnError:
-    limits = {"FLASH": target.link_flash_bytes, "RAM": target.link_ram_bytes}
-    parts = []
-    for region, over in _OVERFLOW.findall(log):
-        size = limits.get(region, 0)
-        parts.append(f"{region} needs {size + int(over)} bytes, has {size} (over by {over})")
-    return EdgeRnnError(
-        f"model does not fit target {target.name} ({target.board}; linked for "
-        f"{target.link_flash_bytes // KIB} KiB flash / {target.link_ram_bytes // KIB} KiB RAM, "
-        f"RAM incl. {STACK_BYTES} B stack + {HEAP_BYTES} B heap): {'; '.join(parts)}. "
-        "Use the int8 mode, fewer units, or a target with more memory"
+def _does_not_fit(target: Target, log: str) -> DoesNotFit:
+    emulator = target.emulator
+    limits = {"FLASH": emulator.flash_kib * KIB, "RAM": emulator.ram_kib * KIB}
+    needs = {region: limits.get(region, 0) + int(over) for region, over in _OVERFLOW.findall(log)}
+    parts = [
+        f"{region} needs {size} bytes, has {limits.get(region, 0)}"
+        for region, size in needs.items()
+    ]
+    return DoesNotFit(
+        f"the validation firmware does not fit the emulated {emulator.machine} of target "
+        f"{target.name} ({emulator.flash_kib} KiB flash / {emulator.ram_kib} KiB RAM, RAM incl. "
+        f"{STACK_BYTES} B stack + {HEAP_BYTES} B heap): {'; '.join(parts)}",
+        needs,
     )
 
 
-def _cortexm_link_flags(target: Target, build_dir: Path) -> list[str]:
-    emulator = target.emulator
+def cortexm_link_flags(
+    target: Target, build_dir: Path, memory: dict[str, int], specs: str = "rdimon.specs"
+) -> list[str]:
+    """-nostartfiles, the specs, our linker script and its memory map (--defsym `memory`:
+    __flash_size, __ram_size, __heap_size, __stack_size; origins from the emulator)."""
     symbols = {
-        "__flash_origin": emulator.flash_origin,
-        "__flash_size": target.link_flash_bytes,
-        "__ram_origin": emulator.ram_origin,
-        "__ram_size": target.link_ram_bytes,
-        "__heap_size": HEAP_BYTES,
-        "__stack_size": STACK_BYTES,
+        "__flash_origin": target.emulator.flash_origin,
+        "__ram_origin": target.emulator.ram_origin,
+        **memory,
     }
     defsyms = ",".join(f"--defsym={name}={value:#x}" for name, value in symbols.items())
     return [
         "-nostartfiles",
-        "--specs=rdimon.specs",
+        f"--specs={specs}",
         "-T",
         str(CORTEXM_DIR / "cortexm.ld"),
         f"-Wl,{defsyms},--gc-sections,-Map={build_dir / 'app.map'}",
@@ -100,13 +116,14 @@ def build_firmware(
     """Compile and link the validation firmware running the model in `model_dir` on RAW x.
 
     `model_dir` holds the native model (`*.c`, its headers and `edge_rnn_model.h`);
-    `include_dirs` adds e.g. the native kernel library headers.
+    `include_dirs` adds e.g. the native kernel library headers. Cortex-M firmware is linked
+    for the emulated machine's memory (DoesNotFit when it overflows).
     """
     require_tools(target)
     model_dir, build_dir = Path(model_dir), Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    sources = _sources(model_dir)
-    vectors = _write_vectors(x, build_dir)
+    sources = model_sources(model_dir)
+    windows = write_windows(x, build_dir)
     bare_metal = target.kind == "cortex-m"
     elf = build_dir / ("app.elf" if bare_metal else "app")
     command = [
@@ -117,16 +134,21 @@ def build_firmware(
         *target.cflags,
         "-ffunction-sections",
         "-fdata-sections",
-        f"-DEDGE_RNN_TEST_SAMPLES={x.shape[0]}",
-        f'-DEDGE_RNN_TEST_VECTORS="{vectors}"',
         *(f"-I{d}" for d in (model_dir, *include_dirs, CORTEXM_DIR, PROTOCOL_DIR)),
         *(str(source) for source in sources),
         str(CORTEXM_DIR / "validate_main.c"),
-        str(CORTEXM_DIR / "test_vectors.S"),
     ]
     if bare_metal:
-        command += ["-DEDGE_RNN_BARE_METAL", str(CORTEXM_DIR / "startup.c")]
-        command += _cortexm_link_flags(target, build_dir)
+        command += ["-DEDGE_RNN_BARE_METAL"]
+        command += [str(CORTEXM_DIR / name) for name in ("startup.c", "semihosting.c")]
+        emulator = target.emulator
+        memory = {
+            "__flash_size": emulator.flash_kib * KIB,
+            "__ram_size": emulator.ram_kib * KIB,
+            "__heap_size": HEAP_BYTES,
+            "__stack_size": STACK_BYTES,
+        }
+        command += cortexm_link_flags(target, build_dir, memory)
     else:
         command += ["-static"]  # self-contained: copy it to the board; no lazy binding in counts
     command += ["-lm", "-o", str(elf)]
@@ -138,5 +160,5 @@ def build_firmware(
         raise
     memory = None
     if bare_metal:
-        memory = memory_use(elf, target.emulator.ram_origin, target.link_ram_bytes)
-    return Firmware(target=target, elf=elf, samples=int(x.shape[0]), memory=memory)
+        memory = memory_use(elf, target.emulator.ram_origin, target.emulator.ram_kib * KIB)
+    return Firmware(target=target, elf=elf, samples=int(x.shape[0]), memory=memory, windows=windows)

@@ -3,7 +3,8 @@
 Cortex-M: `qemu-system-arm -M <machine> -cpu <core> ... -semihosting-config
 enable=on,target=native -icount shift=0 -kernel app.elf`; the program's stdout is the
 protocol and QEMU's exit status is the firmware's (faults exit with known codes).
-ARM Linux: `qemu-aarch64 -L <sysroot> app` (or qemu-arm).
+ARM Linux: `qemu-aarch64 -L <sysroot> app` (or qemu-arm). Both run in the firmware's
+directory, where the firmware reads its test windows file.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ EXIT_CODES = {
     122: "BusFault",
     123: "UsageFault (e.g. FPU not enabled or an undefined instruction)",
     124: "unexpected interrupt",
+    125: "no whole test windows read from test_x.bin (semihosting or file I/O failed)",
 }
 
 
@@ -109,7 +111,9 @@ def run_firmware(
         )
         where = f"{firmware.target.name} ({firmware.target.emulator.qemu})"
         try:
-            done = subprocess.run(command, capture_output=True, timeout=timeout_s)
+            done = subprocess.run(
+                command, capture_output=True, timeout=timeout_s, cwd=firmware.windows.parent
+            )
         except FileNotFoundError:
             raise ToolMissing(f"{command[0]} not found") from None
         except subprocess.TimeoutExpired:

@@ -10,12 +10,18 @@ applies:
    were measured on); int8 on `cortex-m4f` (DSP/SMLAD kernels) and `cortex-m0plus` (no FPU,
    no DSP: the portable integer path, and the smallest memory).
 
-Results carry flash/RAM (Cortex-M) and instructions per inference in `memory`/`notes`.
+Cortex-M results judge the model, not the validation firmware: `memory` holds the flash and
+RAM of the model + runtime (the fit probe, edge_rnn.ontarget.fit; RAM includes the measured
+stack), the board's flash and RAM, `fits` (1/0), the whole validation firmware as
+`harness_flash_bytes`/`harness_ram_bytes`, and instructions per inference. A model that does
+not fit the board fails the stage with the sizes and what would fit; one that fits the board
+but not the emulated machine is skipped with that reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -23,6 +29,8 @@ import numpy as np
 
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget import ToolMissing, build_firmware, missing_tools, run_firmware
+from edge_rnn.ontarget.build import DoesNotFit
+from edge_rnn.ontarget.fit import ModelFit, measure_fit
 from edge_rnn.ontarget.toolchain import FIRMWARE_DIR
 from edge_rnn.runtimes.base import (
     Artefact,
@@ -35,7 +43,7 @@ from edge_rnn.runtimes.base import (
     register,
 )
 from edge_rnn.runtimes.device_log import result_from_log
-from edge_rnn.targets import list_targets, load_target
+from edge_rnn.targets import KIB, list_targets, load_target
 
 NATIVE_KERNELS = FIRMWARE_DIR / "native"  # headers of the native kernel library
 DEFAULT_TARGETS = {
@@ -43,6 +51,7 @@ DEFAULT_TARGETS = {
     "int8w": ("cortex-m4f",),
     "int8": ("cortex-m4f", "cortex-m0plus"),
 }
+SMALLER_MODES = {"float32": "int8w or int8", "int8w": "int8"}  # native modes with less flash
 
 
 def selected_targets(artefact: Artefact, options: Mapping[str, Any]) -> tuple[str, ...]:
@@ -83,24 +92,59 @@ class QemuRunner(Runner):
         x = check_input(x, meta, self.name)
         model_dir = artefact.path if artefact.path.is_dir() else artefact.path.parent
         build_dir = ctx.work_dir / f"{artefact.name}-{self.name}"
+        fit = None
         try:
-            firmware = build_firmware(
-                target, model_dir, x, build_dir, include_dirs=(NATIVE_KERNELS,)
-            )
+            if target.kind == "cortex-m":
+                fit = measure_fit(
+                    target, model_dir, build_dir / "fit", include_dirs=(NATIVE_KERNELS,)
+                )
+                _check_fit(fit, artefact)
+            try:
+                firmware = build_firmware(
+                    target, model_dir, x, build_dir, include_dirs=(NATIVE_KERNELS,)
+                )
+            except DoesNotFit as err:
+                assert fit is not None  # only Cortex-M firmware has a memory map
+                raise RunnerSkipped(f"{fit.summary()}, but {err}") from None
             outcome = run_firmware(firmware, timeout_s=ctx.timeout_s)
         except ToolMissing as err:
             raise RunnerSkipped(str(err)) from None
         result = result_from_log(outcome.log, meta, len(x), artefact.entry)
-        if firmware.memory is not None:
+        if fit is not None and firmware.memory is not None:
+            fit = replace(fit, stack_bytes=outcome.stack_bytes)
+            _check_fit(fit, artefact)
+            result.memory.update(fit.as_memory())
             result.memory.update(
-                flash_bytes=firmware.memory.flash_bytes, ram_bytes=firmware.memory.ram_bytes
+                harness_flash_bytes=firmware.memory.flash_bytes,
+                harness_ram_bytes=firmware.memory.ram_bytes,
             )
+            result.notes.append(fit.summary())
         if outcome.stack_bytes is not None:
             result.memory["stack_bytes"] = outcome.stack_bytes
         if outcome.instructions is not None:
             result.memory["instructions_per_inference"] = outcome.instructions.per_inference
         result.notes.append(f"{target.title} on {target.emulator.qemu}: {target.board}")
         return result
+
+
+def _check_fit(fit: ModelFit, artefact: Artefact) -> None:
+    """Fail with the sizes and only advice that can work, when the model does not fit."""
+    if fit.fits:
+        return
+    advice = []
+    if fit.flash_bytes > fit.board_flash_bytes and artefact.quantization in SMALLER_MODES:
+        advice.append(f"the native {SMALLER_MODES[artefact.quantization]} mode (if it converts)")
+    advice.append("fewer units or layers")
+    roomy = [
+        t.name
+        for t in list_targets()
+        if t.kind == "cortex-m"
+        and t.flash_kib * KIB >= fit.flash_bytes
+        and t.ram_kib * KIB >= fit.ram_bytes
+    ]
+    if roomy:
+        advice.append(f"a target with more memory (these sizes fit {', '.join(roomy)})")
+    raise EdgeRnnError(f"artefact '{artefact.name}' {fit.summary()}: use {', or '.join(advice)}")
 
 
 def _register_targets() -> None:

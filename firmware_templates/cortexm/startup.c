@@ -1,5 +1,7 @@
-/* Minimal Cortex-M startup for the edge-rnn validation firmware under QEMU (or a board).
- * Vector table, .data/.bss set-up, FPU enable, faults ending in a semihosting exit code. */
+/* Minimal Cortex-M startup for edge-rnn firmware under QEMU (or a board): vector table,
+ * .data/.bss set-up, FPU enable, C/C++ constructors (__libc_init_array), faults ending in a
+ * semihosting exit code. Enough for C++ code such as TFLite Micro: __dso_handle for
+ * destructors registered with atexit, and the linker script's __exidx_start/__exidx_end. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -7,18 +9,27 @@
 
 extern uint32_t __data_load__, __data_start__, __data_end__, __bss_start__, __bss_end__;
 extern uint32_t __stack_limit__, __stack_top__;
-extern void initialise_monitor_handles(void);
+extern void __libc_init_array(void);
 extern int main(void);
 
+/* Identifies this executable to __cxa_atexit (crtbegin.o defines it; -nostartfiles drops it). */
+void *__dso_handle = 0;
+
 #define STACK_PAINT 0xC5A5C5A5u
+
+uint32_t edge_rnn_semihosting(uint32_t operation, void *block)
+{
+    register uint32_t op __asm__("r0") = operation;
+    register void *arg __asm__("r1") = block;
+    __asm__ volatile("bkpt 0xab" : "+r"(op) : "r"(arg) : "memory");
+    return op;
+}
 
 /* SYS_EXIT_EXTENDED: QEMU exits with `code` as its own exit status. */
 static void semihosting_exit(uint32_t code)
 {
     uint32_t block[2] = {0x20026u /* ADP_Stopped_ApplicationExit */, code};
-    register uint32_t op __asm__("r0") = 0x20u;
-    register uint32_t *arg __asm__("r1") = block;
-    __asm__ volatile("bkpt 0xab" : "+r"(op) : "r"(arg) : "memory");
+    edge_rnn_semihosting(0x20u, block);
     for (;;) {
     }
 }
@@ -44,6 +55,7 @@ void Reset_Handler(void)
     *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
     __asm__ volatile("dsb\n\tisb" ::: "memory");
 #endif
+    __libc_init_array(); /* constructors of file-scope C++ objects (.init_array) */
     exit(main());
 }
 
@@ -56,11 +68,9 @@ __attribute__((section(".vectors"), used)) const vector_t edge_rnn_vectors[16] =
     Default_Handler, Default_Handler, Default_Handler, Default_Handler,
 };
 
-/* -nostartfiles: newlib's exit() still calls these. */
+/* -nostartfiles: __libc_init_array and newlib's exit() still call these. */
 void _init(void) {}
 void _fini(void) {}
-
-void edge_rnn_platform_init(void) { initialise_monitor_handles(); }
 
 void edge_rnn_stack_paint(void)
 {

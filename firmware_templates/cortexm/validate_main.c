@@ -1,28 +1,48 @@
 /* edge-rnn validation main: runs every test window through the model from reset state and
  * prints the line protocol (docs/architecture.md). The same file builds for Cortex-M
- * (EDGE_RNN_BARE_METAL, semihosting or UART), ARM Linux and the host.
+ * (EDGE_RNN_BARE_METAL, semihosting), ARM Linux and the host.
  *
- * Needs: edge_rnn_model.h (the model adapter written by the native backend) and
- * edge_rnn_test_x[] (EDGE_RNN_TEST_SAMPLES windows of T*F raw floats, from test_vectors.S). */
+ * Needs: edge_rnn_model.h (the model adapter written by the native backend). The windows are
+ * streamed from EDGE_RNN_TEST_FILE (edge_rnn_firmware.h), so the firmware is the same for any
+ * test set and only ever holds one window. */
 #include <stdio.h>
 
 #include "edge_rnn_firmware.h"
 #include "edge_rnn_model.h"
 #include "edge_rnn_protocol.h"
 
-#ifndef EDGE_RNN_TEST_SAMPLES
-#error "define EDGE_RNN_TEST_SAMPLES (number of test windows in edge_rnn_test_x)"
-#endif
-
 #define WINDOW_VALUES (EDGE_RNN_TIMESTEPS * EDGE_RNN_FEATURES)
-
-extern const float edge_rnn_test_x[EDGE_RNN_TEST_SAMPLES * WINDOW_VALUES];
 
 static edge_rnn_state_t state;
 static edge_rnn_output_t outputs[EDGE_RNN_OUTPUTS];
+static float window[WINDOW_VALUES];
 
 EDGE_RNN_MARKER void edge_rnn_marker_start(void) { __asm__ volatile("" ::: "memory"); }
 EDGE_RNN_MARKER void edge_rnn_marker_end(void) { __asm__ volatile("" ::: "memory"); }
+
+#ifndef EDGE_RNN_BARE_METAL
+static FILE *windows_file;
+
+long edge_rnn_windows_open(unsigned long window_bytes)
+{
+    long length;
+    windows_file = fopen(EDGE_RNN_TEST_FILE, "rb");
+    if (windows_file == NULL || fseek(windows_file, 0, SEEK_END) != 0) {
+        return -1;
+    }
+    length = ftell(windows_file);
+    if (length < 0 || (unsigned long)length % window_bytes != 0 ||
+        fseek(windows_file, 0, SEEK_SET) != 0) {
+        return -1;
+    }
+    return (long)((unsigned long)length / window_bytes);
+}
+
+int edge_rnn_windows_read(void *buffer, unsigned long bytes)
+{
+    return fread(buffer, 1, bytes, windows_file) == bytes ? 0 : -1;
+}
+#endif
 
 static void print_outputs(edge_rnn_protocol_t *protocol)
 {
@@ -41,11 +61,19 @@ static void print_outputs(edge_rnn_protocol_t *protocol)
 int main(void)
 {
     edge_rnn_protocol_t protocol;
-    unsigned i;
+    long samples, i;
     edge_rnn_platform_init();
-    edge_rnn_protocol_begin(&protocol, EDGE_RNN_MODEL_NAME, EDGE_RNN_TEST_SAMPLES,
+    samples = edge_rnn_windows_open(sizeof window);
+    if (samples <= 0) {
+        fputs("# cannot read whole test windows from " EDGE_RNN_TEST_FILE "\n", stdout);
+        return EDGE_RNN_EXIT_NO_WINDOWS;
+    }
+    edge_rnn_protocol_begin(&protocol, EDGE_RNN_MODEL_NAME, (unsigned)samples,
                             EDGE_RNN_OUTPUTS, EDGE_RNN_OUTPUT_DTYPE);
-    for (i = 0; i < EDGE_RNN_TEST_SAMPLES; ++i) {
+    for (i = 0; i < samples; ++i) {
+        if (edge_rnn_windows_read(window, sizeof window) != 0) {
+            return EDGE_RNN_EXIT_NO_WINDOWS;
+        }
 #ifdef EDGE_RNN_BARE_METAL
         if (i == 0) {
             edge_rnn_stack_paint();
@@ -53,7 +81,7 @@ int main(void)
 #endif
         edge_rnn_reset(&state);
         edge_rnn_marker_start();
-        edge_rnn_run(&state, edge_rnn_test_x + (unsigned long)i * WINDOW_VALUES, outputs);
+        edge_rnn_run(&state, window, outputs);
         edge_rnn_marker_end();
 #ifdef EDGE_RNN_BARE_METAL
         if (i == 0) {

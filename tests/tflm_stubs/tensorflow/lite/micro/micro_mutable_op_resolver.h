@@ -1,5 +1,7 @@
 // Test stub: MicroMutableOpResolver<N> with the Add methods edge-rnn may emit (TFLM's take an
-// optional registration argument with a default; callers pass none).
+// optional registration argument with a default; callers pass none). Like TFLM's, its
+// constructor is user-provided (a file-scope resolver needs a C++ constructor at startup) and
+// its operator delete is private (TF_LITE_REMOVE_VIRTUAL_DELETE).
 #ifndef TFLM_STUB_MUTABLE_OP_RESOLVER_H
 #define TFLM_STUB_MUTABLE_OP_RESOLVER_H
 #include "tensorflow/lite/c/common.h"
@@ -11,6 +13,7 @@ class MicroOpResolver {
 template <unsigned int tOpCount>
 class MicroMutableOpResolver : public MicroOpResolver {
  public:
+  explicit MicroMutableOpResolver() {}
   TfLiteStatus AddAbs();
   TfLiteStatus AddAdd();
   TfLiteStatus AddArgMax();
@@ -73,6 +76,9 @@ class MicroMutableOpResolver : public MicroOpResolver {
   TfLiteStatus AddUnidirectionalSequenceLSTM();
   TfLiteStatus AddUnpack();
   TfLiteStatus AddZerosLike();
+
+ private:
+  void operator delete(void*) {}
 };
 }  // namespace tflite
 #endif
