@@ -296,13 +296,14 @@ class _Builder:
                         "artefact": artefact["name"],
                         "ops": [op for op, _ in project.ops],
                         "arena_bytes": project.arena.recommended_bytes,
+                        "fits_targets": list(project.fits_targets),
                         "output_scale": project.output_scale,
                         "output_zero_point": project.output_zero_point,
                     }
                 )
                 self.log(
                     f"tflm project {ecosystem} for {artefact['name']}: {len(project.ops)} "
-                    f"ops, arena {project.arena.recommended_bytes:,} bytes"
+                    f"ops; {project.fit_summary()}"
                 )
 
     def manifest(self, metadata: dict[str, Any], model_path: Path) -> dict[str, Any]:

@@ -53,6 +53,7 @@ def _tflm(args: argparse.Namespace, _calibration_x) -> list[str]:
         "ops: " + ", ".join(f"{op} ({method})" for op, method in project.ops),
         f"model {project.model_bytes:,} bytes, arena {arena.recommended_bytes:,} bytes "
         f"(smallest working {arena.min_bytes:,} {arena.margin})",
+        project.fit_summary(),
     ]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from edge_rnn.ontarget.build import CORTEXM_DIR, WARNINGS, cortexm_link_flags, model_sources
 from edge_rnn.ontarget.elf import memory_use
 from edge_rnn.ontarget.toolchain import require_tools, run_tool
-from edge_rnn.targets import KIB, Target
+from edge_rnn.targets import KIB, Target, list_targets
 
 PROBE_SPACE = 128 * 1024 * KIB  # link-time flash and RAM of the probe: larger than any board
 
@@ -98,3 +98,14 @@ def measure_fit(
     run_tool(command, f"linking the fit probe for {target.name}")
     used = memory_use(elf, target.emulator.ram_origin, PROBE_SPACE)
     return ModelFit(target=target, flash_bytes=used.flash_bytes, static_ram_bytes=used.ram_bytes)
+
+
+def boards_with_room(flash_bytes: int, ram_bytes: int) -> list[str]:
+    """The Cortex-M targets whose board has this much flash and RAM (a size check only)."""
+    return [
+        target.name
+        for target in list_targets()
+        if target.kind == "cortex-m"
+        and target.flash_kib * KIB >= flash_bytes
+        and target.ram_kib * KIB >= ram_bytes
+    ]

@@ -21,6 +21,7 @@ from edge_rnn.codegen.templates import TEMPLATE_ROOT, render
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.export.inspect import ModelInfo, inspect_file, output_quantization, parse_tflite
 from edge_rnn.fsutil import atomic_output_dir, write_json
+from edge_rnn.ontarget.fit import boards_with_room
 from edge_rnn.tflm.ops import check_runnable, resolver_ops
 
 # edge-rnn's quantization name for a TFLM-runnable model, from its input tensor type.
@@ -79,6 +80,14 @@ class TflmProject:
     output_zero_point: int | None
     files: tuple[Path, ...] = field(default=())
     expected_log: Path | None = None
+    fits_targets: tuple[str, ...] = ()  # Cortex-M boards with room for model bytes + arena
+
+    def fit_summary(self) -> str:
+        """One line on where the project fits (TFLM's own code is not counted: not built here)."""
+        sizes = f"model {self.model_bytes:,} B flash + arena {self.arena.recommended_bytes:,} B RAM"
+        if not self.fits_targets:
+            return f"fits NO edge-rnn Cortex-M board: {sizes}, before TFLM's own code and stack"
+        return f"{sizes} fit {', '.join(self.fits_targets)} (before TFLM's own code and stack)"
 
 
 def _tensor_types(info: ModelInfo, path: Path) -> dict[str, tuple[str, str, str]]:
@@ -177,6 +186,7 @@ def generate_project(
     out_zero = output_quant.get("output_zero_point")
     src_dir, layout = ECOSYSTEMS[ecosystem]
     norm = metadata.get("normalization")
+    fits_targets = tuple(boards_with_room(info.size_bytes, arena.recommended_bytes))
     context = {
         "name": ident,
         "model_name": model_name,
@@ -185,6 +195,7 @@ def generate_project(
         "model_bytes": info.size_bytes,
         "ops": ops,
         "arena": arena,
+        "fits_targets": fits_targets,
         "has_state": _has_variables(path),
         "timesteps": in_shape[1],
         "features": in_shape[2],
@@ -255,6 +266,7 @@ def generate_project(
                 "model_bytes": info.size_bytes,
                 "ops": [op for op, _ in ops],
                 "arena": arena.as_dict(),
+                "fits_targets": list(fits_targets),
                 "has_state": context["has_state"],
                 "output_dtype": types["output"][2],
                 "output_scale": out_scale,
@@ -277,4 +289,5 @@ def generate_project(
         output_zero_point=out_zero,
         files=tuple(out_dir / f for f in files),
         expected_log=out_dir / "expected_log.txt" if windows is not None else None,
+        fits_targets=fits_targets,
     )

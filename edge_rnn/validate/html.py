@@ -39,6 +39,20 @@ def _plots(report: Report) -> list[dict[str, str]]:
         axes[1].set_yticklabels([])
         plots.append({"title": "Error per stage", "png": _png(fig)})
         plt.close(fig)
+    shipped = [r for r in report.deployment.get("rows", []) if r["max_abs"] is not None]
+    if shipped:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for target in sorted({r["target"] for r in shipped}):
+            rows = [r for r in shipped if r["target"] == target]
+            ax.scatter([r["flash_bytes"] for r in rows], [max(r["max_abs"], 1e-12) for r in rows])
+            for row in rows:
+                ax.annotate(f"{row['artefact']} @ {target}", (row["flash_bytes"], row["max_abs"]))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("flash of model + runtime (bytes)")
+        ax.set_ylabel("max abs error vs float")
+        plots.append({"title": "Error against flash (on-target stages)", "png": _png(fig)})
+        plt.close(fig)
     stepped = [s for s in compared if "per_step" in s.details]
     if stepped:
         fig, ax = plt.subplots(figsize=(8, 3.5))

@@ -67,6 +67,13 @@ def stage_remark(stage: StageResult) -> str:
     flips = [note for note in stage.notes if note.startswith("top-1 flips:")]
     if flips:
         return flips[0]
+    if "fits" in stage.memory:
+        memory = stage.memory
+        return (
+            f"{'fits' if memory['fits'] else 'does NOT fit'} board: flash "
+            f"{memory['flash_bytes']:,}/{memory['board_flash_bytes']:,} B, RAM "
+            f"{memory['ram_bytes']:,}/{memory['board_ram_bytes']:,} B"
+        )
     if "arena_recommended_bytes" in stage.memory:
         return (
             f"arena min {stage.memory['arena_min_bytes']} B, "

@@ -28,6 +28,7 @@ from edge_rnn.runtimes.base import (
 from edge_rnn.training.chance import ChanceCheck, check_chance
 from edge_rnn.validate import metrics as m
 from edge_rnn.validate import thresholds as th
+from edge_rnn.validate.deployment import deployment_table, fit_failure
 from edge_rnn.validate.device import device_artefacts
 from edge_rnn.validate.stages import (
     FAILED,
@@ -180,6 +181,9 @@ class _Validation:
             stage.metrics.update(m.lsb_difference(result.raw_outputs, integer_ref.raw_outputs))
             stage.notes.append(f"LSB compared with {runner.integer_reference} on the same file")
         stage.failures = th.check(stage.metrics, stage.thresholds)
+        too_big = fit_failure(stage.memory)
+        if too_big:
+            stage.failures.append(too_big)
         stage.status = FAILED if stage.failures else PASSED
         note = th.flip_note(stage.metrics, stage.thresholds)
         if note:
@@ -328,6 +332,7 @@ def validate_build(
         stages=results,
         environment=environment(),
         arena=arena,
+        deployment=deployment_table(results, allow_skip),
         notes=notes,
         float_model=validation.chance.to_dict() if validation.chance else {},
         class_names=list(meta.class_names),

@@ -49,6 +49,7 @@ class Report:
     stages: list[StageResult]
     environment: dict[str, str]
     arena: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deployment: dict[str, Any] = field(default_factory=dict)  # validate.deployment_table
     notes: list[str] = field(default_factory=list)
     # The float model against the majority class / mean predictor on these windows
     # (edge_rnn.training.chance.ChanceCheck.to_dict); empty without labels.

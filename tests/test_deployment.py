@@ -1,0 +1,85 @@
+"""The deployment table and recommendation from on-target stages, the stage failure of a model
+that does not fit its board, and the table and plot in report.json / report.html."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edge_rnn.validate.deployment import deployment_table, fit_failure
+from edge_rnn.validate.report import write_reports
+from edge_rnn.validate.stages import FAILED, PASSED, Report, StageResult
+
+PICO = {"board_flash_bytes": 2048 * 1024, "board_ram_bytes": 264 * 1024}
+
+
+def _stage(artefact: str, target: str, flash: int, ram: int, status: str = PASSED) -> StageResult:
+    fits = int(flash <= PICO["board_flash_bytes"] and ram <= PICO["board_ram_bytes"])
+    memory = {"flash_bytes": flash, "ram_bytes": ram, **PICO, "fits": fits}
+    memory["instructions_per_inference"] = flash // 10
+    stage = StageResult(
+        f"{artefact}/qemu-{target}", artefact, "native/x", f"qemu-{target}", "native-c", "int8"
+    )
+    stage.status, stage.memory = status, memory
+    stage.metrics = {"max_abs": flash / 1e7, "accuracy": 0.9, "top1_agreement": 0.99}
+    return stage
+
+
+def _stages() -> list[StageResult]:
+    return [
+        _stage("native_float32", "cortex-m0plus", 300_000, 9_000),
+        _stage("native_int8", "cortex-m0plus", 80_000, 3_000),
+        _stage("native_int8w", "cortex-m0plus", 60_000, 4_000, status=FAILED),  # thresholds
+        _stage("native_float32", "cortex-m4f", 3_000_000, 9_000),  # too big for the board
+        StageResult("tflite_int8/tflm", "tflite_int8", "t", "tflm", "tflite", "int8"),
+    ]
+
+
+def test_recommendation_is_the_smallest_artefact_that_fits_and_passed() -> None:
+    table = deployment_table(_stages(), allow_skip=False)
+    assert [(r["artefact"], r["target"]) for r in table["rows"]] == [
+        ("native_float32", "cortex-m0plus"),
+        ("native_int8", "cortex-m0plus"),
+        ("native_int8w", "cortex-m0plus"),
+        ("native_float32", "cortex-m4f"),
+    ]
+    assert table["recommendation"] == {"cortex-m0plus": "native_int8", "cortex-m4f": None}
+    row = table["rows"][1]
+    assert (row["flash_bytes"], row["fits"], row["passed"], row["instructions"]) == (
+        80_000,
+        True,
+        True,
+        8_000,
+    )
+
+
+def test_a_model_that_does_not_fit_its_board_is_a_stage_failure() -> None:
+    assert fit_failure(_stages()[0].memory) is None
+    assert fit_failure({"flash_bytes": 1}) is None  # no verdict: nothing to fail
+    message = fit_failure(_stages()[3].memory)
+    assert message == (
+        "does not fit the board: flash 3,000,000 of 2,097,152 B, RAM 9,000 of 270,336 B "
+        "(model + runtime, RAM incl. stack)"
+    )
+
+
+def test_report_shows_the_table_recommendation_and_error_vs_flash(tmp_path: Path) -> None:
+    stages = _stages()
+    report = Report(
+        "toy",
+        str(tmp_path),
+        "builtin:toy",
+        6,
+        False,
+        stages,
+        {"python": "3"},
+        deployment=deployment_table(stages, allow_skip=False),
+    )
+    json_path, html_path = write_reports(report, tmp_path)
+    saved = json.loads(json_path.read_text())
+    assert saved["deployment"]["recommendation"]["cortex-m0plus"] == "native_int8"
+    html = html_path.read_text()
+    assert html.index('id="deployment"') < html.index("<h2>Stages</h2>")  # at the top
+    assert html.count("<tr class=") >= 4 and "<strong>native_int8</strong>" in html
+    assert "nothing fits and passes" in html and "3,000,000" in html
+    assert "Error against flash (on-target stages)" in html
