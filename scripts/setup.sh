@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up edge-rnn on a fresh Debian/Ubuntu machine with Python 3.10-3.12.
 #   bash scripts/setup.sh          Python packages only (training, conversion, host C, validation)
-#   bash scripts/setup.sh --dev    ... plus test tools
+#   bash scripts/setup.sh --dev    ... plus test tools (pytest, ruff; chromium for the report
+#                                  page test, with apt-get: needs root or sudo)
 #   bash scripts/setup.sh --arm    ... plus ARM cross compilers and QEMU (needs root or sudo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,14 +15,20 @@ for arg in "$@"; do
   esac
 done
 py=${PYTHON:-python3}
+apt_packages=""
 if [ "$arm" = 1 ]; then
+  apt_packages="gcc g++ gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
+    qemu-system-arm qemu-user
+    gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross
+    valgrind clang"
+fi
+[ "$dev" = 1 ] && apt_packages="$apt_packages chromium"
+if [ -n "$apt_packages" ]; then
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
+  # shellcheck disable=SC2086  # one word per package
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    gcc g++ gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib \
-    qemu-system-arm qemu-user \
-    gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
-    valgrind clang >/dev/null
+    $apt_packages >/dev/null
 fi
 extras=""; [ "$dev" = 1 ] && extras="[dev]"
 "$py" -m pip install -q --disable-pip-version-check -e ".${extras}"

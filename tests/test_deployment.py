@@ -1,10 +1,15 @@
 """The deployment table and recommendation from on-target stages, the stage failure of a model
-that does not fit its board, and the table and plot in report.json / report.html."""
+that does not fit its board, and the table and plot in report.json / report.html, loaded in
+headless Chromium."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from edge_rnn.validate.deployment import deployment_table, fit_failure
 from edge_rnn.validate.report import write_reports
@@ -21,7 +26,8 @@ def _stage(artefact: str, target: str, flash: int, ram: int, status: str = PASSE
         f"{artefact}/qemu-{target}", artefact, "native/x", f"qemu-{target}", "native-c", "int8"
     )
     stage.status, stage.memory = status, memory
-    stage.metrics = {"max_abs": flash / 1e7, "accuracy": 0.9, "top1_agreement": 0.99}
+    stage.metrics = {"max_abs": flash / 1e7, "rel_l2": flash / 1e8, "accuracy": 0.9}
+    stage.metrics["top1_agreement"] = 0.99
     return stage
 
 
@@ -83,3 +89,48 @@ def test_report_shows_the_table_recommendation_and_error_vs_flash(tmp_path: Path
     assert html.count("<tr class=") >= 4 and "<strong>native_int8</strong>" in html
     assert "nothing fits and passes" in html and "3,000,000" in html
     assert "Error against flash (on-target stages)" in html
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _chromium(page: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [CHROMIUM or "chromium", "--headless", "--no-sandbox", "--disable-gpu"]
+    command += ["--enable-logging=stderr", "--v=0", *args, page.as_uri()]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+
+
+def _console(log: str) -> list[str]:
+    return [line for line in log.splitlines() if ":CONSOLE" in line]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (bash scripts/setup.sh --dev)")
+def test_report_page_loads_in_headless_chromium(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The real browser parses the table and the plots without a console message; the
+    screenshot stays in pytest's kept temporary directory (report-page*/report.png)."""
+    out = tmp_path_factory.mktemp("report-page")
+    stages = _stages()
+    report = Report(
+        "toy",
+        str(out),
+        "builtin:toy",
+        6,
+        False,
+        stages,
+        {"python": "3"},
+        deployment=deployment_table(stages, allow_skip=False),
+    )
+    _, html_path = write_reports(report, out)
+    dom = _chromium(html_path, "--dump-dom")
+    assert not _console(dom.stderr), _console(dom.stderr)
+    assert 'id="deployment-table"' in dom.stdout and "native_int8" in dom.stdout
+    assert dom.stdout.count('src="data:image/png;base64,') >= 2  # error per stage, vs flash
+    shot = out / "report.png"
+    _chromium(html_path, f"--screenshot={shot}", "--window-size=1280,1600")
+    assert shot.stat().st_size > 20_000
+    # The console check is not vacuous: a page that logs is caught.
+    noisy = out / "noisy.html"
+    noisy.write_text("<html><body><script>console.error('broken')</script></body></html>")
+    assert _console(_chromium(noisy, "--dump-dom").stderr)
