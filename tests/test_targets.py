@@ -82,3 +82,6 @@ def test_targets_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> N
     assert out[0].split()[:6] == ["target", "core", "fpu", "flash", "ram", "default"]
     m4f = next(line for line in out if line.startswith("cortex-m4f "))
     assert "mps2-an386" in m4f and "1 MiB" in m4f and "nRF52840" in m4f
+    m0 = next(line for line in out if line.startswith("cortex-m0plus "))
+    assert m0.split()[3:5] == ["2", "MiB"] and "264 KiB" in m0  # the Pico: fit checks use it
+    assert "-M microbit (256 KiB/16 KiB)" in m0  # only limits the emulated runs

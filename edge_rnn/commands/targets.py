@@ -1,4 +1,7 @@
-"""`edge-rnn targets`: list the board/core profiles in targets/*.toml."""
+"""`edge-rnn targets`: list the board/core profiles in targets/*.toml.
+
+flash and ram are the board's: what fit checks compare a model + runtime with. The emulator
+column adds the emulated machine's own flash/RAM, which only limits what runs under QEMU."""
 
 from __future__ import annotations
 
@@ -15,7 +18,11 @@ def _memory(kib: int) -> str:
 
 def _row(target: Target) -> list[str]:
     emulator = target.emulator
-    where = f"{emulator.qemu} -M {emulator.machine}" if emulator.machine else emulator.qemu
+    where = emulator.qemu
+    if emulator.machine:  # its own memory map: what the validation firmware is linked for
+        where += (
+            f" -M {emulator.machine} ({_memory(emulator.flash_kib)}/{_memory(emulator.ram_kib)})"
+        )
     return [
         target.name,
         target.core,
