@@ -37,6 +37,13 @@ test_fraction = 0.1
 cell = "simple_rnn"
 [train]
 epochs = 1
+[convert]  # what --best rebuilds besides the trial's artefact: nothing
+tflite = []
+onnx = []
+[native]
+quant = []
+[tflm]
+projects = []
 [sweep]
 trials = 6
 workers = 2
@@ -230,6 +237,11 @@ def test_sweep_runs_resumes_marks_failures_and_rebuilds_the_pick(tmp_path: Path)
     assert report["passed"]
     manifest = json.loads((best / "manifest.json").read_text())
     assert [a["name"] for a in manifest["artefacts"]] == ["native_int8w"]
+    chosen = next(r for r in second["trials"] if f"trial {r['number']} rebuilt" in output)
+    assert chosen["feasible"] and chosen["params"]["artefact"] == "native:int8w"
+    accuracy = {s["name"]: s["metrics"].get("accuracy") for s in report["stages"]}
+    assert accuracy["keras/keras"] == chosen["metrics"]["float_accuracy"]  # the trial's model
+    assert accuracy["native_int8w/qemu-cortex-m4f"] == chosen["metrics"]["accuracy"]
 
 
 def _free_port() -> int:

@@ -4,7 +4,9 @@ and rebuild it (same parameters, same seed) as a normal, validated build directo
 Conditions: `<metric><op><number>[k|M]`, comma-separated; metrics `acc`/`accuracy`, `rmse`,
 `flash`, `ram` (bytes: `k` = 1024, `M` = 1024*1024), `instr`/`instructions`, `latency` (ms;
 `k` = 1000). Among the feasible trials meeting every condition the choice is a Pareto-front
-trial when one qualifies, then the best by the objectives in their order.
+trial when one qualifies, then the best by the objectives in their order. The rebuild uses the
+trial's trained model (training is not bit-reproducible across processes) and produces every
+artefact the sweep's build config lists, plus the trial's.
 """
 
 from __future__ import annotations
@@ -105,16 +107,24 @@ def to_toml(data: dict[str, Any], prefix: str = "") -> str:
 
 
 def rebuild(sweep_dir: str | Path, conditions: list[Condition], out: str | Path, **kw: Any) -> Any:
-    """Choose a trial and build it into `out` with validation; returns (record, BuildResult)."""
+    """Choose a trial and build it into `out` (every artefact the sweep's build config asks for
+    plus the trial's, validated); returns (record, config path, BuildResult)."""
     from edge_rnn.api import build
     from edge_rnn.config import load_config
+    from edge_rnn.sweep.space import rebuild_build
 
     sweep_dir = Path(sweep_dir)
     summary = read_json(sweep_dir / "sweep.json", "sweep results")
     record = choose(summary, conditions)
-    data = dict(record["build"])
-    data["validate"] = {**data.get("validate", {}), "enabled": True}
-    config_path = sweep_dir / record["trial_dir"] / "rebuild.toml"
+    trial_dir = sweep_dir / record["trial_dir"]
+    model = trial_dir / "build" / "model" / "model.keras"
+    data = rebuild_build(
+        summary["base_build"],
+        record["params"],
+        record["seed"],
+        str(model.resolve()) if model.is_file() else None,  # else: retrain with the seed
+    )
+    config_path = trial_dir / "rebuild.toml"
     config_path.write_text(
         f"# trial {record['number']} of sweep '{summary['study']}' ({summary['config']})\n"
         + to_toml(data),

@@ -57,6 +57,7 @@ def summarize(records: list[dict[str, Any]], config: SweepConfig) -> dict[str, A
         "constraints": config.constraints,
         "require_validation": config.require_validation,
         "targets": list(config.targets),
+        "base_build": config.build,
         "instructions_source": sources,
         "counts": {
             "trials": len(records),

@@ -124,9 +124,8 @@ def suggest(trial: Any, space: dict[str, Dimension]) -> dict[str, Any]:
     return params
 
 
-def trial_build(base: dict[str, Any], params: dict[str, Any], seed: int) -> dict[str, Any]:
-    """The build config (TOML data) of one trial: the base with the sampled values, only the
-    trial's artefact converted/generated, no TFLite Micro projects, validation by the trial."""
+def with_params(base: dict[str, Any], params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The base build config (TOML data) with the sampled values and the trial's seed."""
     data = copy.deepcopy(base)
     data["seed"] = seed
     for key, value in params.items():
@@ -139,6 +138,13 @@ def trial_build(base: dict[str, Any], params: dict[str, Any], seed: int) -> dict
     elif "layers" in params:  # same width, more or fewer layers
         width = list(model.get("units", [16]))[0]
         model["units"] = [width] * params["layers"]
+    return data
+
+
+def trial_build(base: dict[str, Any], params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The build config of one trial: only the trial's artefact converted/generated, no
+    TFLite Micro projects, validation run by the trial itself."""
+    data = with_params(base, params, seed)
     backend, _, quant = params["artefact"].partition(":")
     data["convert"] = {**data.get("convert", {}), "tflite": [], "onnx": []}
     data["native"] = {"quant": []}
@@ -148,4 +154,23 @@ def trial_build(base: dict[str, Any], params: dict[str, Any], seed: int) -> dict
         data["native"]["quant"] = [quant]
     data["tflm"] = {"projects": [], "quantizations": []}
     data["validate"] = {**data.get("validate", {}), "enabled": False}
+    return data
+
+
+def rebuild_build(
+    base: dict[str, Any], params: dict[str, Any], seed: int, model: str | None
+) -> dict[str, Any]:
+    """The build config rebuilding a trial: every artefact the base config asks for plus the
+    trial's, validation on; `model` (the trial's trained .keras) replaces training when given,
+    so the rebuild answers exactly like the trial that was measured."""
+    data = with_params(base, params, seed)
+    backend, _, quant = params["artefact"].partition(":")
+    section, key = ("convert", "tflite") if backend == "tflite" else ("native", "quant")
+    table = data.setdefault(section, {})
+    defaults = TFLITE_QUANTIZATIONS if backend == "tflite" else NATIVE_QUANTIZATIONS
+    chosen = list(table.get(key, defaults))
+    table[key] = chosen if quant in chosen else [*chosen, quant]
+    if model:
+        data["model"]["path"] = model
+    data["validate"] = {**data.get("validate", {}), "enabled": True}
     return data
