@@ -5,8 +5,8 @@ Conditions: `<metric><op><number>[k|M]`, comma-separated; metrics `acc`/`accurac
 `flash`, `ram` (bytes: `k` = 1024, `M` = 1024*1024), `instr`/`instructions`, `latency` (ms;
 `k` = 1000). Among the feasible trials meeting every condition the choice is a Pareto-front
 trial when one qualifies, then the best by the objectives in their order. The rebuild uses the
-trial's trained model (training is not bit-reproducible across processes) and produces every
-artefact the sweep's build config lists, plus the trial's.
+trial's trained model (a retrain with the same seed outside the sweep is not guaranteed to be
+bit-identical) and produces every artefact the sweep's build config lists, plus the trial's.
 """
 
 from __future__ import annotations
