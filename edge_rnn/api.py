@@ -178,6 +178,7 @@ class _Builder:
         from edge_rnn.export.onnx import convert_onnx
         from edge_rnn.export.tflite import convert_tflite
         from edge_rnn.runtimes.tflm import find_min_arena
+        from edge_rnn.tflm.ops import tflm_refusal
 
         cfg, name = self.config.convert, metadata["name"]
         calibration = self.root / "data" / "calibration.npz"
@@ -211,7 +212,8 @@ class _Builder:
             out.parent.mkdir(exist_ok=True)
             result = run(out)
             arena = None
-            if fmt == "tflite" and quantization in TFLM_QUANTIZATIONS:
+            refusal = tflm_refusal(out) if fmt == "tflite" else None
+            if quantization in TFLM_QUANTIZATIONS and fmt == "tflite" and not refusal:
                 arena = find_min_arena(out)
             carray = write_carray(
                 out, self.root / "carray", quantization=quantization, metadata=metadata, arena=arena
@@ -227,6 +229,8 @@ class _Builder:
             }
             if arena is not None:
                 extra["tflm_arena"] = arena.as_dict()
+            if refusal and quantization in TFLM_QUANTIZATIONS:
+                extra["notes"].append(refusal)
             self.add(f"{fmt}_{quantization}", out, fmt, quantization, **extra)
 
     def native(self, model_path: Path, metadata: dict[str, Any]) -> None:
@@ -271,12 +275,15 @@ class _Builder:
         """TFLite Micro firmware projects for the chosen TFLite artefacts. They embed a few test
         windows of their own, so they are listed under `projects`, not validated as stages."""
         from edge_rnn.tflm import generate_project
+        from edge_rnn.tflm.ops import tflm_refusal
 
         cfg = self.config.tflm
         with np.load(self.root / "data" / "test.npz") as data:
             test_x = data["x"]
         for artefact in [a for a in self.artefacts if a["format"] == "tflite"]:
             if artefact["quantization"] not in cfg.quantizations:
+                continue
+            if tflm_refusal(self.root / artefact["path"]):  # noted on the artefact
                 continue
             for ecosystem in cfg.projects:
                 out = self.root / "tflm" / f"{artefact['quantization']}_{ecosystem}"

@@ -194,6 +194,24 @@ class ReshapeLayer:
         return (self.steps, self.size)
 
 
+@dataclass(frozen=True, eq=False)
+class EmbeddingLayer:
+    """Token id -> row of `embeddings`; only first, so the model's input is one integer id per
+    time step (`Model.token_input`, features == 1)."""
+
+    name: str
+    input_dim: int  # vocabulary size: ids 0..input_dim-1
+    output_dim: int
+    embeddings: np.ndarray  # (input_dim, output_dim)
+
+    @property
+    def output_size(self) -> int:
+        return self.output_dim
+
+    def output_shape(self, steps: int) -> tuple[int, int]:
+        return (steps, self.output_dim)
+
+
 Layer = (
     RecurrentLayer
     | BidirectionalLayer
@@ -204,6 +222,7 @@ Layer = (
     | PoolingLayer
     | GlobalPoolingLayer
     | ReshapeLayer
+    | EmbeddingLayer
 )
 
 
@@ -241,6 +260,11 @@ class Model:
         for layer in self.layers:
             shapes.append(layer.output_shape(shapes[-1][0]))
         return shapes
+
+    @property
+    def token_input(self) -> bool:
+        """True when the input is integer token ids (an Embedding first), not features."""
+        return isinstance(self.layers[0], EmbeddingLayer)
 
     @property
     def sequence_output(self) -> bool:

@@ -30,6 +30,8 @@ class Dataset:
     feature_names: tuple[str, ...]
     source: str = ""  # the spec it was loaded from, e.g. "builtin:gesture" or a file path
     notes: tuple[str, ...] = ()  # what the loader renamed or ignored, for the user to see
+    # "int32": x holds integer token ids (for an Embedding model) as (N, T, 1), never normalized
+    input_dtype: str = "float32"
 
     @property
     def sequence_output(self) -> bool:
@@ -165,6 +167,7 @@ def make_dataset(
     class_names: tuple[str, ...] = (),
     feature_names: tuple[str, ...] = (),
     notes: tuple[str, ...] = (),
+    input_dtype: str = "float32",
 ) -> Dataset:
     """Check shapes, values and labels of both splits and build the `Dataset`.
 
@@ -200,6 +203,7 @@ def make_dataset(
         feature_names=tuple(feature_names),
         source=source,
         notes=notes,
+        input_dtype=input_dtype,
     )
 
 

@@ -86,6 +86,7 @@ def load_npz(path: Path, *, seed: int, test_fraction: float, task: str | None) -
         class_names=class_names,
         feature_names=tuple(_strings(arrays, "feature_names", source)),
         notes=notes,
+        input_dtype="int32" if is_token_ids(arrays.get("x_train", arrays.get("x"))) else "float32",
     )
 
 
@@ -152,8 +153,22 @@ def _x(arrays: dict[str, np.ndarray], key: str, source: str) -> np.ndarray:
     x = arrays[key]
     if x.dtype.kind not in "biuf":
         raise EdgeRnnError(f"{source}: {key} has dtype {x.dtype}; it must hold numbers")
+    if is_token_ids(x):
+        x = token_windows(x, source, key)
     check_windows(x, source, key)
     return x.astype(np.float32)
+
+
+def is_token_ids(x: np.ndarray) -> bool:
+    """(samples, timesteps) integers: one token id per time step, for an Embedding model."""
+    return x.ndim == 2 and x.dtype.kind in "iu"
+
+
+def token_windows(x: np.ndarray, source: str, key: str) -> np.ndarray:
+    """Token ids (N, T) as (N, T, 1) windows; ids are exact in float32 up to 2^24."""
+    if x.size and (x.min() < 0 or x.max() >= 2**24):
+        raise EdgeRnnError(f"{source}: {key} holds token ids outside 0..2^24-1")
+    return x[..., np.newaxis]
 
 
 def _split(

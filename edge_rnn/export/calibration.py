@@ -26,10 +26,13 @@ def load_calibration(path: str | Path, model: ir.Model, *, source: str | None = 
             f"'{model.name}' takes {model.input_shape} (timesteps, features)"
         )
     x = x[:MAX_CALIBRATION_WINDOWS]
+    if model.token_input:
+        return x[..., 0].astype(np.int32)
     return model.normalization.apply(x) if model.normalization else x
 
 
 def representative_windows(x: np.ndarray) -> Iterator[list[np.ndarray]]:
-    """The TFLite converter's representative dataset: one (1, T, F) window at a time."""
+    """The TFLite converter's representative dataset: one (1, T, F) window (token ids:
+    (1, T) int32) at a time."""
     for window in x:
-        yield [window[np.newaxis].astype(np.float32)]
+        yield [window[np.newaxis] if x.dtype == np.int32 else window[np.newaxis].astype(np.float32)]

@@ -44,7 +44,10 @@ def _export_float(model: ir.Model, out: Path) -> None:
     from edge_rnn.export.twins import build_twin
 
     twin = build_twin(model, onnx_route(model).unroll)
-    spec = (tf.TensorSpec((1, *model.input_shape), tf.float32, name="input"),)
+    if model.token_input:
+        spec = (tf.TensorSpec((1, model.timesteps), tf.int32, name="input"),)
+    else:
+        spec = (tf.TensorSpec((1, *model.input_shape), tf.float32, name="input"),)
     try:
         tf2onnx.convert.from_keras(twin, input_signature=spec, opset=OPSET, output_path=str(out))
     except Exception as err:  # tf2onnx raises assorted errors

@@ -96,12 +96,15 @@ def _other(layer: ir.Layer) -> tuple[Any, list[Any]]:
 
 
 def build_twin(model: ir.Model, unroll: frozenset[str] = frozenset()) -> Any:
-    """A tf-keras Sequential with input (1, T, F) computing `model`; `unroll` names the
-    layers to unroll (see `edge_rnn.export.routes`)."""
+    """A tf-keras Sequential with input (1, T, F) (token ids: (1, T) int32) computing `model`;
+    `unroll` names the layers to unroll (see `edge_rnn.export.routes`)."""
     import tf_keras
 
     twin = tf_keras.Sequential(name=model.name)
-    twin.add(tf_keras.Input(shape=model.input_shape, batch_size=1, name="input"))
+    if model.token_input:  # (1, T) int32 token ids
+        twin.add(tf_keras.Input((model.timesteps,), batch_size=1, dtype="int32", name="input"))
+    else:
+        twin.add(tf_keras.Input(shape=model.input_shape, batch_size=1, name="input"))
     weights: list[tuple[Any, list[Any]]] = []
     for layer in model.layers:
         if isinstance(layer, ir.DenseLayer):
@@ -112,6 +115,9 @@ def build_twin(model: ir.Model, unroll: frozenset[str] = frozenset()) -> Any:
                 name=layer.name,
             )
             values = [layer.kernel] + ([layer.bias] if layer.bias is not None else [])
+        elif isinstance(layer, ir.EmbeddingLayer):
+            built = tf_keras.layers.Embedding(layer.input_dim, layer.output_dim, name=layer.name)
+            values = [layer.embeddings]
         elif isinstance(layer, ir.BidirectionalLayer):
             unrolled = layer.name in unroll
             built = tf_keras.layers.Bidirectional(

@@ -35,9 +35,10 @@ INFERENCE_NO_OPS = {
     "InputLayer",
 }
 SUPPORTED = (
-    "SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, TimeDistributed(Dense), "
-    "Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, "
-    "Normalization, Rescaling, BatchNormalization, Activation, ReLU, Softmax, Flatten, Reshape"
+    "Embedding (first), SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, "
+    "TimeDistributed(Dense), Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, "
+    "GlobalAveragePooling1D, Normalization, Rescaling, BatchNormalization, Activation, ReLU, "
+    "Softmax, Flatten, Reshape"
 )
 RECURRENT = (ir.RecurrentLayer, ir.BidirectionalLayer)
 ACTIVATION_CLASSES = ("Activation", "ReLU", "Softmax")
@@ -138,7 +139,7 @@ def load_model_ir(
         if kind in ACTIVATION_CLASSES:
             converted = _activation(layer, layers, shape[1], check)
         else:
-            converted = _convert_layer(layer, *shape, check)
+            converted = _convert_layer(layer, *shape, check, first=not layers)
         if converted is None:
             continue
         if layers and converted is layers[-1]:  # folded into the layer before
@@ -150,7 +151,8 @@ def load_model_ir(
     check.raise_if_any()
 
     task = metadata.get("task") or _guess_task(layers[-1])
-    norm = metadata.get("normalization")
+    # Token ids are never normalized.
+    norm = None if isinstance(layers[0], ir.EmbeddingLayer) else metadata.get("normalization")
     return ir.Model(
         name=c_identifier(name or metadata.get("name") or model.name),
         timesteps=steps,
@@ -176,8 +178,14 @@ def _input_shape(
             model.name, f"{len(shapes)} inputs; edge-rnn needs one (timesteps, features) input"
         )
         check.raise_if_any()
-    if len(shapes) != 3:
-        check.add(model.name, f"input shape {shapes[1:]} is not (timesteps, features)")
+    if len(shapes) == 2 and _first_layer_kind(model) == "Embedding":
+        shapes = (*shapes, 1)  # one token id per time step
+    elif len(shapes) != 3:
+        check.add(
+            model.name,
+            f"input shape {shapes[1:]} is not (timesteps, features); a (timesteps,) input "
+            "of token ids needs an Embedding as the first layer",
+        )
         check.raise_if_any()
     _, steps, features = shapes
     steps = timesteps or steps or fallback
@@ -191,6 +199,11 @@ def _input_shape(
         check.add(model.name, "the number of input features is not fixed")
         check.raise_if_any()
     return int(steps or 0), int(features)  # 0: reported above, raised after the layer pass
+
+
+def _first_layer_kind(model: Any) -> str:
+    kinds = [type(layer).__name__ for layer in model.layers]
+    return next((kind for kind in kinds if kind not in INFERENCE_NO_OPS), "")
 
 
 def _chain(model: Any, check: _Check) -> list[Any]:
@@ -283,7 +296,19 @@ def _dense(layer: Any, input_size: int, sequence: bool, check: _Check) -> ir.Den
     )
 
 
-def _convert_layer(layer: Any, steps: int, size: int, check: _Check) -> ir.Layer | None:
+def _embedding(layer: Any, first: bool, check: _Check) -> ir.EmbeddingLayer:
+    config = layer.get_config()
+    if not first:
+        check.add(layer.name, "Embedding is supported only as the first layer (token id input)")
+    if config.get("mask_zero"):
+        check.add(layer.name, "mask_zero=True is not supported; pad with a Masking layer")
+    table = _weights(layer)[0]
+    return ir.EmbeddingLayer(layer.name, int(table.shape[0]), int(table.shape[1]), table)
+
+
+def _convert_layer(
+    layer: Any, steps: int, size: int, check: _Check, first: bool = False
+) -> ir.Layer | None:
     kind = type(layer).__name__
     sequence = steps > 0
     if kind in KERAS_CELL_CLASSES:
@@ -311,6 +336,8 @@ def _convert_layer(layer: Any, steps: int, size: int, check: _Check) -> ir.Layer
         return ir.BidirectionalLayer(
             layer.name, forward, backward, str(merge_mode), forward.return_sequences
         )
+    if kind == "Embedding":
+        return _embedding(layer, first, check)
     if kind == "Dense":
         return _dense(layer, size, sequence, check)
     if kind == "TimeDistributed" and type(layer.layer).__name__ == "Dense":

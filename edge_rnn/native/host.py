@@ -66,8 +66,9 @@ def compile_host(
 def run_binary(
     binary: Path, x_raw: np.ndarray, *, mode: str = "run", prefix: tuple[str, ...] = ()
 ) -> HostResult:
-    """Feed windows (N, T, F) raw float32 to a compiled host_main; state reset per window."""
-    x = np.ascontiguousarray(x_raw, dtype=np.float32)
+    """Feed windows (N, T, F) raw float32 (token ids: int32) to a compiled host_main; state
+    reset per window."""
+    x = np.ascontiguousarray(x_raw, dtype=np.int32 if x_raw.dtype == np.int32 else np.float32)
     with tempfile.TemporaryDirectory(prefix="edge-rnn-host-") as tmp:
         inp, out = Path(tmp) / "x.f32", Path(tmp) / "y.bin"
         x.tofile(inp)

@@ -58,8 +58,9 @@ def model_sources(model_dir: Path) -> list[Path]:
 
 
 def write_windows(x: np.ndarray, out_dir: Path) -> Path:
-    """The windows as the firmware reads them: raw little-endian float32, window after window."""
-    x = np.ascontiguousarray(x, dtype="<f4")
+    """The windows as the firmware reads them: raw little-endian float32 (token ids: int32),
+    window after window."""
+    x = np.ascontiguousarray(x, dtype="<i4" if x.dtype == np.int32 else "<f4")
     if x.ndim != 3 or x.shape[0] == 0:
         raise EdgeRnnError(f"test windows must be shaped (N, T, F) with N >= 1, got {x.shape}")
     path = out_dir / WINDOWS_FILE

@@ -21,6 +21,8 @@ def quant_params(details: Mapping[str, Any]) -> tuple[float, int] | None:
     """(scale, zero_point) of a per-tensor quantized tensor, None for float tensors."""
     if not np.issubdtype(np.dtype(details["dtype"]), np.integer):
         return None
+    if np.dtype(details["dtype"]) == np.int32 and not details.get("quantization", (0.0, 0))[0]:
+        return None  # token ids: plain integers
     params = details.get("quantization_parameters") or {}
     scales = np.asarray(params.get("scales", []), np.float32).ravel()
     zeros = np.asarray(params.get("zero_points", []), np.int64).ravel()

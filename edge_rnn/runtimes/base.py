@@ -49,6 +49,7 @@ class ModelMeta:
     sequence_output: bool = False
     class_names: tuple[str, ...] = ()
     normalization: Normalization | None = None
+    input_dtype: str = "float32"  # "int32": token ids (x is (N, T, 1) holding integers)
 
     @classmethod
     def from_metadata(cls, md: Any) -> ModelMeta:
@@ -61,11 +62,23 @@ class ModelMeta:
             sequence_output=md.sequence_output,
             class_names=tuple(md.class_names),
             normalization=md.normalization,
+            input_dtype=md.input_dtype,
         )
 
+    @property
+    def token_input(self) -> bool:
+        return self.input_dtype == "int32"
+
     def normalize(self, x: np.ndarray) -> np.ndarray:
+        """What the model graph takes: normalized float windows, or token ids (N, T) int32."""
+        if self.token_input:
+            return np.asarray(x)[..., 0].astype(np.int32)
         x = np.asarray(x, np.float32)
         return self.normalization.apply(x) if self.normalization else x
+
+    def raw_input(self, x: np.ndarray) -> np.ndarray:
+        """What the generated C takes: raw float32 windows, or token ids (N, T, 1) int32."""
+        return np.asarray(x, np.int32 if self.token_input else np.float32)
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,10 @@ def runners_for(
 def check_input(x: np.ndarray, meta: ModelMeta, source: str) -> np.ndarray:
     """RAW windows as float32 (N, T, F) matching the model, or a one-line error."""
     x = np.asarray(x)
+    if meta.token_input and x.ndim == 2 and x.dtype.kind in "iu":
+        x = x[..., np.newaxis]  # token ids as saved by the user: (N, T)
+    if meta.token_input and x.size and (np.any(x != np.round(x)) or x.min() < 0):
+        raise EdgeRnnError(f"{source}: token ids must be integers >= 0")
     if x.ndim != 3 or tuple(x.shape[1:]) != tuple(meta.input_shape):
         raise EdgeRnnError(
             f"{source}: input windows have shape {tuple(x.shape)} but model '{meta.name}' "

@@ -60,7 +60,7 @@ class HostCRunner(Runner):
     order = 50
 
     def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
-        result = _host().run_host_result(_gen_dir(artefact), np.asarray(x, np.float32))
+        result = _host().run_host_result(_gen_dir(artefact), meta.raw_input(x))
         return _result(artefact, result, meta)
 
 
@@ -80,7 +80,7 @@ class HostCStreamRunner(Runner):
             raise RunnerSkipped(f"no <name>_step: {reason}", not_applicable=True)
         with tempfile.TemporaryDirectory(prefix="edge-rnn-stream-", dir=ctx.work_dir) as tmp:
             binary = host.compile_host(_gen_dir(artefact), Path(tmp) / "model")
-            windows = np.asarray(x, np.float32)
+            windows = meta.raw_input(x)
             whole = host.run_binary(binary, windows, mode="run")
             streamed = host.run_binary(binary, windows, mode="step")
         differ = np.flatnonzero(np.any(whole.raw != streamed.raw, axis=-1))

@@ -40,8 +40,11 @@ class OnnxRuntimeRunner(Runner):
                 f"{artefact.path}: ONNX Runtime cannot load this model ({first}): re-export it"
             ) from None
         inp = session.get_inputs()[0]
-        if inp.type != "tensor(float)":
-            raise EdgeRnnError(f"{artefact.path}: input '{inp.name}' is {inp.type}, expected float")
+        expected = "tensor(int32)" if meta.token_input else "tensor(float)"
+        if inp.type != expected:
+            raise EdgeRnnError(
+                f"{artefact.path}: input '{inp.name}' is {inp.type}, expected {expected}"
+            )
         xn = meta.normalize(x)
         # A fixed batch of 1 (as exported from the batch-1 twin) takes one window per run.
         step = 1 if inp.shape and inp.shape[0] == 1 else max(len(xn), 1)

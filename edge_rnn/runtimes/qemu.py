@@ -90,7 +90,7 @@ class QemuRunner(Runner):
         missing = missing_tools(target)
         if missing:
             raise RunnerSkipped(f"needs {', '.join(missing)} (bash scripts/setup.sh --arm)")
-        x = check_input(x, meta, self.name)
+        x = meta.raw_input(check_input(x, meta, self.name))
         model_dir = artefact.path if artefact.path.is_dir() else artefact.path.parent
         build_dir = ctx.work_dir / f"{artefact.name}-{self.name}"
         fit = None

@@ -118,6 +118,11 @@ class TFLMRunner(Runner):
     def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
         if artefact.quantization in NOT_RUNNABLE:
             raise RunnerSkipped(NOT_RUNNABLE[artefact.quantization], not_applicable=True)
+        from edge_rnn.tflm.ops import tflm_refusal
+
+        refusal = tflm_refusal(artefact.path)
+        if refusal:
+            raise RunnerSkipped(refusal, not_applicable=True)
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         stem = ctx.work_dir / f"tflm_{artefact.name}"
         np.savez(f"{stem}_in.npz", x=meta.normalize(x))

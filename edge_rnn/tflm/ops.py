@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.export.inspect import ModelInfo, parse_tflite
+from edge_rnn.export.inspect import ModelInfo, inspect_file, parse_tflite
 
 # TFLite builtin op -> tflite::MicroMutableOpResolver method (TFLM micro_mutable_op_resolver.h).
 OP_METHODS: dict[str, str] = {
@@ -102,6 +102,16 @@ def resolver_ops(info: ModelInfo) -> list[tuple[str, str]]:
     return [(op, OP_METHODS[op]) for op in sorted(info.ops)]
 
 
+def tflm_refusal(path: str | Path) -> str | None:
+    """Why TFLite Micro cannot run this .tflite, or None when it can (a corrupt file raises)."""
+    info = inspect_file(path)
+    try:
+        check_runnable(path, info)
+    except EdgeRnnError as err:
+        return str(err)
+    return None
+
+
 def check_runnable(path: str | Path, info: ModelInfo) -> None:
     """Refuse, naming the reason and the alternative, what TFLite Micro cannot run."""
     from ai_edge_litert import schema_py_generated as schema
@@ -131,6 +141,8 @@ def check_runnable(path: str | Path, info: ModelInfo) -> None:
     for op in main.operators or []:
         code = model.operatorCodes[op.opcodeIndex]
         opname = names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "")
+        if opname == "GATHER" and main.tensors[op.inputs[0]].type == schema.TensorType.INT16:
+            raise refuse("an int16 GATHER (Embedding in int16x8; TFLM gathers float32/int8 only)")
         if opname not in _WEIGHTED or op.inputs is None or len(op.inputs) < 2:
             continue
         act = main.tensors[op.inputs[0]]

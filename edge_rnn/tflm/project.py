@@ -63,6 +63,7 @@ _TYPES = {  # tensor dtype -> (C type, TfLiteTensor data member, protocol dtype)
     "int8": ("int8_t", "int8", "i8"),
     "int16": ("int16_t", "i16", "i16"),
     "float32": ("float", "f", "f32"),
+    "int32": ("int32_t", "i32", "i32"),  # token ids (Embedding models): never quantized
 }
 
 
@@ -120,9 +121,11 @@ def _expected(
     from edge_rnn.runtimes.tflm import ArenaResult, TFLMRunner
 
     norm = metadata.get("normalization")
+    tokens = info.inputs[0].dtype == "int32"
     meta = ModelMeta(
         name=name,
-        input_shape=tuple(info.inputs[0].shape[1:]),  # type: ignore[arg-type]
+        input_shape=(*info.inputs[0].shape[1:], *((1,) if tokens else ())),  # type: ignore[arg-type]
+        input_dtype="int32" if tokens else "float32",
         output_shape=tuple(info.outputs[0].shape[1:]),
         normalization=Normalization(tuple(norm["mean"]), tuple(norm["scale"])) if norm else None,
     )
@@ -168,6 +171,9 @@ def generate_project(
     model_name = str(metadata.get("name") or name or path.stem)
     ident = c_identifier(name or model_name)
     in_shape, out_shape = info.inputs[0].shape, info.outputs[0].shape
+    tokens = info.inputs[0].dtype == "int32"
+    if tokens and len(in_shape) == 2:
+        in_shape = (*in_shape, 1)  # one token id per time step
     if in_shape[0] != 1 or len(in_shape) != 3:
         raise EdgeRnnError(f"{path}: input shape {list(in_shape)}: expected (1, T, F)")
     windows = None
@@ -215,7 +221,9 @@ def generate_project(
             "quantized": bool(info.outputs[0].scale),
         },
         "normalization": norm,
-        "quantization": QUANTIZATION_BY_INPUT.get(info.inputs[0].dtype, info.inputs[0].dtype),
+        "quantization": QUANTIZATION_BY_INPUT.get(
+            (info.outputs[0] if tokens else info.inputs[0]).dtype, info.inputs[0].dtype
+        ),
         "class_names": list(metadata.get("class_names") or []),
         "validation": windows is not None,
         "src_dir": src_dir,

@@ -20,6 +20,7 @@ from edge_rnn.ir import TASKS, Normalization
 if TYPE_CHECKING:
     import keras
 
+INPUT_DTYPES = ("float32", "int32")
 KEYS = (
     "name",
     "task",
@@ -47,9 +48,17 @@ class ModelMetadata:
     feature_names: tuple[str, ...]
     normalization: Normalization | None  # None: the model takes raw input
     evaluation: dict[str, Any] | None = None
+    # "int32": token ids, one per time step (input_shape [T, 1]); optional key, else float32
+    input_dtype: str = "float32"
+
+    @property
+    def token_input(self) -> bool:
+        return self.input_dtype == "int32"
 
     def to_dict(self) -> dict[str, Any]:
         optional = {"evaluation": self.evaluation} if self.evaluation is not None else {}
+        if self.token_input:
+            optional["input_dtype"] = self.input_dtype
         return {
             "name": self.name,
             "task": self.task,
@@ -99,6 +108,7 @@ class ModelMetadata:
                     else None
                 ),
                 evaluation=_evaluation(data.get("evaluation")),
+                input_dtype=str(data.get("input_dtype", "float32")),
             )
         except (TypeError, ValueError, KeyError) as err:
             raise EdgeRnnError(f"model metadata '{path}': malformed field ({err})") from None
@@ -116,6 +126,12 @@ class ModelMetadata:
             problems.append(
                 f"output_shape {list(self.output_shape)} does not fit "
                 f"sequence_output={self.sequence_output}"
+            )
+        if self.input_dtype not in INPUT_DTYPES:
+            problems.append(f"input_dtype '{self.input_dtype}' is not one of {INPUT_DTYPES}")
+        if self.token_input and (features != 1 or self.normalization):
+            problems.append(
+                "token ids (input_dtype int32) need input_shape [T, 1] and no normalization"
             )
         norm = self.normalization
         if norm and not len(norm.mean) == len(norm.scale) == features:
@@ -143,13 +159,17 @@ def metadata_for(
     expected_out: tuple[int, ...] = (dataset.num_outputs,)
     if dataset.sequence_output:
         expected_out = (dataset.timesteps, dataset.num_outputs)
+    if len(input_shape) == 1 and dataset.input_dtype == "int32":
+        input_shape = (*input_shape, 1)  # token ids into an Embedding
     if input_shape[:1] == (None,):  # a variable-length model runs on the data's windows
         input_shape = (dataset.timesteps, *input_shape[1:])
         output_shape = tuple(dataset.timesteps if s is None else s for s in output_shape)
     if input_shape != (dataset.timesteps, dataset.features):
+        hint = " (an Embedding model takes x as (N, T) token ids)" if len(input_shape) == 1 else ""
         raise EdgeRnnError(
             f"{source}: input shape {_shape(input_shape)} does not match the data's windows "
             f"({dataset.timesteps}, {dataset.features}) from {dataset.source or dataset.name}"
+            + hint
         )
     if output_shape != expected_out:
         raise EdgeRnnError(
@@ -167,6 +187,7 @@ def metadata_for(
         feature_names=dataset.feature_names,
         normalization=normalization,
         evaluation=evaluation,
+        input_dtype=dataset.input_dtype,
     )
     meta.check(source)
     return meta
