@@ -33,12 +33,12 @@ def _sensor_windows(n: int, steps: int, features: int, classes: int, seed: int) 
     y = rng.integers(0, classes, n)
     t = np.arange(steps)[None, :, None]
     freq = (1 + y)[:, None, None] * 0.35
-    x = np.sin(freq * t + rng.uniform(0, 6, (n, 1, features))) * 0.8
-    x = x + rng.normal(0, 0.3, (n, steps, features)) + np.linspace(0.0, 9.81, features)
+    x = np.sin(freq * t + rng.uniform(0, 6, (n, 1, features)))
+    x = x + rng.normal(0, 0.2, (n, steps, features)) + np.linspace(0.0, 1.0, features)
     return x.astype(np.float32), y.astype(np.int64)
 
 
-def _fit(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int = 12) -> keras.Model:
+def _fit(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int = 25) -> keras.Model:
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
     model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
     return model
