@@ -30,10 +30,10 @@ def test_class_weights_balance_the_classes() -> None:
 
 def test_plan_scales_with_the_data() -> None:
     big = plan_training(640, 20, 160, None, 1)
-    assert (big.batch_size, big.min_epochs, big.patience, big.learning_rate) == (32, 10, 5, 0.01)
+    assert (big.batch_size, big.min_epochs, big.patience, big.learning_rate) == (32, 20, 5, 0.01)
     assert big.epochs == 75  # 1500 steps at 20 steps per epoch
     small = plan_training(40, 150, 10, np.array([0, 1] * 20), 2)
-    assert (small.batch_size, small.min_epochs, small.patience) == (10, 50, 25)
+    assert (small.batch_size, small.min_epochs, small.patience) == (10, 100, 25)
     assert small.epochs == 200
     assert small.learning_rate == pytest.approx(0.01 * (20 / 150) ** 0.5, rel=1e-3)
     assert small.class_weights == ()
