@@ -16,15 +16,16 @@ from typing import Any
 import numpy as np
 
 from edge_rnn import __version__
-from edge_rnn.config import TFLM_QUANTIZATIONS, BuildConfig
+from edge_rnn.config import BuildConfig
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.fsutil import atomic_output_dir, read_json, sha256_file, shown_as, write_json
+from edge_rnn.fsutil import atomic_output_dir, read_json, shown_as
+from edge_rnn.manifest import Manifest
 
 
 @dataclass(frozen=True)
 class BuildResult:
     out_dir: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     report: Any  # edge_rnn.validate.stages.Report, or None when validation is disabled
 
 
@@ -94,13 +95,10 @@ def calibration_windows(spec: str, *, seed: int = 0, timesteps: int | None = Non
 
 
 class _Builder:
-    """Runs the build stages into `root` and collects manifest entries."""
+    """Prepares the data and the model in `root`, then runs every backend (edge_rnn.backends)."""
 
     def __init__(self, config: BuildConfig, root: Path, log: Callable[[str], None]) -> None:
         self.config, self.root, self.log = config, root, log
-        self.artefacts: list[dict[str, Any]] = []
-        self.skipped: list[dict[str, str]] = []
-        self.projects: list[dict[str, Any]] = []
         self.user_paths: dict[str, str] = {}  # copies in the build -> the user's files
 
     def model(self) -> tuple[Path, dict[str, Any]]:
@@ -160,174 +158,25 @@ class _Builder:
             )
         return model_path, read_json(model_dir / "metadata.json", "model metadata")
 
-    def add(self, name: str, path: Path, fmt: str, quantization: str, **extra: Any) -> None:
-        entry = {
-            "name": name,
-            "path": path.relative_to(self.root).as_posix(),
-            "format": fmt,
-            "quantization": quantization,
-            "size_bytes": path.stat().st_size,
-            "sha256": sha256_file(path),
-            **extra,
-        }
-        self.artefacts.append(entry)
-        self.log(f"{name}: {entry['size_bytes']:,} bytes {extra.get('route', '')}".rstrip())
+    def manifest(
+        self, metadata: dict[str, Any], model_path: Path, shown: dict[str, str]
+    ) -> Manifest:
+        """Run every backend; `shown` maps internal paths to the user's for skip reasons."""
+        from edge_rnn.backends.base import BuildContext, run_backends
 
-    def conversions(self, model_path: Path, metadata: dict[str, Any]) -> None:
-        from edge_rnn.codegen.carray import write_carray
-        from edge_rnn.export.onnx import convert_onnx
-        from edge_rnn.export.tflite import convert_tflite
-        from edge_rnn.runtimes.tflm import find_min_arena
-        from edge_rnn.tflm.ops import tflm_refusal
-
-        cfg, name = self.config.convert, metadata["name"]
-        calibration = self.root / "data" / "calibration.npz"
-        jobs: list[tuple[str, str, Callable[[Path], Any]]] = [
-            (
-                "tflite",
-                q,
-                lambda out, q=q: convert_tflite(
-                    model_path,
-                    q,
-                    out,
-                    metadata=metadata,
-                    calibration=calibration,
-                    route=cfg.route,
-                    timeout=cfg.timeout,
-                ),
-            )
-            for q in cfg.tflite
-        ] + [
-            (
-                "onnx",
-                q,
-                lambda out, q=q: convert_onnx(
-                    model_path, q, out, metadata=metadata, timeout=cfg.timeout
-                ),
-            )
-            for q in cfg.onnx
-        ]
-        for fmt, quantization, run in jobs:
-            out = self.root / fmt / f"{name}_{quantization}.{fmt}"
-            out.parent.mkdir(exist_ok=True)
-            result = run(out)
-            arena = None
-            refusal = tflm_refusal(out) if fmt == "tflite" else None
-            if quantization in TFLM_QUANTIZATIONS and fmt == "tflite" and not refusal:
-                arena = find_min_arena(out)
-            carray = write_carray(
-                out, self.root / "carray", quantization=quantization, metadata=metadata, arena=arena
-            )
-            extra: dict[str, Any] = {
-                "route": result.route,
-                "notes": list(result.notes),
-                "ops": list(result.ops),
-                "carray": {
-                    "header": carray.header.relative_to(self.root).as_posix(),
-                    "source": carray.source.relative_to(self.root).as_posix(),
-                },
-            }
-            if arena is not None:
-                extra["tflm_arena"] = arena.as_dict()
-            if refusal and quantization in TFLM_QUANTIZATIONS:
-                extra["notes"].append(refusal)
-            self.add(f"{fmt}_{quantization}", out, fmt, quantization, **extra)
-
-    def native(self, model_path: Path, metadata: dict[str, Any]) -> None:
-        """Interpreter-free C per numeric mode; a mode the model cannot use is skipped with
-        the reason (e.g. int8 needs bounded recurrent activations), the others still build."""
-        from edge_rnn.frontends.keras import load_model_ir
-        from edge_rnn.native import generate
-
-        model = load_model_ir(model_path, metadata)
-        with np.load(self.root / "data" / "calibration.npz") as data:
-            calibration_x = data["x"]
-        for quant in self.config.native.quant:
-            out = self.root / "native" / quant
-            try:
-                generated = generate(model, out, quant=quant, calibration_x=calibration_x)
-            except EdgeRnnError as err:
-                self.skipped.append({"name": f"native_{quant}", "reason": str(err)})
-                self.log(f"native_{quant}: skipped: {err}")
-                continue
-            files = {f.relative_to(out).as_posix(): sha256_file(f) for f in generated.files}
-            entry = {
-                "name": f"native_{quant}",
-                "path": out.relative_to(self.root).as_posix(),
-                "format": "native-c",
-                "quantization": quant,
-                "files": files,
-                "size_bytes": generated.const_bytes,
-                "ram_bytes": generated.ram_bytes,
-                "streaming": generated.streaming,
-                "no_streaming": generated.no_streaming,
-                "output_dtype": generated.output_dtype,
-            }
-            if generated.output_scale is not None:
-                entry.update(output_scale=generated.output_scale, output_zero_point=0)
-            self.artefacts.append(entry)
-            self.log(
-                f"native_{quant}: {generated.const_bytes:,} bytes of weights, "
-                f"{generated.ram_bytes:,} bytes of RAM"
-            )
-
-    def tflm_projects(self, metadata: dict[str, Any]) -> None:
-        """TFLite Micro firmware projects for the chosen TFLite artefacts. They embed a few test
-        windows of their own, so they are listed under `projects`, not validated as stages."""
-        from edge_rnn.tflm import generate_project
-        from edge_rnn.tflm.ops import tflm_refusal
-
-        cfg = self.config.tflm
-        with np.load(self.root / "data" / "test.npz") as data:
-            test_x = data["x"]
-        for artefact in [a for a in self.artefacts if a["format"] == "tflite"]:
-            if artefact["quantization"] not in cfg.quantizations:
-                continue
-            if tflm_refusal(self.root / artefact["path"]):  # noted on the artefact
-                continue
-            for ecosystem in cfg.projects:
-                out = self.root / "tflm" / f"{artefact['quantization']}_{ecosystem}"
-                project = generate_project(
-                    self.root / artefact["path"],
-                    out,
-                    ecosystem=ecosystem,
-                    metadata=metadata,
-                    test_x=test_x,
-                )
-                self.projects.append(
-                    {
-                        "name": f"tflm_{artefact['quantization']}_{ecosystem}",
-                        "path": out.relative_to(self.root).as_posix(),
-                        "format": "tflm-project",
-                        "ecosystem": ecosystem,
-                        "artefact": artefact["name"],
-                        "ops": [op for op, _ in project.ops],
-                        "arena_bytes": project.arena.recommended_bytes,
-                        "fits_targets": list(project.fits_targets),
-                        "output_scale": project.output_scale,
-                        "output_zero_point": project.output_zero_point,
-                    }
-                )
-                self.log(
-                    f"tflm project {ecosystem} for {artefact['name']}: {len(project.ops)} "
-                    f"ops; {project.fit_summary()}"
-                )
-
-    def manifest(self, metadata: dict[str, Any], model_path: Path) -> dict[str, Any]:
-        manifest = {
-            "edge_rnn_version": __version__,
-            "name": metadata["name"],
-            "config": self.config.source,
-            "model": {
-                "keras": model_path.relative_to(self.root).as_posix(),
-                "metadata": "model/metadata.json",
-            },
-            "data": {"test": "data/test.npz", "calibration": "data/calibration.npz"},
-            "artefacts": self.artefacts,
-            "projects": self.projects,
-            "skipped": self.skipped,
-        }
-        write_json(self.root / "manifest.json", manifest)
+        shown = {**shown, **self.user_paths}
+        ctx = BuildContext(self.root, self.config, model_path, metadata, self.log, shown=shown)
+        produced = run_backends(ctx)
+        manifest = Manifest(
+            name=metadata["name"],
+            edge_rnn_version=__version__,
+            model_keras=model_path.relative_to(self.root).as_posix(),
+            config=self.config.source,
+            artefacts=produced.artefacts,
+            projects=produced.projects,
+            skipped=produced.skipped,
+        )
+        manifest.write(self.root)
         return manifest
 
 
@@ -375,10 +224,7 @@ def build(
         builder = _Builder(config, root, shown_as(log, root, out))
         try:
             model_path, metadata = builder.model()
-            builder.conversions(model_path, metadata)
-            builder.native(model_path, metadata)
-            builder.tflm_projects(metadata)
-            manifest = builder.manifest(metadata, model_path)
+            manifest = builder.manifest(metadata, model_path, {str(root): str(out)})
         except EdgeRnnError as err:  # name the user's model file, not our copy of it
             raise err.with_paths(builder.user_paths) from None
     report = _validate(out, config, log) if config.validate.enabled else None

@@ -15,6 +15,7 @@ import pytest
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.fsutil import sha256_file, write_json
 from edge_rnn.ir import Normalization
+from edge_rnn.manifest import ManifestEntry
 from edge_rnn.ontarget.bundle import write_bundle
 from edge_rnn.protocol import parse_protocol
 from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, get_runner
@@ -120,7 +121,7 @@ def test_board_script_output_equals_litert_runner(build_dir: Path, tmp_path: Pat
     litert = get_runner("litert").run(artefact, x, META, RunContext(work_dir=tmp_path))
     assert np.array_equal(log.outputs, litert.raw_outputs.reshape(5, -1))
     # The board log goes through the validator's device-log runner with bundle.json's scale.
-    device = result_from_log(log, META, 5, entry)
+    device = result_from_log(log, META, 5, ManifestEntry.from_dict(entry, "bundle.json"))
     assert np.array_equal(device.outputs, litert.outputs)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.manifest import ManifestEntry
 from edge_rnn.ontarget import missing_tools
 from edge_rnn.protocol import write_protocol
 from edge_rnn.runtimes.base import (
@@ -78,13 +79,15 @@ def test_device_log_runner_dequantizes_integer_logs(tmp_path: Path) -> None:
     raw = np.array([[-128, 0, 127]] * 6)
     log = tmp_path / "dev.log"
     log.write_text("boot\n" + write_protocol("toy", raw, "i8", {"instructions": 99}))
-    entry = {"output_scale": 0.5, "output_zero_point": -1}
+    entry = ManifestEntry(
+        "device", str(log), "device-log", "int8", output_scale=0.5, output_zero_point=-1
+    )
     artefact = Artefact("device", log, "device-log", "int8", entry)
     result = get_runner("device-log").run(artefact, X, META, RunContext(work_dir=tmp_path))
     assert np.array_equal(result.raw_outputs, raw)
     assert np.allclose(result.outputs[0], [-63.5, 0.5, 64.0])
     assert "instructions=99" in result.notes
-    wrong = Artefact("device", log, "device-log", "int8", {})
+    wrong = Artefact("device", log, "device-log", "int8")
     with pytest.raises(EdgeRnnError, match="need the artefact's output_scale"):
         get_runner("device-log").run(wrong, X, META, RunContext(work_dir=tmp_path))
     with pytest.raises(EdgeRnnError, match="has 6 samples but validation uses 2 windows"):
@@ -92,19 +95,20 @@ def test_device_log_runner_dequantizes_integer_logs(tmp_path: Path) -> None:
 
 
 def test_qemu_target_selection_rules(tmp_path: Path) -> None:
-    def native(quant: str, **entry: object) -> Artefact:
-        return Artefact(f"native_{quant}", tmp_path, "native-c", quant, entry)
+    def native(quant: str, target: tuple[str, ...] = ()) -> Artefact:
+        entry = ManifestEntry(f"native_{quant}", ".", "native-c", quant, target=target)
+        return Artefact.from_entry(entry, tmp_path)
 
     assert selected_targets(native("float32"), {}) == ("cortex-m4f",)
     assert selected_targets(native("int8w"), {}) == ("cortex-m4f",)
     assert selected_targets(native("int8"), {}) == ("cortex-m4f", "cortex-m0plus")
-    assert selected_targets(native("int8", target="cortex-m55"), {}) == ("cortex-m55",)
-    both = native("int8", target=["cortex-m3", "rpi-aarch64"])
+    assert selected_targets(native("int8", target=("cortex-m55",)), {}) == ("cortex-m55",)
+    both = native("int8", target=("cortex-m3", "rpi-aarch64"))
     assert selected_targets(both, {}) == ("cortex-m3", "rpi-aarch64")
     assert selected_targets(both, {"targets": ["cortex-m7"]}) == ("cortex-m7",)
     assert len(selected_targets(native("int8"), {"targets": ["all"]})) == 8
     with pytest.raises(EdgeRnnError, match=r"'native_int8': unknown target cortex-m99; use one"):
-        selected_targets(native("int8", target="cortex-m99"), {})
+        selected_targets(native("int8", target=("cortex-m99",)), {})
     # Not selected by default: no M3 stage for a float32 artefact; asked for, there is one.
     stages = {runner.name for runner in runners_for(native("float32"))}
     assert "qemu-cortex-m3" not in stages and "qemu-cortex-m4f" in stages

@@ -10,6 +10,7 @@ import pytest
 
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.frontends.keras import load_model_ir
+from edge_rnn.manifest import ManifestEntry
 from edge_rnn.native import generate, host
 from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, RunnerSkipped, get_runner
 
@@ -21,7 +22,8 @@ def _native(tmp_path: Path, recurrent: keras.layers.Layer, quant: str) -> Artefa
     model = keras.Sequential([keras.Input((STEPS, FEATURES)), recurrent, keras.layers.Dense(2)])
     x = np.random.default_rng(0).normal(size=(32, STEPS, FEATURES)).astype(np.float32)
     gen = generate(load_model_ir(model), tmp_path / quant, quant=quant, calibration_x=x)
-    return Artefact(f"native_{quant}", gen.out_dir, "native-c", quant, {"streaming": gen.streaming})
+    entry = ManifestEntry(f"native_{quant}", ".", "native-c", quant, streaming=gen.streaming)
+    return Artefact(f"native_{quant}", gen.out_dir, "native-c", quant, entry)
 
 
 def _meta() -> ModelMeta:
@@ -42,7 +44,7 @@ def test_step_equals_run(tmp_path: Path, quant: str) -> None:
 
 def test_bidirectional_has_no_streaming(tmp_path: Path) -> None:
     artefact = _native(tmp_path, keras.layers.Bidirectional(keras.layers.LSTM(3)), "float32")
-    assert artefact.entry["streaming"] is False
+    assert artefact.manifest_entry.streaming is False
     with pytest.raises(RunnerSkipped) as skipped:
         get_runner("host_c_stream").run(artefact, _windows(), _meta(), RunContext(tmp_path))
     assert skipped.value.not_applicable

@@ -150,3 +150,40 @@ def test_unknown_selector_is_noted(build: Path) -> None:
         write=False,
     )
     assert any("tflite_int9" in note for note in report.notes)
+
+
+def test_edited_generated_c_and_unbuilt_artefacts_are_reported(build: Path) -> None:
+    """Native entries carry per-file sha256: a hand-edited generated .c fails its stages; the
+    manifest's skipped artefacts appear in the report with their reasons."""
+    from edge_rnn.frontends.keras import load_model_ir
+    from edge_rnn.fsutil import sha256_file
+    from edge_rnn.manifest import NOT_APPLICABLE, SKIPPED, Manifest, ManifestEntry, SkippedEntry
+    from edge_rnn.native import generate
+
+    manifest = Manifest.read(build)
+    model = load_model_ir(
+        build / manifest.model_keras, read_json(build / manifest.model_metadata, "md")
+    )
+    out = build / "native" / "float32"
+    generated = generate(model, out, quant="float32")
+    files = {f.relative_to(out).as_posix(): sha256_file(f) for f in generated.files}
+    manifest.artefacts.append(
+        ManifestEntry("native_float32", "native/float32", "native-c", "float32", files=files)
+    )
+    manifest.skipped += [
+        SkippedEntry("native_int8", "int8 needs bounded activations", NOT_APPLICABLE),
+        SkippedEntry("onnx_int8", "conversion crashed (SIGSEGV)", SKIPPED, "onnx", "int8"),
+    ]
+    manifest.write(build)
+    selected = ["native_float32/host_c", "native_int8", "onnx_int8"]
+    stages = _stages(validate_build(build, stages=selected, write=False, echo=False))
+    assert stages["native_float32/host_c"].status == "passed"
+    assert stages["native_int8/build"].status == "not applicable"
+    assert stages["onnx_int8/build"].status == "skipped"
+    assert "SIGSEGV" in stages["onnx_int8/build"].reason
+
+    source = next(out / n for n in sorted(files) if n.endswith(".c") and not n.startswith("ern_"))
+    source.write_text(source.read_text() + "\n/* edited */\n")
+    stages = _stages(validate_build(build, stages=selected, write=False, echo=False))
+    assert stages["native_float32/host_c"].status == "failed"
+    assert "changed since the build" in stages["native_float32/host_c"].reason

@@ -23,5 +23,5 @@ def run(args: argparse.Namespace) -> int:
     from edge_rnn.config import load_config
 
     result = build(load_config(args.config), args.out, overwrite=args.force)
-    print(f"build written to {result.out_dir} ({len(result.manifest['artefacts'])} artefacts)")
+    print(f"build written to {result.out_dir} ({len(result.manifest.artefacts)} artefacts)")
     return 0

@@ -23,6 +23,7 @@ import numpy as np
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.export.inspect import inspect_file, output_quantization
 from edge_rnn.fsutil import atomic_output_dir, read_json, sha256_file, write_json
+from edge_rnn.manifest import Manifest, ManifestEntry
 from edge_rnn.ontarget.toolchain import FIRMWARE_DIR
 
 BOARD_SCRIPT = FIRMWARE_DIR / "linux" / "run_on_board.py"
@@ -39,24 +40,22 @@ class Bundle:
 
 
 def _from_build_dir(build_dir: Path, names: Sequence[str] | None) -> tuple[list, dict, Any]:
-    manifest = read_json(build_dir / "manifest.json", "build manifest")
-    model_md = manifest.get("model", {}).get("metadata", "model/metadata.json")
-    metadata = read_json(build_dir / model_md, "model metadata")
-    test = build_dir / manifest.get("data", {}).get("test", "data/test.npz")
+    manifest = Manifest.read(build_dir)
+    metadata = read_json(build_dir / manifest.model_metadata, "model metadata")
+    test = build_dir / manifest.data_test
     if not test.is_file():
         raise EdgeRnnError(f"test windows '{test}' not found: rebuild '{build_dir}'")
     with np.load(test) as data:
         x = data["x"]
     entries = []
-    for entry in manifest.get("artefacts", []):
-        if entry.get("format") not in BUNDLE_FORMATS.values():
+    for entry in manifest.artefacts:
+        if entry.format not in BUNDLE_FORMATS.values() or (names and entry.name not in names):
             continue
-        if names and entry["name"] not in names:
-            continue
-        path, expected = build_dir / entry["path"], entry.get("sha256")
-        if not path.is_file() or (expected and sha256_file(path) != expected):
-            raise EdgeRnnError(f"artefact '{path}' is missing or changed since the build: rebuild")
-        entries.append((entry["name"], path, entry["format"], entry.get("quantization", "")))
+        path = entry.resolve(build_dir)
+        problem = entry.integrity_problem(path)
+        if problem:
+            raise EdgeRnnError(problem)
+        entries.append((entry.name, path, entry.format, entry.quantization))
     return entries, metadata, x
 
 
@@ -102,16 +101,11 @@ def write_bundle(
         (tmp / "models").mkdir()
         for name, path, fmt, quant in entries:
             shutil.copyfile(path, tmp / "models" / path.name)
-            entry = {
-                "name": name,
-                "path": f"models/{path.name}",
-                "format": fmt,
-                "quantization": quant,
-                "sha256": sha256_file(path),
-            }
-            if fmt == "tflite":
-                entry.update(output_quantization(inspect_file(path)))
-            artefacts.append(entry)
+            quantized = output_quantization(inspect_file(path)) if fmt == "tflite" else {}
+            entry = ManifestEntry(
+                name, f"models/{path.name}", fmt, quant, sha256=sha256_file(path), **quantized
+            )
+            artefacts.append(entry.to_dict())
         np.save(tmp / "test_x.npy", x)
         (tmp / "test_x.f32").write_bytes(x.tobytes())
         shutil.copyfile(BOARD_SCRIPT, tmp / BOARD_SCRIPT.name)

@@ -36,6 +36,7 @@ import numpy as np
 
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ir import Normalization
+from edge_rnn.manifest import ManifestEntry
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,20 @@ class Artefact:
 
     name: str
     path: Path
-    format: str  # tflite | onnx | native-c | tflm-project | keras
+    format: str  # tflite | onnx | native-c | tflm-project | keras | device-log
     quantization: str
-    entry: Mapping[str, Any] = field(default_factory=dict)  # the raw manifest entry
+    entry: ManifestEntry | None = None  # None: a file given directly, not from a manifest
+
+    @classmethod
+    def from_entry(cls, entry: ManifestEntry, build_dir: Path) -> Artefact:
+        return cls(entry.name, entry.resolve(build_dir), entry.format, entry.quantization, entry)
+
+    @property
+    def manifest_entry(self) -> ManifestEntry:
+        """The manifest entry, or one describing just the file for a file given directly."""
+        if self.entry is not None:
+            return self.entry
+        return ManifestEntry(self.name, self.path.as_posix(), self.format, self.quantization)
 
 
 @dataclass

@@ -8,12 +8,10 @@ Integer logs (`i8`/`i16`) are dequantized with the manifest entry's `output_scal
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.manifest import ManifestEntry
 from edge_rnn.protocol import ProtocolLog, read_protocol
 from edge_rnn.runtimes.base import (
     Artefact,
@@ -28,7 +26,7 @@ from edge_rnn.runtimes.base import (
 
 
 def result_from_log(
-    log: ProtocolLog, meta: ModelMeta, windows: int, entry: Mapping[str, Any]
+    log: ProtocolLog, meta: ModelMeta, windows: int, entry: ManifestEntry
 ) -> RunResult:
     """Turn a checked protocol log into a RunResult for `windows` input windows."""
     if log.samples != windows:
@@ -42,12 +40,12 @@ def result_from_log(
     if log.dtype == "f32":
         outputs = shape_outputs(log.outputs.astype(np.float32), meta, log.source)
         return RunResult(outputs=outputs, notes=notes)
-    if "output_scale" not in entry:
+    if entry.output_scale is None:
         raise EdgeRnnError(
             f"{log.source}: integer ({log.dtype}) outputs need the artefact's output_scale and "
             "output_zero_point in the manifest"
         )
-    scale, zero_point = float(entry["output_scale"]), int(entry.get("output_zero_point", 0))
+    scale, zero_point = entry.output_scale, entry.output_zero_point or 0
     raw = shape_outputs(log.outputs, meta, log.source)
     return RunResult(
         outputs=dequantize(raw, scale, zero_point),
@@ -65,4 +63,4 @@ class DeviceLogRunner(Runner):
     order = 900
 
     def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
-        return result_from_log(read_protocol(artefact.path), meta, len(x), artefact.entry)
+        return result_from_log(read_protocol(artefact.path), meta, len(x), artefact.manifest_entry)

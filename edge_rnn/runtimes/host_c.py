@@ -72,8 +72,8 @@ class HostCStreamRunner(Runner):
 
     def run(self, artefact: Artefact, x: np.ndarray, meta: ModelMeta, ctx: RunContext) -> RunResult:
         host = _host()
-        if not artefact.entry.get("streaming", True):
-            reason = artefact.entry.get("no_streaming") or (
+        if artefact.manifest_entry.streaming is False:
+            reason = artefact.manifest_entry.details.get("no_streaming") or (
                 "the model has backward (go_backwards/Bidirectional) layers, which need the "
                 "whole window"
             )

@@ -58,7 +58,7 @@ SMALLER_MODES = {"float32": "int8w or int8", "int8w": "int8"}  # native modes wi
 def selected_targets(artefact: Artefact, options: Mapping[str, Any]) -> tuple[str, ...]:
     """The target names that run this artefact (rules in the module docstring)."""
     known = tuple(target.name for target in list_targets())
-    chosen = options.get("targets") or artefact.entry.get("target")
+    chosen = options.get("targets") or artefact.manifest_entry.target
     if not chosen:
         return DEFAULT_TARGETS.get(artefact.quantization, ())
     names = (chosen,) if isinstance(chosen, str) else tuple(chosen)
@@ -111,7 +111,7 @@ class QemuRunner(Runner):
             outcome = run_firmware(firmware, timeout_s=ctx.timeout_s)
         except ToolMissing as err:
             raise RunnerSkipped(str(err)) from None
-        result = result_from_log(outcome.log, meta, len(x), artefact.entry)
+        result = result_from_log(outcome.log, meta, len(x), artefact.manifest_entry)
         if fit is not None and firmware.memory is not None:
             fit = replace(fit, stack_bytes=outcome.stack_bytes)
             result.memory.update(fit.as_memory())  # the validator fails the stage on fits=0

@@ -9,16 +9,19 @@ artefact.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.manifest import ManifestEntry
 from edge_rnn.runtimes.base import Artefact
 
 
 def _output_quantization(artefact: Artefact) -> dict[str, Any]:
-    if artefact.format != "tflite" or "output_scale" in artefact.entry:
-        return {}
+    entry = artefact.manifest_entry
+    if artefact.format != "tflite" or entry.output_scale is not None:
+        return {"output_scale": entry.output_scale, "output_zero_point": entry.output_zero_point}
     from edge_rnn.export.inspect import inspect_file, output_quantization
 
     return output_quantization(inspect_file(artefact.path))
@@ -41,13 +44,10 @@ def device_artefacts(
         path = Path(log)
         if not path.is_file():
             raise EdgeRnnError(f"device log '{path}' not found")
-        entry: dict[str, Any] = {}
-        quantization = "float32"
-        if source is not None:
-            entry = {**source.entry, **_output_quantization(source)}
-            entry.pop("sha256", None)  # that hash is the artefact's, not the log's
-            quantization = source.quantization
         suffix = f"_{index + 1}" if len(logs) > 1 else ""
         name = f"device_{source.name if source else 'log'}{suffix}"
-        found.append(Artefact(name, path, "device-log", quantization, entry))
+        entry = ManifestEntry(name, path.as_posix(), "device-log", "float32")
+        if source is not None:  # the artefact's quantization, not its hashes (those are its own)
+            entry = replace(entry, quantization=source.quantization, **_output_quantization(source))
+        found.append(Artefact(name, path, "device-log", entry.quantization, entry))
     return found

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.fsutil import read_json, sha256_file
+from edge_rnn.manifest import Manifest, SkippedEntry
 from edge_rnn.runtimes.base import (
     Artefact,
     ModelMeta,
@@ -107,34 +107,12 @@ def _labels(y: Any, x: np.ndarray, meta: ModelMeta, source: str) -> np.ndarray |
     return y
 
 
-def _artefacts(build_dir: Path, manifest: dict[str, Any]) -> list[Artefact]:
-    found = []
-    for i, entry in enumerate(manifest.get("artefacts", [])):
-        try:
-            found.append(
-                Artefact(
-                    str(entry["name"]),
-                    build_dir / entry["path"],
-                    str(entry["format"]),
-                    str(entry.get("quantization", "")),
-                    entry,
-                )
-            )
-        except (KeyError, TypeError):
-            raise EdgeRnnError(
-                f"{build_dir / 'manifest.json'}: artefacts[{i}] needs name, path and format"
-            ) from None
-    return found
-
-
-def _integrity(artefact: Artefact) -> str:
-    """'' when the artefact is present and unchanged, else the reason its stages fail."""
-    if not artefact.path.exists():
-        return f"artefact '{artefact.path}' is missing: rebuild"
-    expected = artefact.entry.get("sha256")  # directories (generated C) carry no file hash
-    if expected and artefact.path.is_file() and sha256_file(artefact.path) != expected:
-        return f"artefact '{artefact.path}' changed since the build (sha256 mismatch): rebuild"
-    return ""
+def _not_built(skipped: SkippedEntry) -> tuple[StageResult, th.StageKey]:
+    """A stage for an artefact the build could not produce (the manifest says why)."""
+    name, fmt, quant = skipped.name, skipped.format, skipped.quantization
+    stage = StageResult(f"{name}/build", name, "", "build", fmt, quant)
+    stage.status, stage.reason = skipped.status, skipped.reason
+    return stage, th.StageKey(stage.name, name, "build", fmt, quant)
 
 
 def _selected(key: th.StageKey, stages: Sequence[str] | None) -> bool:
@@ -269,22 +247,15 @@ def validate_build(
     from edge_rnn.training.metadata import ModelMetadata
 
     build_dir = Path(build_dir)
-    manifest = read_json(build_dir / "manifest.json", "build manifest")
-    try:
-        model_entry = manifest["model"]
-        keras_path = build_dir / model_entry["keras"]
-        meta_path = build_dir / model_entry["metadata"]
-    except (KeyError, TypeError):
-        raise EdgeRnnError(
-            f"{build_dir / 'manifest.json'}: needs model.keras and model.metadata paths"
-        ) from None
-    meta = ModelMeta.from_metadata(ModelMetadata.read(meta_path))
+    manifest = Manifest.read(build_dir)
+    keras_path = build_dir / manifest.model_keras
+    meta = ModelMeta.from_metadata(ModelMetadata.read(build_dir / manifest.model_metadata))
     x, labels, source = load_windows(build_dir, data, meta)
     overrides = list(thresholds or ())
     reference = Artefact("keras", keras_path, "keras", "float32")
     plan = [(reference, runners_for(reference)[0])]
     notes = []
-    artefacts = _artefacts(build_dir, manifest)
+    artefacts = [Artefact.from_entry(entry, build_dir) for entry in manifest.artefacts]
     artefacts += device_artefacts(device_logs, device_artefact, artefacts)
     options = {"targets": list(targets)} if targets else {}
     for artefact in artefacts:
@@ -305,13 +276,19 @@ def validate_build(
             keys.append(key)
             if not is_reference:
                 stage.thresholds = th.thresholds_for(key, overrides)
-            problem = "" if is_reference else _integrity(artefact)
+            problem = (
+                "" if is_reference else artefact.manifest_entry.integrity_problem(artefact.path)
+            )
             if problem:
                 stage.reason = problem
             elif not is_reference and validation.reference is None:
                 stage.reason = "the float reference did not run"
             else:
                 validation.run_stage(stage, artefact, runner)
+            results.append(stage)
+    for skipped in manifest.skipped:
+        stage, key = _not_built(skipped)
+        if _selected(key, stages):
             results.append(stage)
     notes.extend(
         f"threshold override {o.source} matched no stage" for o in th.unused(overrides, keys)
