@@ -16,55 +16,54 @@ from typing import Any
 import numpy as np
 
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.fsutil import read_json
+from edge_rnn.manifest import Manifest, ManifestEntry
 from edge_rnn.sweep.config import CONSTRAINTS, SweepConfig
 from edge_rnn.targets import load_target
 
 HOST_PROXY = "host x86-64 instructions (valgrind callgrind; QEMU absent)"
 
 
-def _artefact_entry(manifest: dict[str, Any], name: str) -> dict[str, Any]:
-    for entry in manifest["artefacts"]:
-        if entry["name"] == name:
+def _artefact_entry(manifest: Manifest, name: str) -> ManifestEntry:
+    for entry in manifest.artefacts:
+        if entry.name == name:
             return entry
-    for skipped in manifest.get("skipped", []):
-        if skipped["name"] == name:
-            raise EdgeRnnError(f"{name} could not be built: {skipped['reason']}")
+    for skipped in manifest.skipped:
+        if skipped.name == name:
+            raise EdgeRnnError(f"{name} could not be built: {skipped.reason}")
     raise EdgeRnnError(f"the build produced no artefact {name}")
 
 
 def _instructions(
-    build_dir: Path, entry: dict[str, Any], report: Any, target: str, proxy: dict[str, int]
+    build_dir: Path, entry: ManifestEntry, report: Any, target: str, proxy: dict[str, int]
 ) -> tuple[int | None, str]:
     for stage in report.stages:
-        if stage.name == f"{entry['name']}/qemu-{target}":
+        if stage.name == f"{entry.name}/qemu-{target}":
             count = stage.memory.get("instructions_per_inference")
             if count:
                 return int(count), f"QEMU {target} (icount plugin)"
-    if entry["format"] != "native-c":
+    if entry.format != "native-c":
         return None, "not measured (TFLite Micro cannot be compiled here)"
     if "count" not in proxy:  # one count serves every target
         from edge_rnn.native.host import host_instructions
 
         with np.load(build_dir / "data" / "test.npz") as data:
-            proxy["count"] = host_instructions(build_dir / entry["path"], data["x"][:1])
+            proxy["count"] = host_instructions(entry.resolve(build_dir), data["x"][:1])
     return proxy["count"], HOST_PROXY
 
 
-def _footprint(build_dir: Path, entry: dict[str, Any], target: Any) -> tuple[int, int | None]:
-    if entry["format"] == "native-c":
+def _footprint(build_dir: Path, entry: ManifestEntry, target: Any) -> tuple[int, int | None]:
+    if entry.format == "native-c":
         from edge_rnn.ontarget.footprint import model_footprint
 
-        use = model_footprint(target, build_dir / entry["path"])
+        use = model_footprint(target, entry.resolve(build_dir))
         return use.flash_bytes, use.ram_bytes
-    arena = entry.get("tflm_arena", {}).get("recommended_bytes")
-    return int(entry["size_bytes"]), int(arena) if arena else None
+    arena = entry.details.get("tflm_arena", {}).get("recommended_bytes")
+    return int(entry.size_bytes or 0), int(arena) if arena else None
 
 
 def measure(build_dir: Path, report: Any, artefact: str, targets: tuple[str, ...]) -> dict:
     """The metrics of one trial (primary target = first of `targets`)."""
-    manifest = read_json(build_dir / "manifest.json", "build manifest")
-    entry = _artefact_entry(manifest, artefact)
+    entry = _artefact_entry(Manifest.read(build_dir), artefact)
     stages = [s for s in report.stages if s.artefact == artefact]
     reference = next(s for s in report.stages if s.status == "reference")
     accuracies = [s.metrics["accuracy"] for s in stages if "accuracy" in s.metrics]
@@ -90,7 +89,7 @@ def measure(build_dir: Path, report: Any, artefact: str, targets: tuple[str, ...
         "accuracy": min(accuracies) if accuracies else None,
         "float_accuracy": reference.metrics.get("accuracy"),
         "rmse": max(rmses) if rmses else None,
-        "weights_bytes": int(entry["size_bytes"]),
+        "weights_bytes": int(entry.size_bytes or 0),
         **{k: v for k, v in primary.items() if k != "clock_mhz"},
         "targets": per_target,
     }
