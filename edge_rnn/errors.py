@@ -26,6 +26,11 @@ class EdgeRnnError(Exception):
         return type(self)(message, exit_code=self.exit_code)
 
 
+class ToolCrashed(EdgeRnnError):
+    """A tool we drive (converter, interpreter) crashed or timed out: not a refusal of the
+    model, so the artefact should have been produced (a build records it as skipped)."""
+
+
 class Terminated(BaseException):
     """SIGTERM arrived: unwinds like Ctrl-C so temporary directories and children are removed."""
 

@@ -15,14 +15,13 @@ from edge_rnn.backends.base import (
     Backend,
     BuildContext,
     Job,
-    NotApplicable,
     load_backends,
     register,
     run_backends,
 )
 from edge_rnn.cli import main
 from edge_rnn.config import BuildConfig, ConvertConfig, NativeConfig, TflmConfig
-from edge_rnn.errors import EdgeRnnError
+from edge_rnn.errors import EdgeRnnError, ToolCrashed
 from edge_rnn.manifest import ManifestEntry
 
 
@@ -42,7 +41,7 @@ class _Broken(Backend):
     def produce(self, job: Job, ctx: BuildContext) -> list[ManifestEntry]:
         (ctx.root / "broken").mkdir()
         (ctx.root / "broken" / "half.bin").write_bytes(b"\0")
-        raise EdgeRnnError("the converter crashed (SIGSEGV)")
+        raise ToolCrashed("the converter crashed (SIGSEGV)")
 
 
 @pytest.fixture()
@@ -117,7 +116,7 @@ class _Picky(Backend):
     def produce(self, job: Job, ctx: BuildContext) -> list[ManifestEntry]:
         (ctx.root / job.outputs[0]).write_bytes(b"x")
         if job.quantization == "b":
-            raise NotApplicable("int8 needs bounded activations")
+            raise EdgeRnnError("int8 needs bounded activations")
         raise KeyError("units")
 
 

@@ -10,8 +10,9 @@ How to add a backend (no other file changes needed):
      applicable); `produce(job, ctx)`: write the files under `ctx.root`, return manifest entries
      (an entry named like an existing one replaces it: how carray annotates a conversion);
   4. decorate the class with `@register`; keep heavy imports inside the methods.
-A job that raises is recorded as skipped with its one-line reason (`NotApplicable`: not
-applicable), its files are removed, and the build goes on: one artefact never aborts a build.
+A job that raises is recorded with its one-line reason and its files are removed; the build goes
+on (one artefact never aborts a build): `EdgeRnnError` is a refusal (not applicable), while
+`ToolCrashed` (a crash or timeout) or any other exception is skipped (a failure unless allowed).
 """
 
 from __future__ import annotations
@@ -28,13 +29,9 @@ from typing import Any, ClassVar
 
 from edge_rnn import ir
 from edge_rnn.config import BuildConfig
-from edge_rnn.errors import EdgeRnnError
+from edge_rnn.errors import EdgeRnnError, ToolCrashed
 from edge_rnn.fsutil import sha256_file
 from edge_rnn.manifest import NOT_APPLICABLE, SKIPPED, ManifestEntry, SkippedEntry
-
-
-class NotApplicable(Exception):
-    """Raised by `produce` when the model turns out not to fit this artefact (the reason)."""
 
 
 @dataclass(frozen=True)
@@ -172,10 +169,10 @@ def run_backends(ctx: BuildContext) -> Produced:
                 if not reason:
                     _store(produced, backend.section, backend.produce(job, ctx))
                     continue
-            except NotApplicable as err:
-                reason = str(err)
-            except EdgeRnnError as err:  # the backend's own one-line reason (crash, timeout)
+            except ToolCrashed as err:  # a converter/interpreter crash or timeout
                 status, reason = SKIPPED, str(err)
+            except EdgeRnnError as err:  # the backend refused this model, saying why
+                reason = str(err)
             except Exception as err:  # a backend bug must not cost the other artefacts
                 status, reason = SKIPPED, f"{backend.name} raised {type(err).__name__}: {err}"
             _remove(ctx.root, job.outputs)

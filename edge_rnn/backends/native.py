@@ -1,12 +1,11 @@
 """Interpreter-free C per numeric mode (`native/<quant>/`, edge_rnn.native); a mode the model
-cannot use is not applicable, with the reason (e.g. int8 needs bounded recurrent activations)."""
+cannot use is refused with the reason (e.g. int8 needs bounded recurrent activations)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from edge_rnn.backends.base import Backend, BuildContext, Job, NotApplicable, register
-from edge_rnn.errors import EdgeRnnError
+from edge_rnn.backends.base import Backend, BuildContext, Job, register
 from edge_rnn.fsutil import sha256_file
 from edge_rnn.manifest import ManifestEntry
 
@@ -28,10 +27,7 @@ class NativeBackend(Backend):
         with np.load(ctx.calibration) as data:
             calibration_x = data["x"]
         out = ctx.root / job.outputs[0]
-        try:
-            generated = generate(model, out, quant=job.quantization, calibration_x=calibration_x)
-        except EdgeRnnError as err:
-            raise NotApplicable(str(err)) from None
+        generated = generate(model, out, quant=job.quantization, calibration_x=calibration_x)
         integer = generated.output_scale is not None
         ctx.log(
             f"{job.name}: {generated.const_bytes:,} bytes of weights, "

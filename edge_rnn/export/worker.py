@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_rnn.errors import EdgeRnnError
+from edge_rnn.errors import EdgeRnnError, ToolCrashed
 from edge_rnn.tf_env import TF_ENV
 
 MESSAGE_PREFIX = "EDGE-RNN-ERROR: "
@@ -59,7 +59,7 @@ def run_conversion(request: dict[str, Any], timeout: float) -> ConversionResult:
                 env=env,
             )
         except subprocess.TimeoutExpired:
-            raise EdgeRnnError(
+            raise ToolCrashed(
                 f"{what} did not finish within {timeout:.0f} s; raise the timeout (--timeout) "
                 "or try another route/quantization"
             ) from None
@@ -82,12 +82,12 @@ def run_conversion(request: dict[str, Any], timeout: float) -> ConversionResult:
             raise EdgeRnnError(messages[-1])
         if proc.returncode < 0:
             name = signal.Signals(-proc.returncode).name
-            raise EdgeRnnError(
+            raise ToolCrashed(
                 f"TensorFlow crashed ({name}) during the {what}; this happens when calibrating "
                 "recurrent loops: use --route unrolled, or the native C backend"
             )
         tail = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-        raise EdgeRnnError(f"{what} failed: {tail[-1][:300] if tail else 'no message'}")
+        raise ToolCrashed(f"{what} failed: {tail[-1][:300] if tail else 'no message'}")
 
 
 def _convert(request: dict[str, Any]) -> dict[str, Any]:

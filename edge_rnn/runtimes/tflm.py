@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 import edge_rnn
-from edge_rnn.errors import EdgeRnnError
+from edge_rnn.errors import EdgeRnnError, ToolCrashed
 from edge_rnn.runtimes._tflm_worker import (
     MARGIN_FRACTION,
     MARGIN_MIN_BYTES,
@@ -91,7 +91,7 @@ def _call_worker(model: Path, request: dict[str, Any], timeout_s: float) -> dict
                 raise EdgeRnnError(f"{model}: TFLite Micro cannot run it: {reply['error']}")
             return reply
     tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-    raise EdgeRnnError(f"{model}: TFLite Micro crashed (exit code {done.returncode}): {tail}")
+    raise ToolCrashed(f"{model}: TFLite Micro crashed (exit code {done.returncode}): {tail}")
 
 
 def find_min_arena(tflite_path: str | Path, *, timeout_s: float = 120.0) -> ArenaResult:
