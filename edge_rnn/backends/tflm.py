@@ -54,9 +54,8 @@ class TflmBackend(Backend):
         project = generate_project(
             source.resolve(ctx.root), out, ecosystem=ecosystem, metadata=ctx.metadata, test_x=test_x
         )
-        ctx.log(
-            f"tflm project {ecosystem} for {source.name}: {len(project.ops)} ops; {project.fit_summary()}"
-        )
+        fit = project.fit_summary()
+        ctx.log(f"tflm project {ecosystem} for {source.name}: {len(project.ops)} ops; {fit}")
         return [
             ManifestEntry(
                 job.name,
