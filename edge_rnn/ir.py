@@ -212,6 +212,16 @@ class EmbeddingLayer:
         return (steps, self.output_dim)
 
 
+@dataclass(frozen=True, eq=False)
+class LayerNormLayer(_SameSize):
+    """Keras LayerNormalization over the features of each time step (or of the vector):
+    y = (x - mean) / sqrt(var + epsilon) * gamma + beta."""
+
+    epsilon: float
+    gamma: np.ndarray | None  # (size,), None when scale=False
+    beta: np.ndarray | None  # (size,), None when center=False
+
+
 Layer = (
     RecurrentLayer
     | BidirectionalLayer
@@ -223,6 +233,7 @@ Layer = (
     | GlobalPoolingLayer
     | ReshapeLayer
     | EmbeddingLayer
+    | LayerNormLayer
 )
 
 

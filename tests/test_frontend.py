@@ -57,7 +57,7 @@ def test_every_unsupported_feature_listed_at_once() -> None:
             keras.Input((7, 3)),
             keras.layers.ZeroPadding1D(1, name="pad"),
             keras.layers.LSTM(4, activation="gelu", return_sequences=True, name="rnn"),
-            keras.layers.LayerNormalization(name="norm"),
+            keras.layers.UpSampling1D(2, name="up"),
             keras.layers.GRU(2, name="gru"),
             keras.layers.Dense(2),
         ]
@@ -68,7 +68,7 @@ def test_every_unsupported_feature_listed_at_once() -> None:
     assert "3 unsupported features" in message
     assert "layer 'pad': ZeroPadding1D is not supported" in message
     assert "layer 'rnn': activation='gelu'" in message
-    assert "layer 'norm': LayerNormalization is not supported" in message
+    assert "layer 'up': UpSampling1D is not supported" in message
 
 
 def test_variable_sequence_length_needs_timesteps() -> None:

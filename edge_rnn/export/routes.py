@@ -50,6 +50,12 @@ def tflite_route(model: ir.Model, quantization: str, requested: str = "auto") ->
     check_quantization("tflite", quantization)
     if requested not in ROUTE_CHOICES:
         raise EdgeRnnError(f"unknown route '{requested}': choose one of {', '.join(ROUTE_CHOICES)}")
+    norms = [layer.name for layer in model.layers if isinstance(layer, ir.LayerNormLayer)]
+    if quantization == "int16x8" and norms:
+        raise EdgeRnnError(
+            f"LayerNormalization '{norms[0]}' cannot be exported to TFLite int16x8: TF 2.21 "
+            "writes a graph that LiteRT aborts on when allocating it; use int8 or float32"
+        )
     unroll: set[str] = set()
     notes: list[str] = []
     fused = False

@@ -115,6 +115,14 @@ def build_twin(model: ir.Model, unroll: frozenset[str] = frozenset()) -> Any:
                 name=layer.name,
             )
             values = [layer.kernel] + ([layer.bias] if layer.bias is not None else [])
+        elif isinstance(layer, ir.LayerNormLayer):
+            built = tf_keras.layers.LayerNormalization(
+                epsilon=layer.epsilon,
+                center=layer.beta is not None,
+                scale=layer.gamma is not None,
+                name=layer.name,
+            )
+            values = [w for w in (layer.gamma, layer.beta) if w is not None]
         elif isinstance(layer, ir.EmbeddingLayer):
             built = tf_keras.layers.Embedding(layer.input_dim, layer.output_dim, name=layer.name)
             values = [layer.embeddings]

@@ -38,7 +38,7 @@ SUPPORTED = (
     "Embedding (first), SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, "
     "TimeDistributed(Dense), Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, "
     "GlobalAveragePooling1D, Normalization, Rescaling, BatchNormalization, Activation, ReLU, "
-    "Softmax, Flatten, Reshape"
+    "Softmax, Flatten, Reshape, LayerNormalization"
 )
 RECURRENT = (ir.RecurrentLayer, ir.BidirectionalLayer)
 ACTIVATION_CLASSES = ("Activation", "ReLU", "Softmax")
@@ -306,6 +306,19 @@ def _embedding(layer: Any, first: bool, check: _Check) -> ir.EmbeddingLayer:
     return ir.EmbeddingLayer(layer.name, int(table.shape[0]), int(table.shape[1]), table)
 
 
+def _layer_norm(layer: Any, size: int, check: _Check) -> ir.LayerNormLayer:
+    config = layer.get_config()
+    axis = config.get("axis", -1)
+    if (axis if isinstance(axis, int) else tuple(axis)) not in (-1, 2, (-1,), (2,)):
+        check.add(layer.name, f"axis={axis!r}: only the feature axis (-1) is supported")
+    if config.get("rms_scaling"):
+        check.add(layer.name, "rms_scaling=True is not supported")
+    weights = iter(_weights(layer))
+    gamma = next(weights) if config.get("scale", True) else None
+    beta = next(weights) if config.get("center", True) else None
+    return ir.LayerNormLayer(layer.name, size, float(config.get("epsilon", 1e-3)), gamma, beta)
+
+
 def _convert_layer(
     layer: Any, steps: int, size: int, check: _Check, first: bool = False
 ) -> ir.Layer | None:
@@ -338,6 +351,8 @@ def _convert_layer(
         )
     if kind == "Embedding":
         return _embedding(layer, first, check)
+    if kind == "LayerNormalization":
+        return _layer_norm(layer, size, check)
     if kind == "Dense":
         return _dense(layer, size, sequence, check)
     if kind == "TimeDistributed" and type(layer.layer).__name__ == "Dense":

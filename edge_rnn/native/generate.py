@@ -102,10 +102,15 @@ def prepare(
     """Fold, lower, check and (int8) quantize: everything but writing files. The input
     normalization of the generated code is `fold_affines(model).normalization`."""
     model = fold_affines(model)
-    if model.token_input:
+    pending = [
+        f"{type(layer).__name__.removesuffix('Layer')} ('{layer.name}')"
+        for layer in model.layers
+        if isinstance(layer, (ir.EmbeddingLayer, ir.LayerNormLayer))
+    ]
+    if pending:
         raise EdgeRnnError(
-            f"model '{model.name}': the native C backend does not support Embedding "
-            f"('{model.layers[0].name}') yet; use the TFLite or ONNX artefacts"
+            f"model '{model.name}': the native C backend does not support "
+            f"{', '.join(pending)} yet; use the TFLite or ONNX artefacts"
         )
     stages = lower(model)
     check_supported(model, stages, quant)

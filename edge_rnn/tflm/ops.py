@@ -102,6 +102,13 @@ def resolver_ops(info: ModelInfo) -> list[tuple[str, str]]:
     return [(op, OP_METHODS[op]) for op in sorted(info.ops)]
 
 
+# Ops TFLM has no int16 kernel for, and the layer whose int16x8 export brings them.
+_NO_INT16 = {
+    "GATHER": "Embedding in int16x8; TFLM gathers float32/int8 only",
+    "RSQRT": "LayerNormalization in int16x8; TFLM's RSQRT takes float32/int8 only",
+}
+
+
 def tflm_refusal(path: str | Path) -> str | None:
     """Why TFLite Micro cannot run this .tflite, or None when it can (a corrupt file raises)."""
     info = inspect_file(path)
@@ -141,8 +148,9 @@ def check_runnable(path: str | Path, info: ModelInfo) -> None:
     for op in main.operators or []:
         code = model.operatorCodes[op.opcodeIndex]
         opname = names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "")
-        if opname == "GATHER" and main.tensors[op.inputs[0]].type == schema.TensorType.INT16:
-            raise refuse("an int16 GATHER (Embedding in int16x8; TFLM gathers float32/int8 only)")
+        int16_input = main.tensors[op.inputs[0]].type == schema.TensorType.INT16
+        if opname in _NO_INT16 and int16_input:
+            raise refuse(f"an int16 {opname} ({_NO_INT16[opname]})")
         if opname not in _WEIGHTED or op.inputs is None or len(op.inputs) < 2:
             continue
         act = main.tensors[op.inputs[0]]
