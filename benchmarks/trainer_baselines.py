@@ -1,6 +1,6 @@
 """Float accuracy of the default trainer against simple baselines (prints one table).
 
-Usage: python3 benchmarks/trainer_baselines.py [NAME ...] [--units 32] [--seeds 0]
+Usage: PYTHONPATH=. python3 benchmarks/trainer_baselines.py [NAME ...] [--units 32] [--seeds 0]
 
 For the built-in data sets and the public-style ones of `benchmarks/public_style.py`, trains
 the default `edge_rnn.training.train` (LSTM, only the data and the units given) and runs, in
