@@ -1,5 +1,5 @@
-"""Native C backend figures for the DESIGN.md section 7 shapes: LSTM(16)/GRU(16)/SimpleRNN(16)
-on 20x3 windows with Dense(4) softmax, random (seeded) weights, each numeric mode.
+"""Native C backend figures for the docs/ontarget.md reference shapes: LSTM(16)/GRU(16)/
+SimpleRNN(16) on 20x3 windows with Dense(4) softmax, random (seeded) weights, each numeric mode.
 
 Prints const bytes (weights + constants), state RAM bytes, host x86-64 instructions of one
 <name>_run (valgrind callgrind, -O2, portable C path), max abs error vs Keras, and, with

@@ -1,6 +1,7 @@
 """Per target: instructions per inference, instructions per MAC, flash and RAM of the native
 backend in each numeric mode, for LSTM(16) / GRU(16) / SimpleRNN(16) on 20x3 inputs + Dense(4);
-for Cortex-M4F also the ratio to the TFLite Micro + CMSIS-NN figures (DESIGN.md section 7).
+for Cortex-M4F also the ratio to the TFLite Micro + CMSIS-NN figures (docs/ontarget.md,
+"TFLite Micro reference").
 
     python3 benchmarks/ontarget_cost.py [--targets cortex-m4f,cortex-m0plus] [--windows 4]
         [--quant int8] [--cells lstm,gru] [--keep DIR]
@@ -29,7 +30,7 @@ from edge_rnn.ontarget import build_firmware, missing_tools, run_firmware  # noq
 from edge_rnn.targets import list_targets  # noqa: E402
 
 T, F, UNITS, CLASSES = 20, 3, 16, 4
-MACS = {"lstm": 24_384, "gru": 18_304, "simple_rnn": 6_144}  # as DESIGN.md counts them
+MACS = {"lstm": 24_384, "gru": 18_304, "simple_rnn": 6_144}  # as docs/ontarget.md counts them
 TFLM_CMSIS_NN = {"lstm": 258_859, "gru": 844_997, "simple_rnn": 233_279}  # M4F, int8
 
 

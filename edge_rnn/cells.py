@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CELL_TYPES = ("simple_rnn", "lstm", "gru")
 ACTIVATION, RECURRENT = "activation", "recurrent_activation"  # the two gate roles
 
 

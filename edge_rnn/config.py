@@ -11,16 +11,16 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from edge_rnn.errors import EdgeRnnError
-from edge_rnn.export.routes import (
+from edge_rnn.choices import (
+    NATIVE_QUANTIZATIONS,
     ONNX_QUANTIZATIONS,
     ROUTE_CHOICES,
     TFLITE_QUANTIZATIONS,
+    TFLM_ECOSYSTEMS,
+    TFLM_QUANTIZATIONS,
 )
+from edge_rnn.errors import EdgeRnnError
 
-NATIVE_QUANTIZATIONS = ("float32", "int8w", "int8")
-TFLM_ECOSYSTEMS = ("cmake", "arduino", "zephyr", "esp-idf")
-TFLM_QUANTIZATIONS = ("float32", "int8", "int16x8")  # what TFLite Micro runs
 NORMALIZATION_CHOICES = ("auto", "none", "fit")  # [model] normalization, for a brought model
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge_rnn.choices import MERGE_MODES as MERGE_MODES  # re-exported: ir.MERGE_MODES
+from edge_rnn.choices import TASKS as TASKS
+
 ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "softmax")
-MERGE_MODES = ("concat", "sum", "ave", "mul")
-TASKS = ("classification", "regression")
 CONV_PADDINGS = ("valid", "same", "causal")
 POOL_PADDINGS = ("valid", "same")
 POOLS = ("max", "average")

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge_rnn.choices import NATIVE_QUANTIZATIONS
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.resources import TARGETS_DIR as TARGETS_DIR  # re-exported
 
-TARGETS_DIR = Path(__file__).resolve().parents[1] / "targets"
 KINDS = ("cortex-m", "linux")
-QUANTIZATIONS = ("float32", "int8w", "int8")  # native backend numeric modes
 KIB = 1024
 
 
@@ -48,7 +48,7 @@ class Target:
     clock_mhz: int  # core clock of the board (0: not stated); sweep latency = instructions / clock
     compiler: str
     cflags: tuple[str, ...]
-    default_quantization: str  # one of QUANTIZATIONS
+    default_quantization: str  # one of NATIVE_QUANTIZATIONS
     notes: str
     emulator: Emulator
     path: Path
@@ -62,7 +62,8 @@ class _Fields:
     """Typed access to one TOML table; every problem names the file and the field."""
 
     def __init__(self, table: dict[str, Any], path: Path, prefix: str = "") -> None:
-        self.table, self.path, self.prefix, self.used = table, path, prefix, set()
+        self.table, self.path, self.prefix = table, path, prefix
+        self.used: set[str] = set()
 
     def fail(self, key: str, what: str) -> EdgeRnnError:
         return EdgeRnnError(f"target file '{self.path}': field '{self.prefix}{key}' {what}")
@@ -149,7 +150,7 @@ def load_target_file(path: str | Path) -> Target:
         clock_mhz=fields.size("clock_mhz", 0, allow_zero=True),
         compiler=fields.text("compiler"),
         cflags=tuple(cflags),
-        default_quantization=fields.choice("default_quantization", QUANTIZATIONS),
+        default_quantization=fields.choice("default_quantization", NATIVE_QUANTIZATIONS),
         notes=fields.text("notes", ""),
         emulator=_load_emulator(data.get("emulator"), path, kind),
         path=path,

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_rnn.codegen.templates import TEMPLATE_ROOT
 from edge_rnn.native import twin_int
 from edge_rnn.native.quantize import interleave
+from edge_rnn.resources import FIRMWARE_DIR
 
-NATIVE = TEMPLATE_ROOT / "native"
+NATIVE = FIRMWARE_DIR / "native"
 KERNELS = ["ern_float.c", "ern_int.c", "ern_tables.c"]
 WARN = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 

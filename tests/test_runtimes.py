@@ -123,7 +123,7 @@ def test_arena_bisection_is_the_smallest_that_works(setup) -> None:
     assert not arena_works(path, int(arena.min_bytes * 0.9))
     assert arena_works(path, arena.recommended_bytes)
     assert arena.recommended_bytes >= arena.min_bytes + 1024 and arena.recommended_bytes % 16 == 0
-    # The interpreter's own total under-reports what allocation really needs (DESIGN.md 3).
+    # The interpreter's own total under-reports what allocation really needs (runtimes/tflm.py).
     assert arena.interpreter_reported_bytes < arena.min_bytes
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.protocol import ProtocolLog, ProtocolParser
+
+if TYPE_CHECKING:
+    from edge_rnn.protocol import ProtocolLog
 
 
 def capture(
@@ -20,6 +23,8 @@ def capture(
 ) -> ProtocolLog:
     """Read PORT until the END line; write the raw lines to OUT; return the parsed log."""
     import serial  # pyserial
+
+    from edge_rnn.protocol import ProtocolParser
 
     parser = ProtocolParser(source=port)
     lines: list[bytes] = []

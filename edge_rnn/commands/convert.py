@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge_rnn.export.routes import (
-    ONNX_QUANTIZATIONS,
-    ROUTE_CHOICES,
-    TFLITE_QUANTIZATIONS,
-    check_quantization,
-)
+from edge_rnn.choices import ONNX_QUANTIZATIONS, ROUTE_CHOICES, TFLITE_QUANTIZATIONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from edge_rnn.errors import EdgeRnnError
 
     # Argument checks first: the conversion imports TensorFlow (tens of seconds).
+    from edge_rnn.export.routes import check_quantization
+
     check_quantization(args.fmt, args.quant)
     out = Path(args.out)
     if out.exists():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from edge_rnn.choices import CELL_TYPES
+
 DEMO_OUT = "edge-rnn-demo"
 
 
@@ -16,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", default=DEMO_OUT, help=f"output directory (default {DEMO_OUT})")
     parser.add_argument("--force", action="store_true", help="replace an existing --out")
-    parser.add_argument("--cell", default="lstm", choices=("lstm", "gru", "simple_rnn"))
+    parser.add_argument("--cell", default="lstm", choices=CELL_TYPES)
     parser.set_defaults(func=run)
 
 

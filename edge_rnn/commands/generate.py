@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-NATIVE_QUANTS = ("float32", "int8w", "int8")
+from edge_rnn.choices import NATIVE_QUANTIZATIONS, TFLM_ECOSYSTEMS
 
 
 def _native(args: argparse.Namespace, calibration_x) -> list[str]:
@@ -85,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--project",
         default="cmake",
-        choices=("cmake", "arduino", "zephyr", "esp-idf"),
+        choices=TFLM_ECOSYSTEMS,
         help="tflm: the project layout",
     )
     parser.add_argument("--metadata", help="tflm: model/metadata.json (normalization, classes)")
@@ -97,9 +97,9 @@ def run(args: argparse.Namespace) -> int:
     from edge_rnn.errors import EdgeRnnError
 
     # Argument checks first: loading the model imports TensorFlow (tens of seconds).
-    if args.backend == "native" and args.quant not in NATIVE_QUANTS:
+    if args.backend == "native" and args.quant not in NATIVE_QUANTIZATIONS:
         raise EdgeRnnError(
-            f"--quant {args.quant}: the native backend supports {', '.join(NATIVE_QUANTS)}"
+            f"--quant {args.quant}: the native backend supports {', '.join(NATIVE_QUANTIZATIONS)}"
         )
     if Path(args.out).exists():
         raise EdgeRnnError(

@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge_rnn.cells import CELL_TYPES
+from edge_rnn.choices import CELL_TYPES, CLASS_WEIGHTS, HEADS, LR_SCHEDULES, MERGE_MODES, TASKS
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.ir import MERGE_MODES, TASKS
-from edge_rnn.training.model import HEADS
-from edge_rnn.training.plan import CLASS_WEIGHTS, LR_SCHEDULES
 
 
 def parse_units(text: str) -> tuple[int, ...]:

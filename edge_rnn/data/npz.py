@@ -159,9 +159,9 @@ def _x(arrays: dict[str, np.ndarray], key: str, source: str) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def is_token_ids(x: np.ndarray) -> bool:
+def is_token_ids(x: np.ndarray | None) -> bool:
     """(samples, timesteps) integers: one token id per time step, for an Embedding model."""
-    return x.ndim == 2 and x.dtype.kind in "iu"
+    return x is not None and x.ndim == 2 and x.dtype.kind in "iu"
 
 
 def token_windows(x: np.ndarray, source: str, key: str) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 from edge_rnn.errors import EdgeRnnError
 
@@ -31,7 +32,12 @@ class ModelInfo:
     notes: tuple[str, ...] = field(default=())
 
 
-def output_quantization(info: ModelInfo) -> dict[str, float | int]:
+class OutputQuantization(TypedDict, total=False):
+    output_scale: float
+    output_zero_point: int
+
+
+def output_quantization(info: ModelInfo) -> OutputQuantization:
     """`output_scale`/`output_zero_point` of a quantized output tensor (what a raw integer
     device log is dequantized with), as manifest keys; empty for a float output."""
     output = info.outputs[0]

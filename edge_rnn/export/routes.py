@@ -1,6 +1,6 @@
 """Which graph each quantization gets: a pure decision from the IR, no TensorFlow needed.
 
-TF 2.21 facts behind it (../shared/DESIGN.md section 3):
+TF 2.21 facts behind it (measured; README.md, "Conversion routes"):
 - tf-keras LSTM with tanh/sigmoid fuses into UNIDIRECTIONAL_SEQUENCE_LSTM: small, and the
   only LSTM form whose int8 calibration does not crash; int16x8 refuses that op.
 - Every other recurrent layer becomes a WHILE loop unless unrolled; int8/int16x8 calibration
@@ -13,11 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge_rnn import ir
+from edge_rnn.choices import ONNX_QUANTIZATIONS, ROUTE_CHOICES, TFLITE_QUANTIZATIONS
 from edge_rnn.errors import EdgeRnnError
-
-TFLITE_QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
-ONNX_QUANTIZATIONS = ("float32", "int8")
-ROUTE_CHOICES = ("auto", "fused", "unrolled")
 
 
 @dataclass(frozen=True)

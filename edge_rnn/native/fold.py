@@ -15,6 +15,7 @@ rounding only.
 from __future__ import annotations
 
 import dataclasses
+from typing import cast
 
 import numpy as np
 
@@ -63,8 +64,8 @@ def _scale_inputs(layer: ir.Layer, a: ir.AffineLayer) -> ir.Layer:
     if isinstance(layer, ir.BidirectionalLayer):
         return dataclasses.replace(
             layer,
-            forward=_scale_inputs(layer.forward, a),
-            backward=_scale_inputs(layer.backward, a),
+            forward=cast(ir.RecurrentLayer, _scale_inputs(layer.forward, a)),
+            backward=cast(ir.RecurrentLayer, _scale_inputs(layer.backward, a)),
         )
     if isinstance(layer, ir.Conv1DLayer):
         kernel = layer.kernel * a.scale[None, :, None]
@@ -77,11 +78,11 @@ def _scale_inputs(layer: ir.Layer, a: ir.AffineLayer) -> ir.Layer:
     kernel = (layer.kernel * a.scale[:, None]).astype(np.float32)
     extra = a.offset @ layer.kernel
     reset_after = isinstance(layer, ir.RecurrentLayer) and layer.reset_after
-    bias = layer.bias
-    if bias is None and reset_after:
-        bias = np.zeros((2, extra.size), np.float32)
+    own_bias: np.ndarray | None = layer.bias
+    if own_bias is None and reset_after:
+        own_bias = np.zeros((2, extra.size), np.float32)
     return dataclasses.replace(
-        layer, kernel=kernel, bias=_absorbed_bias(bias, extra, reset_after), use_bias=True
+        layer, kernel=kernel, bias=_absorbed_bias(own_bias, extra, reset_after), use_bias=True
     )
 
 

@@ -11,7 +11,8 @@ import numpy as np
 
 from edge_rnn import ir
 from edge_rnn.cells import CELLS
-from edge_rnn.codegen.templates import TEMPLATE_ROOT, render
+from edge_rnn.choices import NATIVE_QUANTIZATIONS
+from edge_rnn.codegen.templates import render
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.fsutil import atomic_output_dir
 from edge_rnn.native.context import build_context
@@ -26,8 +27,9 @@ from edge_rnn.native.lower import (
     lower,
 )
 from edge_rnn.native.quantize import QPlan, quantize_int8
+from edge_rnn.resources import FIRMWARE_DIR
 
-QUANTS = ("float32", "int8w", "int8")
+QUANTS = NATIVE_QUANTIZATIONS
 KERNEL_FILES = ("ern.h", "ern_float.c", "ern_int.c", "ern_tables.c")
 MAX_ROW = 480  # int8: longest row (input + units) whose int32 sum cannot overflow
 
@@ -154,7 +156,7 @@ def generate(
         for filename, text in rendered.items():
             (tmp / filename).write_text(text, encoding="utf-8")
         for filename in KERNEL_FILES:
-            shutil.copyfile(TEMPLATE_ROOT / "native" / filename, tmp / filename)
+            shutil.copyfile(FIRMWARE_DIR / "native" / filename, tmp / filename)
     files = tuple(sorted(out_dir / f for f in (*rendered, *KERNEL_FILES)))
     return GeneratedModel(
         out_dir=out_dir,

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_rnn.codegen.templates import TEMPLATE_ROOT
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.native.generate import GeneratedModel
+from edge_rnn.resources import FIRMWARE_DIR
 
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
 SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g")
-HOST_MAIN = TEMPLATE_ROOT / "native" / "host_main.c"
+HOST_MAIN = FIRMWARE_DIR / "native" / "host_main.c"
 
 
 @dataclass(frozen=True)

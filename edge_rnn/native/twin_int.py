@@ -12,7 +12,6 @@ import re
 
 import numpy as np
 
-from edge_rnn.codegen.templates import TEMPLATE_ROOT
 from edge_rnn.native.lower import (
     BOUNDED,
     ActivationStage,
@@ -31,13 +30,14 @@ from edge_rnn.native.quantize import (
     QRows,
 )
 from edge_rnn.native.twin import gather_windows
+from edge_rnn.resources import FIRMWARE_DIR
 
 I64 = np.int64
 
 
 @functools.lru_cache(maxsize=1)
 def tables() -> dict[str, np.ndarray]:
-    text = (TEMPLATE_ROOT / "native" / "ern_tables.c").read_text(encoding="utf-8")
+    text = (FIRMWARE_DIR / "native" / "ern_tables.c").read_text(encoding="utf-8")
     found = {}
     for name, body in re.findall(r"const u?int16_t (ern_\w+)\[\d+\] = \{([^}]*)\}", text):
         values = [int(v) for v in body.replace("\n", " ").split(",") if v.strip()]
@@ -203,7 +203,7 @@ def dense(qs: QDenseStage, v: np.ndarray) -> np.ndarray:
     return q_softmax(y) if act == "softmax" else y
 
 
-def _average(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+def _average(total: np.ndarray, count: np.ndarray | np.int64) -> np.ndarray:
     """Round half away from zero, as ern_q_pool."""
     half = count // 2
     return np.where(total >= 0, (total + half) // count, -((half - total) // count))

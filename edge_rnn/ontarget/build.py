@@ -143,13 +143,13 @@ def build_firmware(
         command += ["-DEDGE_RNN_BARE_METAL"]
         command += [str(CORTEXM_DIR / name) for name in ("startup.c", "semihosting.c")]
         emulator = target.emulator
-        memory = {
+        memory_map = {
             "__flash_size": emulator.flash_kib * KIB,
             "__ram_size": emulator.ram_kib * KIB,
             "__heap_size": HEAP_BYTES,
             "__stack_size": STACK_BYTES,
         }
-        command += cortexm_link_flags(target, build_dir, memory)
+        command += cortexm_link_flags(target, build_dir, memory_map)
     else:
         command += ["-static"]  # self-contained: copy it to the board; no lazy binding in counts
     command += ["-lm", "-o", str(elf)]

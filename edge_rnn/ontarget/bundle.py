@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_rnn.choices import TFLITE_QUANTIZATIONS
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.export.inspect import inspect_file, output_quantization
 from edge_rnn.fsutil import atomic_output_dir, read_json, sha256_file, write_json
@@ -28,7 +29,6 @@ from edge_rnn.ontarget.toolchain import FIRMWARE_DIR
 
 BOARD_SCRIPT = FIRMWARE_DIR / "linux" / "run_on_board.py"
 BUNDLE_FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
-QUANT_NAMES = ("float32", "float16", "dynamic", "int8", "int16x8")
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _from_files(paths: Sequence[str | Path]) -> list:
         if fmt is None or not path.is_file():
             raise EdgeRnnError(f"'{path}' is not a .tflite or .onnx file: bundle only those")
         quant = path.stem.rsplit("_", 1)[-1]
-        entries.append((path.stem, path, fmt, quant if quant in QUANT_NAMES else ""))
+        entries.append((path.stem, path, fmt, quant if quant in TFLITE_QUANTIZATIONS else ""))
     return entries
 
 

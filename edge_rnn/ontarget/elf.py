@@ -44,10 +44,13 @@ def memory_use(elf_path: str | Path, ram_origin: int, ram_size: int) -> MemoryUs
 def symbol_address(elf_path: str | Path, name: str) -> int:
     """Address of a function (Thumb bit cleared: that is where its first instruction is)."""
     from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
 
     with open(elf_path, "rb") as handle:
         symbols = ELFFile(handle).get_section_by_name(".symtab")
-        found = symbols.get_symbol_by_name(name) if symbols else None
+        found = (
+            symbols.get_symbol_by_name(name) if isinstance(symbols, SymbolTableSection) else None
+        )
         if not found:
             raise EdgeRnnError(f"'{elf_path}' has no symbol '{name}' (was it stripped?)")
         return int(found[0]["st_value"]) & ~1

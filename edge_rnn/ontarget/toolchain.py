@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.resources import FIRMWARE_DIR as FIRMWARE_DIR  # re-exported
 from edge_rnn.targets import Target
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware_templates"
 INSTALL_HINT = "install them with `bash scripts/setup.sh --arm` (Debian/Ubuntu packages)"
 
 

@@ -3,9 +3,9 @@
 The artefact path is the generated model directory (or a file inside it). The C code applies
 the normalization itself, so it gets RAW windows; it resets its state for every window.
 
-Two runners: `host_c` runs `<name>_run` per window; `host_c_stream` is the streaming check
-(DESIGN.md section 6): after a reset, T calls of `<name>_step` with the carried state must give
-bit-identical outputs to `<name>_run`, or the stage fails.
+Two runners: `host_c` runs `<name>_run` per window; `host_c_stream` is the streaming check:
+after a reset, T calls of `<name>_step` with the carried state must give bit-identical outputs
+to `<name>_run`, or the stage fails.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from edge_rnn.runtimes.base import (
     shape_outputs,
 )
 
-# Quantizations TFLM cannot run, with the reason (DESIGN.md 3).
+# Quantizations TFLM cannot run, with the reason (measured with TF 2.21 / tflite-micro).
 NOT_RUNNABLE = {
     "float16": "TFLite Micro does not run float16 models (its DEQUANTIZE takes int8 only)",
     "dynamic": "TFLite Micro does not run dynamic-range models (no float x int8 FULLY_CONNECTED)",

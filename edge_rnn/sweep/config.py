@@ -99,7 +99,8 @@ def _check_scalars(table: dict[str, Any], source: str) -> dict[str, Any]:
     if values.get("sampler", "nsga2") not in SAMPLERS:
         raise EdgeRnnError(f"{source}: sweep.sampler must be one of {', '.join(SAMPLERS)}")
     for key in ("trials", "workers", "trial_timeout"):
-        if key in values and values[key] <= 0:
+        value = values.get(key)
+        if isinstance(value, (int, float)) and value <= 0:
             raise EdgeRnnError(f"{source}: sweep.{key} must be positive")
     return values
 

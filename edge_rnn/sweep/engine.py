@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.sweep.config import SweepConfig
@@ -51,7 +51,7 @@ def open_study(config: SweepConfig, out_dir: Path) -> Any:
         study = optuna.create_study(
             storage=storage,
             study_name=config.study,
-            directions=config.directions,
+            directions=cast(Any, config.directions),  # "minimize"/"maximize", checked
             sampler=_sampler(config),
             load_if_exists=True,
         )

@@ -17,11 +17,12 @@ import numpy as np
 
 from edge_rnn.codegen.carray import write_carray
 from edge_rnn.codegen.names import c_identifier
-from edge_rnn.codegen.templates import TEMPLATE_ROOT, render
+from edge_rnn.codegen.templates import render
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.export.inspect import ModelInfo, inspect_file, output_quantization, parse_tflite
 from edge_rnn.fsutil import atomic_output_dir, write_json
 from edge_rnn.ontarget.fit import boards_with_room
+from edge_rnn.resources import FIRMWARE_DIR
 from edge_rnn.tflm.ops import check_runnable, resolver_ops
 
 # edge-rnn's quantization name for a TFLM-runnable model, from its input tensor type.
@@ -248,7 +249,7 @@ def generate_project(
         )
         carray.source.rename(src / "model_data.cc")  # C++ projects: one language for TFLM
         shutil.copyfile(
-            TEMPLATE_ROOT / "protocol" / "edge_rnn_protocol.h", src / "edge_rnn_protocol.h"
+            FIRMWARE_DIR / "protocol" / "edge_rnn_protocol.h", src / "edge_rnn_protocol.h"
         )
         for file in COMMON + (VALIDATION if windows is not None else ()):
             (src / file).write_text(render(f"tflm/common/{file}.j2", **context), encoding="utf-8")

@@ -92,7 +92,7 @@ def check_chance(
         value=rmse,
         baseline=baseline,
         baseline_name="mean predictor",
-        labels=int(targets.shape[0]),
+        labels=len(targets),
         p_value=None,
         at_chance=rmse >= (1.0 - MIN_SKILL) * baseline,
     )

@@ -56,7 +56,9 @@ class ModelMetadata:
         return self.input_dtype == "int32"
 
     def to_dict(self) -> dict[str, Any]:
-        optional = {"evaluation": self.evaluation} if self.evaluation is not None else {}
+        optional: dict[str, Any] = {}
+        if self.evaluation is not None:
+            optional["evaluation"] = self.evaluation
         if self.token_input:
             optional["input_dtype"] = self.input_dtype
         return {

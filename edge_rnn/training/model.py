@@ -5,15 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from edge_rnn.cells import CELL_TYPES
+from edge_rnn.choices import CELL_TYPES, HEADS, MERGE_MODES, TASKS
 from edge_rnn.codegen.names import c_identifier
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.ir import MERGE_MODES, TASKS
 
 if TYPE_CHECKING:
     import keras
-
-HEADS = ("last", "sequence")
 
 
 @dataclass(frozen=True)

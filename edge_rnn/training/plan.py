@@ -14,10 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from edge_rnn.choices import CLASS_WEIGHTS, LR_SCHEDULES
 from edge_rnn.errors import EdgeRnnError
-
-LR_SCHEDULES = ("plateau", "cosine", "constant")
-CLASS_WEIGHTS = ("auto", "balanced", "none")
 
 MAX_BATCH = 32
 MIN_BATCH = 8

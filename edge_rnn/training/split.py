@@ -27,7 +27,7 @@ def stratified_split(
         order = rng.permutation(n)
         cut = min(n - 1, max(1, round(n * fraction)))
         return np.sort(order[cut:]), np.sort(order[:cut])
-    validation = []
+    validation: list[np.ndarray] = []
     for label in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == label))
         if len(members) >= 2:

@@ -11,20 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.manifest import ManifestEntry
 from edge_rnn.runtimes.base import Artefact
 
 
-def _output_quantization(artefact: Artefact) -> dict[str, Any]:
+def _output_quantization(artefact: Artefact) -> tuple[float | None, int | None]:
     entry = artefact.manifest_entry
     if artefact.format != "tflite" or entry.output_scale is not None:
-        return {"output_scale": entry.output_scale, "output_zero_point": entry.output_zero_point}
+        return entry.output_scale, entry.output_zero_point
     from edge_rnn.export.inspect import inspect_file, output_quantization
 
-    return output_quantization(inspect_file(artefact.path))
+    found = output_quantization(inspect_file(artefact.path))
+    return found.get("output_scale"), found.get("output_zero_point")
 
 
 def device_artefacts(
@@ -48,6 +48,12 @@ def device_artefacts(
         name = f"device_{source.name if source else 'log'}{suffix}"
         entry = ManifestEntry(name, path.as_posix(), "device-log", "float32")
         if source is not None:  # the artefact's quantization, not its hashes (those are its own)
-            entry = replace(entry, quantization=source.quantization, **_output_quantization(source))
+            scale, zero_point = _output_quantization(source)
+            entry = replace(
+                entry,
+                quantization=source.quantization,
+                output_scale=scale,
+                output_zero_point=zero_point,
+            )
         found.append(Artefact(name, path, "device-log", entry.quantization, entry))
     return found

@@ -67,8 +67,10 @@ def _plots(report: Report) -> list[dict[str, str]]:
     groups = confusion_groups(report)
     if groups:
         cols = min(len(groups), 4)
-        rows = -(-len(groups) // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.4 * rows), squeeze=False)
+        grid_rows = -(-len(groups) // cols)
+        fig, axes = plt.subplots(
+            grid_rows, cols, figsize=(3.4 * cols, 3.4 * grid_rows), squeeze=False
+        )
         for ax in axes.ravel():
             ax.axis("off")
         names = report.class_names

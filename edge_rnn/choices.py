@@ -1,0 +1,18 @@
+"""Every name list the tool accepts, each defined once here (config keys, CLI choices, API
+checks import them). No heavy imports: `edge-rnn --help` offers these as choices."""
+
+from __future__ import annotations
+
+CELL_TYPES = ("simple_rnn", "lstm", "gru")
+MERGE_MODES = ("concat", "sum", "ave", "mul")
+TASKS = ("classification", "regression")
+HEADS = ("last", "sequence")
+LR_SCHEDULES = ("plateau", "cosine", "constant")
+CLASS_WEIGHTS = ("auto", "balanced", "none")
+
+TFLITE_QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
+ONNX_QUANTIZATIONS = ("float32", "int8")
+ROUTE_CHOICES = ("auto", "fused", "unrolled")
+NATIVE_QUANTIZATIONS = ("float32", "int8w", "int8")
+TFLM_QUANTIZATIONS = ("float32", "int8", "int16x8")  # the TFLite quantizations TFLM runs
+TFLM_ECOSYSTEMS = ("cmake", "arduino", "zephyr", "esp-idf")  # TFLM project layouts
