@@ -25,7 +25,8 @@ model = Path(sys.argv[1])
 meta = ModelMeta(name="tiny", input_shape=(5, 2), output_shape=(3,))
 x = np.random.default_rng(0).standard_normal((3, 5, 2)).astype(np.float32)
 artefact = Artefact("native_float32", model, "native-c", "float32")
-result = get_runner("qemu-cortex-m4f").run(artefact, x, meta, RunContext(Path(sys.argv[2])))
+ctx = RunContext(Path(sys.argv[2]).resolve())
+result = get_runner("qemu-cortex-m4f").run(artefact, x, meta, ctx)
 print("qemu outputs", result.outputs.shape, "flash", result.memory["flash_bytes"])
 """
 
