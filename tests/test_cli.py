@@ -40,7 +40,7 @@ def conv_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     keras.Sequential(
         [
             keras.Input((6, 2)),
-            keras.layers.Conv1D(3, 2, name="conv"),
+            keras.layers.Conv1DTranspose(3, 2, name="conv"),
             keras.layers.LSTM(4, activation="gelu", name="rnn"),
             keras.layers.Dense(2),
         ]
@@ -54,7 +54,8 @@ def test_unsupported_layers_listed_via_cli(
     code, line = _error(capsys, ["convert", str(conv_model), "--out", str(tmp_path / "m.tflite")])
     assert code == 2
     assert (
-        "layer 'conv': Conv1D is not supported" in line and "layer 'rnn': activation='gelu'" in line
+        "layer 'conv': Conv1DTranspose is not supported" in line
+        and "layer 'rnn': activation='gelu'" in line
     )
     assert not (tmp_path / "m.tflite").exists()
 
