@@ -267,3 +267,14 @@ def test_generated_code_compiles_for_cortex_m4(tmp_path: Path) -> None:
             for src in gen.sources:
                 cmd = ["arm-none-eabi-gcc", *flags, str(src), "-o", str(tmp_path / "x.o")]
                 subprocess.run(cmd, check=True, capture_output=True)
+
+
+def test_normalization_over_all_features_is_one_affine() -> None:
+    x = _windows(16)
+    norm = L.Normalization(axis=None)
+    norm.adapt(x)
+    model = load_model_ir(keras.Sequential([keras.Input((T, F)), norm, L.LSTM(2)]))
+    affine = model.layers[0]
+    assert isinstance(affine, ir.AffineLayer)
+    np.testing.assert_allclose(affine.scale, np.full(F, 1 / x.std()), rtol=1e-4)
+    np.testing.assert_allclose(affine.offset, np.full(F, -x.mean() / x.std()), rtol=1e-4)

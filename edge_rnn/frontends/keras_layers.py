@@ -60,7 +60,10 @@ def _per_feature(layer: Any, what: str, values: Any, size: int, check: Check) ->
 
 
 def _last_axis(layer: Any, axis: Any, rank: int, check: Check) -> None:
+    """Statistics per feature (or one for all: axis None) are what an affine map can hold."""
     axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    if axes in ((), (None,)):
+        return
     if len(axes) != 1 or axes[0] not in (-1, rank - 1):
         check.add(layer.name, f"axis={axis!r}: only the feature (last) axis is supported")
 
