@@ -214,6 +214,14 @@ class EmbeddingLayer:
 
 
 @dataclass(frozen=True, eq=False)
+class MaskingLayer(_SameSize):
+    """Keras Masking: a time step whose features all equal `mask_value` is skipped by the
+    recurrent layers (their state and output carry over), as Keras does with padded windows."""
+
+    mask_value: float
+
+
+@dataclass(frozen=True, eq=False)
 class LayerNormLayer(_SameSize):
     """Keras LayerNormalization over the features of each time step (or of the vector):
     y = (x - mean) / sqrt(var + epsilon) * gamma + beta."""
@@ -235,6 +243,7 @@ Layer = (
     | ReshapeLayer
     | EmbeddingLayer
     | LayerNormLayer
+    | MaskingLayer
 )
 
 

@@ -115,6 +115,8 @@ def build_twin(model: ir.Model, unroll: frozenset[str] = frozenset()) -> Any:
                 name=layer.name,
             )
             values = [layer.kernel] + ([layer.bias] if layer.bias is not None else [])
+        elif isinstance(layer, ir.MaskingLayer):
+            built, values = tf_keras.layers.Masking(layer.mask_value, name=layer.name), []
         elif isinstance(layer, ir.LayerNormLayer):
             built = tf_keras.layers.LayerNormalization(
                 epsilon=layer.epsilon,

@@ -38,7 +38,7 @@ SUPPORTED = (
     "Embedding (first), SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, "
     "TimeDistributed(Dense), Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, "
     "GlobalAveragePooling1D, Normalization, Rescaling, BatchNormalization, Activation, ReLU, "
-    "Softmax, Flatten, Reshape, LayerNormalization"
+    "Softmax, Flatten, Reshape, LayerNormalization, Masking (first)"
 )
 RECURRENT = (ir.RecurrentLayer, ir.BidirectionalLayer)
 ACTIVATION_CLASSES = ("Activation", "ReLU", "Softmax")
@@ -351,6 +351,10 @@ def _convert_layer(
         )
     if kind == "Embedding":
         return _embedding(layer, first, check)
+    if kind == "Masking":
+        if not first:
+            check.add(layer.name, "Masking is supported only as the first layer")
+        return ir.MaskingLayer(layer.name, size, float(layer.get_config()["mask_value"]))
     if kind == "LayerNormalization":
         return _layer_norm(layer, size, check)
     if kind == "Dense":

@@ -107,7 +107,7 @@ def prepare(
     pending = [
         f"{type(layer).__name__.removesuffix('Layer')} ('{layer.name}')"
         for layer in model.layers
-        if isinstance(layer, (ir.EmbeddingLayer, ir.LayerNormLayer))
+        if isinstance(layer, (ir.EmbeddingLayer, ir.LayerNormLayer, ir.MaskingLayer))
     ]
     if pending:
         raise EdgeRnnError(

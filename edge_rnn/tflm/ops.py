@@ -114,6 +114,7 @@ def tflm_refusal(path: str | Path) -> str | None:
     info = inspect_file(path)
     try:
         check_runnable(path, info)
+        resolver_ops(info)  # ops TFLM has no kernel for (Masking: REDUCE_ANY)
     except EdgeRnnError as err:
         return str(err)
     return None
