@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from edge_rnn import ir
+from edge_rnn.errors import EdgeRnnError
 from edge_rnn.export.twins import build_twin
 from edge_rnn.frontends.keras import load_model_ir
 from tests.byom import build_user_model, stage_status
@@ -64,3 +65,12 @@ def test_masked_gru_on_padded_windows_builds(tmp_path: Path) -> None:
     manifest, report = build_user_model(tmp_path, _masked_gru(), x, y)
     status = stage_status(report)
     assert status["tflite_float32/litert"] == "passed"
+
+
+def test_attention_branch_is_refused_naming_class_and_layer() -> None:
+    inputs = keras.Input((STEPS, 2))
+    seq = keras.layers.GRU(4, return_sequences=True, name="gru")(inputs)
+    attended = keras.layers.Attention(name="attn")([seq, seq])
+    outputs = keras.layers.Dense(2, name="head")(keras.layers.GlobalAveragePooling1D()(attended))
+    with pytest.raises(EdgeRnnError, match="layer 'attn': Attention: the model branches"):
+        load_model_ir(keras.Model(inputs, outputs))

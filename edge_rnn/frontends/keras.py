@@ -222,8 +222,8 @@ def _chain(model: Any, check: _Check) -> list[Any]:
         if not linked:
             check.add(
                 layer.name,
-                "the model branches, merges or reuses a layer here; edge-rnn "
-                f"needs one chain of layers ({SUPPORTED})",
+                f"{type(layer).__name__}: the model branches, merges or reuses a layer here; "
+                f"edge-rnn needs one chain of layers ({SUPPORTED})",
             )
             break
         previous = layer.output
