@@ -420,23 +420,32 @@ def test_float32_model_project(models: dict[str, Path], root: Path, tmp_path: Pa
 
 
 @pytest.mark.skipif(shutil.which("cmake") is None, reason="needs cmake")
-@pytest.mark.parametrize("route", ["TFLM_TREE", "TFLM_LIB"])
+@pytest.mark.parametrize("route", ["TFLM_TREE", "TFLM_TREE_CMSIS_NN", "TFLM_LIB"])
 def test_cmake_builds_tflm_and_the_app_with_tflm_flags(
     projects: dict[str, Path], tmp_path: Path, route: str
 ) -> None:
     """Both routes of the generated CMakeLists compile every source (TFLM's too) with TFLM's
-    flags: the real TFLM tree does not compile with exceptions on."""
+    flags: the real TFLM tree does not compile with exceptions on. A tree exported with
+    OPTIMIZED_KERNEL_DIR=cmsis_nn also needs the CMSIS-NN C sources, -DCMSIS_NN and, for
+    cortex_m_generic's micro_time.cc, the CMSIS device header (found in a real build)."""
     tree = tmp_path / "tree"
     shutil.copytree(STUBS / "tensorflow", tree / "tensorflow")
     (tree / "tensorflow/lite/micro/stand_in.cc").write_text("int edge_rnn_stand_in;\n")
     downloads = tree / "tensorflow/lite/micro/tools/make/downloads"
     for third_party in ("flatbuffers/include", "gemmlowp", "ruy"):  # TFLM_DIR's include paths
         (downloads / third_party).mkdir(parents=True)
-    where = (
-        [f"-DTFLM_TREE={tree}"]
-        if route == "TFLM_TREE"
-        else [f"-DTFLM_DIR={tree}", f"-DTFLM_LIB={tree / 'libtensorflow-microlite.a'}"]
-    )
+    cmsis = tmp_path / "cmsis"
+    where = {
+        "TFLM_TREE": [f"-DTFLM_TREE={tree}"],
+        "TFLM_TREE_CMSIS_NN": [f"-DTFLM_TREE={tree}", "-DTFLM_CMSIS_DEVICE=ARMCM4"]
+        + [f"-DTFLM_CMSIS_DIR={cmsis}"],
+        "TFLM_LIB": [f"-DTFLM_DIR={tree}", f"-DTFLM_LIB={tree / 'libtensorflow-microlite.a'}"],
+    }[route]
+    cmsis_nn = route == "TFLM_TREE_CMSIS_NN"
+    if cmsis_nn:
+        kernels = tree / "third_party/cmsis_nn/Source/FullyConnectedFunctions"
+        kernels.mkdir(parents=True)
+        (kernels / "stand_in_nn.c").write_text("int edge_rnn_stand_in_nn;\n")
     build = tmp_path / "build"
     subprocess.run(
         ["cmake", "-S", str(projects["lstm"]), "-B", str(build), *where]
@@ -447,7 +456,15 @@ def test_cmake_builds_tflm_and_the_app_with_tflm_flags(
     commands = json.loads((build / "compile_commands.json").read_text())
     files = {Path(entry["file"]).name for entry in commands}
     assert {"main.cc", "model_runner.cc", "model_data.cc"} <= files
-    assert ("stand_in.cc" in files) == (route == "TFLM_TREE")
+    assert ("stand_in.cc" in files) == route.startswith("TFLM_TREE")
+    assert ("stand_in_nn.c" in files) == cmsis_nn
     for entry in commands:
-        missing = [flag for flag in TFLM_FLAGS if flag not in entry["command"].split()]
+        words = entry["command"].split()
+        wanted = TFLM_FLAGS if entry["file"].endswith(".cc") else ("-fno-unwind-tables",)
+        missing = [flag for flag in wanted if flag not in words]
         assert not missing, f"{entry['file']}: {missing}"
+        if cmsis_nn:  # TFLM's kernels pick CMSIS-NN by this define, and find its headers
+            assert "-DCMSIS_NN" in words and "-DARMCM4" in words, entry["file"]
+            assert f"-I{tree}/third_party/cmsis_nn/Include" in words, entry["file"]
+            assert f"-I{cmsis}/Cortex_DFP/Device/ARMCM4/Include" in words, entry["file"]
+            assert f"-I{cmsis}/CMSIS/Core/Include" in words, entry["file"]
