@@ -229,7 +229,9 @@ def _export_cases() -> list:
 
 
 @pytest.mark.parametrize(("name", "fmt", "quant"), _export_cases())
-def test_export_runs_close_to_keras(name: str, fmt: str, quant: str, tmp_path: Path) -> None:
+def test_export_runs_close_to_keras_in_litert_tflm_onnxruntime(
+    name: str, fmt: str, quant: str, tmp_path: Path
+) -> None:
     from edge_rnn.export.onnx import convert_onnx
     from edge_rnn.export.tflite import convert_tflite
     from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, get_runner
@@ -246,11 +248,12 @@ def test_export_runs_close_to_keras(name: str, fmt: str, quant: str, tmp_path: P
     x = _windows()
     ref = np.asarray(model(x))
     meta = ModelMeta(name=name, input_shape=(T, F), output_shape=ref.shape[1:])
-    runner = "litert" if fmt == "tflite" else "onnxruntime"
-    got = get_runner(runner).run(Artefact(out.stem, out, fmt, quant), x, meta, RunContext(tmp_path))
-    err = np.abs(got.outputs - ref).max()
     bound = 1e-4 if quant == "float32" else 0.1
-    assert err <= bound * max(1.0, np.abs(ref).max()), f"{name} {fmt} {quant}: {err}"
+    for runner in ("litert", "tflm") if fmt == "tflite" else ("onnxruntime",):
+        artefact = Artefact(out.stem, out, fmt, quant)
+        got = get_runner(runner).run(artefact, x, meta, RunContext(tmp_path))
+        err = np.abs(got.outputs - ref).max()
+        assert err <= bound * max(1.0, np.abs(ref).max()), f"{name} {fmt} {quant} {runner}: {err}"
 
 
 @pytest.mark.arm
