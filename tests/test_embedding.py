@@ -70,6 +70,37 @@ def test_embedding_lstm_classifier_builds_on_every_backend(tmp_path: Path) -> No
     x, y = _tokens()
     manifest, report = build_user_model(tmp_path, _classifier(), x, y)
     status = stage_status(report)
-    for stage in ("tflite_float32/litert", "tflite_int8/tflm", "onnx_float32/onnxruntime"):
+    for stage in (
+        "tflite_float32/litert",
+        "tflite_int8/tflm",
+        "onnx_float32/onnxruntime",
+        "native_float32/host_c",
+        "native_int8w/host_c_stream",
+        "native_float32/qemu-cortex-m4f",
+    ):
         assert status[stage] == "passed"
     assert manifest["projects"][0]["artefact"] == "tflite_int8"  # TFLM project, int32 input
+
+
+@pytest.mark.parametrize("quant, tolerance", [("float32", 1e-5), ("int8w", 2e-3)])
+def test_native_c_takes_token_ids(tmp_path: Path, quant: str, tolerance: float) -> None:
+    from edge_rnn.native import generate
+    from edge_rnn.native.host import run_host
+
+    model = _classifier(train=False)
+    x, _ = _tokens(20)
+    x[0, 3] = VOCAB + 5  # outside the vocabulary: a zero vector, as documented
+    generated = generate(load_model_ir(model), tmp_path / quant, quant=quant)
+    header = (tmp_path / quant / "sentiment.h").read_text()
+    assert "const int32_t *x_raw" in header
+    out = run_host(generated, x[..., np.newaxis].astype(np.int32))
+    reference = model(np.where(x < VOCAB, x, 0)).numpy()
+    np.testing.assert_allclose(out[1:], reference[1:], atol=tolerance)
+    assert not np.allclose(out[0], reference[0], atol=1e-7)  # not an id-0 lookup
+
+
+def test_native_int8_refuses_embedding_by_name(tmp_path: Path) -> None:
+    from edge_rnn.native import generate
+
+    with pytest.raises(EdgeRnnError, match="int8 mode does not support Embedding \\('embed'\\)"):
+        generate(load_model_ir(_classifier(train=False)), tmp_path / "q", quant="int8")

@@ -226,14 +226,25 @@ def _other_ctx(
 
 
 def build_context(
-    model: ir.Model, stages: tuple[Stage, ...], quant: str, plan: QPlan | None
+    model: ir.Model,
+    stages: tuple[Stage, ...],
+    quant: str,
+    plan: QPlan | None,
+    embedding: ir.EmbeddingLayer | None = None,
 ) -> dict[str, Any]:
+    """`embedding`: the model's input is token ids looked up in this table (`model` is then
+    the rest of the model, whose input is the embedding vector)."""
     b = _Builder()
     integer = quant == "int8"
     vt = "int16_t" if integer else "float"
-    norm = model.normalization or ir.Normalization((0.0,) * model.features, (1.0,) * model.features)
-    b.array("input_mean", "float", np.asarray(norm.mean, np.float32))
-    b.array("input_scale", "float", np.asarray(norm.scale, np.float32))
+    if embedding is not None:
+        _float_path_weights(b, "embed", np.asarray(embedding.embeddings, np.float32), quant)
+    else:
+        norm = model.normalization or ir.Normalization(
+            (0.0,) * model.features, (1.0,) * model.features
+        )
+        b.array("input_mean", "float", np.asarray(norm.mean, np.float32))
+        b.array("input_scale", "float", np.asarray(norm.scale, np.float32))
     no_streaming = streaming_blocker(stages)
     streaming = no_streaming is None
     ctx_stages = []
@@ -290,7 +301,10 @@ def build_context(
         "integer": integer,
         "vt": vt,
         "timesteps": model.timesteps,
-        "features": model.features,
+        "features": 1 if embedding else model.features,  # values per step in the C API
+        "input_size": model.features,  # values per step into the first stage
+        "tokens": {"vocab": embedding.input_dim} if embedding else None,
+        "in_t": "int32_t" if embedding else "float",
         "out_size": out_size,
         "outputs": out_size * max(stages[-1].steps_out, 1),
         "seq_out": stages[-1].seq_out,

@@ -4,7 +4,7 @@ generic adapter header `edge_rnn_model.h` (see firmware_templates/native/README.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +107,7 @@ def prepare(
     pending = [
         f"{type(layer).__name__.removesuffix('Layer')} ('{layer.name}')"
         for layer in model.layers
-        if isinstance(layer, (ir.EmbeddingLayer, ir.LayerNormLayer, ir.MaskingLayer))
+        if isinstance(layer, (ir.LayerNormLayer, ir.MaskingLayer))
     ]
     if pending:
         raise EdgeRnnError(
@@ -133,6 +133,24 @@ def prepare(
     return stages, quantize_int8(stages, x_norm)
 
 
+def split_embedding(model: ir.Model, quant: str) -> tuple[ir.Model, ir.EmbeddingLayer | None]:
+    """A token-id model as (the layers after its Embedding, the Embedding): the generated code
+    looks the table up while loading each step's input."""
+    if not model.token_input:
+        return model, None
+    embedding = model.layers[0]
+    assert isinstance(embedding, ir.EmbeddingLayer)
+    if quant == "int8":
+        raise EdgeRnnError(
+            f"model '{model.name}': the native int8 mode does not support Embedding "
+            f"('{embedding.name}') yet; use float32 or int8w (int8 weights, float arithmetic)"
+        )
+    rest = replace(
+        model, layers=model.layers[1:], features=embedding.output_dim, normalization=None
+    )
+    return rest, embedding
+
+
 def generate(
     model: ir.Model,
     out_dir: str | Path,
@@ -143,8 +161,9 @@ def generate(
 ) -> GeneratedModel:
     """Write `<name>.h/.c`, `edge_rnn_model.h`, the kernel library and README into out_dir."""
     model = fold_affines(model)
+    model, embedding = split_embedding(model, quant)
     stages, plan = prepare(model, quant, calibration_x)
-    ctx = build_context(model, stages, quant, plan)
+    ctx = build_context(model, stages, quant, plan, embedding)
     name = model.name
     rendered = {
         f"{name}.h": render("native/model.h.j2", **ctx),

@@ -5,7 +5,7 @@
 #include "edge_rnn_model.h"
 
 static edge_rnn_state_t state;
-static float window[EDGE_RNN_TIMESTEPS * EDGE_RNN_FEATURES];
+static edge_rnn_input_t window[EDGE_RNN_TIMESTEPS * EDGE_RNN_FEATURES];
 static edge_rnn_output_t outputs[EDGE_RNN_OUTPUTS];
 volatile edge_rnn_output_t edge_rnn_fit_sink; /* keeps the outputs (and the model) alive */
 

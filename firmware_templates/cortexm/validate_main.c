@@ -15,7 +15,7 @@
 
 static edge_rnn_state_t state;
 static edge_rnn_output_t outputs[EDGE_RNN_OUTPUTS];
-static float window[WINDOW_VALUES];
+static edge_rnn_input_t window[WINDOW_VALUES];
 
 EDGE_RNN_MARKER void edge_rnn_marker_start(void) { __asm__ volatile("" ::: "memory"); }
 EDGE_RNN_MARKER void edge_rnn_marker_end(void) { __asm__ volatile("" ::: "memory"); }

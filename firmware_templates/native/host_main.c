@@ -10,7 +10,7 @@
 #include <string.h>
 
 static edge_rnn_state_t state;
-static float x[EDGE_RNN_TIMESTEPS * EDGE_RNN_FEATURES];
+static edge_rnn_input_t x[EDGE_RNN_TIMESTEPS * EDGE_RNN_FEATURES];
 static edge_rnn_output_t y[EDGE_RNN_OUTPUTS];
 
 static int run_step(void)
