@@ -64,7 +64,14 @@ def test_masked_gru_on_padded_windows_builds(tmp_path: Path) -> None:
     x, y = _padded()
     manifest, report = build_user_model(tmp_path, _masked_gru(), x, y)
     status = stage_status(report)
-    assert status["tflite_float32/litert"] == "passed"
+    for stage in (
+        "tflite_float32/litert",
+        "onnx_float32/onnxruntime",
+        "native_float32/host_c",
+        "native_int8w/host_c_stream",
+        "native_float32/qemu-cortex-m4f",
+    ):
+        assert status[stage] == "passed"
 
 
 def test_attention_branch_is_refused_naming_class_and_layer() -> None:
@@ -74,3 +81,17 @@ def test_attention_branch_is_refused_naming_class_and_layer() -> None:
     outputs = keras.layers.Dense(2, name="head")(keras.layers.GlobalAveragePooling1D()(attended))
     with pytest.raises(EdgeRnnError, match="layer 'attn': Attention: the model branches"):
         load_model_ir(keras.Model(inputs, outputs))
+
+
+@pytest.mark.parametrize("quant, tolerance", [("float32", 1e-5), ("int8w", 0.02)])
+def test_native_c_skips_padded_steps_in_run_and_step(tmp_path: Path, quant, tolerance) -> None:
+    from edge_rnn.native import generate
+    from edge_rnn.native.host import run_host, run_host_result
+
+    model = _masked_gru(train=False)
+    x, _ = _padded(30)
+    generated = generate(load_model_ir(model), tmp_path / quant, quant=quant)
+    out = run_host(generated, x)
+    np.testing.assert_allclose(out, model(x).numpy(), atol=tolerance)
+    streamed = run_host_result(generated, x, mode="step").values.reshape(out.shape)
+    np.testing.assert_array_equal(streamed, out)

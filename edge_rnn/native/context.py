@@ -231,6 +231,7 @@ def build_context(
     quant: str,
     plan: QPlan | None,
     embedding: ir.EmbeddingLayer | None = None,
+    mask: float | None = None,
 ) -> dict[str, Any]:
     """`embedding`: the model's input is token ids looked up in this table (`model` is then
     the rest of the model, whose input is the embedding vector)."""
@@ -305,6 +306,7 @@ def build_context(
         "input_size": model.features,  # values per step into the first stage
         "tokens": {"vocab": embedding.input_dim} if embedding else None,
         "in_t": "int32_t" if embedding else "float",
+        "mask": mask,  # Keras Masking value: steps equal to it are skipped
         "out_size": out_size,
         "outputs": out_size * max(stages[-1].steps_out, 1),
         "seq_out": stages[-1].seq_out,

@@ -107,7 +107,7 @@ def prepare(
     pending = [
         f"{type(layer).__name__.removesuffix('Layer')} ('{layer.name}')"
         for layer in model.layers
-        if isinstance(layer, (ir.LayerNormLayer, ir.MaskingLayer))
+        if isinstance(layer, (ir.LayerNormLayer, ir.MaskingLayer))  # Masking: only first
     ]
     if pending:
         raise EdgeRnnError(
@@ -151,6 +151,20 @@ def split_embedding(model: ir.Model, quant: str) -> tuple[ir.Model, ir.Embedding
     return rest, embedding
 
 
+def split_masking(model: ir.Model, quant: str) -> tuple[ir.Model, float | None]:
+    """A model starting with Masking as (the layers after it, its mask value): the generated
+    code skips the steps that equal it, as Keras' recurrent layers do."""
+    first = model.layers[0]
+    if not isinstance(first, ir.MaskingLayer):
+        return model, None
+    if quant == "int8":
+        raise EdgeRnnError(
+            f"model '{model.name}': the native int8 mode does not support Masking "
+            f"('{first.name}') yet; use float32 or int8w"
+        )
+    return replace(model, layers=model.layers[1:]), first.mask_value
+
+
 def generate(
     model: ir.Model,
     out_dir: str | Path,
@@ -162,8 +176,14 @@ def generate(
     """Write `<name>.h/.c`, `edge_rnn_model.h`, the kernel library and README into out_dir."""
     model = fold_affines(model)
     model, embedding = split_embedding(model, quant)
+    model, mask = split_masking(model, quant)
     stages, plan = prepare(model, quant, calibration_x)
-    ctx = build_context(model, stages, quant, plan, embedding)
+    ctx = build_context(model, stages, quant, plan, embedding, mask)
+    if mask is not None and not ctx["streaming"]:
+        raise EdgeRnnError(
+            f"model '{model.name}': the native C backend skips masked steps only in models that "
+            "run forward step by step (no backward/Bidirectional layers, no whole-window layers)"
+        )
     name = model.name
     rendered = {
         f"{name}.h": render("native/model.h.j2", **ctx),
