@@ -32,6 +32,7 @@ ADAPTER = """\
 #define EDGE_RNN_OUTPUTS 3
 #define EDGE_RNN_OUTPUT_DTYPE "f32"
 typedef struct { float acc[3]; } edge_rnn_state_t;
+typedef float edge_rnn_input_t; /* raw sensor values */
 typedef float edge_rnn_output_t;
 void toy_reset(edge_rnn_state_t *s);
 void toy_run(edge_rnn_state_t *s, const float *x, float *y);

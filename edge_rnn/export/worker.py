@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge_rnn.children import run_child
 from edge_rnn.errors import EdgeRnnError, ToolCrashed
 from edge_rnn.tf_env import TF_ENV
 
@@ -44,25 +44,15 @@ def run_conversion(request: dict[str, Any], timeout: float) -> ConversionResult:
         # A fixed hash seed keeps Python-side tracing order stable. TensorFlow's int8 quantizer
         # itself is not deterministic on unrolled graphs (see README, "Known limits").
         env = {**TF_ENV, **os.environ, "PYTHONHASHSEED": "0"}
-        try:
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "edge_rnn.export.worker",
-                    str(request_path),
-                    str(result_path),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env=env,
-            )
-        except subprocess.TimeoutExpired:
-            raise ToolCrashed(
+        proc = run_child(
+            [sys.executable, "-m", "edge_rnn.export.worker", str(request_path), str(result_path)],
+            timeout_s=timeout,
+            env=env,
+            on_timeout=lambda: ToolCrashed(
                 f"{what} did not finish within {timeout:.0f} s; raise the timeout (--timeout) "
                 "or try another route/quantization"
-            ) from None
+            ),
+        )
         if proc.returncode == 0:
             result = json.loads(result_path.read_text(encoding="utf-8"))
             return ConversionResult(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edge_rnn.children import run_child
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.native.generate import GeneratedModel
 from edge_rnn.resources import FIRMWARE_DIR
@@ -57,7 +57,11 @@ def compile_host(
         str(binary),
         "-lm",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = run_child(
+        cmd,
+        timeout_s=300,
+        on_timeout=lambda: EdgeRnnError(f"{cc} took longer than 300 s on '{gen_dir}'"),
+    )
     if proc.returncode != 0:
         raise EdgeRnnError(f"{cc} failed on '{gen_dir}': {proc.stderr.strip()[:2000]}")
     return binary
@@ -72,11 +76,10 @@ def run_binary(
     with tempfile.TemporaryDirectory(prefix="edge-rnn-host-") as tmp:
         inp, out = Path(tmp) / "x.f32", Path(tmp) / "y.bin"
         x.tofile(inp)
-        proc = subprocess.run(
+        proc = run_child(
             [*prefix, str(binary), str(inp), str(len(x)), str(out), mode],
-            capture_output=True,
-            text=True,
-            timeout=600,
+            timeout_s=600,
+            on_timeout=lambda: EdgeRnnError(f"native model '{binary}' ran longer than 600 s"),
         )
         if proc.returncode != 0:
             raise EdgeRnnError(

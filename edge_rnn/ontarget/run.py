@@ -9,11 +9,11 @@ directory, where the firmware reads its test windows file.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_rnn.children import run_child
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget.build import Firmware
 from edge_rnn.ontarget.elf import symbol_address
@@ -111,16 +111,18 @@ def run_firmware(
         )
         where = f"{firmware.target.name} ({firmware.target.emulator.qemu})"
         try:
-            done = subprocess.run(
-                command, capture_output=True, timeout=timeout_s, cwd=firmware.windows.parent
+            done = run_child(
+                command,
+                timeout_s=timeout_s,
+                text=False,
+                cwd=firmware.windows.parent,
+                on_timeout=lambda: EdgeRnnError(
+                    f"firmware on {where} did not finish within {timeout_s:.0f} s "
+                    "(a hang in the model, or too many test windows)"
+                ),
             )
         except FileNotFoundError:
             raise ToolMissing(f"{command[0]} not found") from None
-        except subprocess.TimeoutExpired:
-            raise EdgeRnnError(
-                f"firmware on {where} did not finish within {timeout_s:.0f} s "
-                "(a hang in the model, or too many test windows)"
-            ) from None
         stdout = done.stdout.decode("utf-8", errors="replace")
         if done.returncode != 0:
             what = EXIT_CODES.get(done.returncode, f"exit status {done.returncode}")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
+from edge_rnn.children import run_child
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.resources import FIRMWARE_DIR as FIRMWARE_DIR  # re-exported
 from edge_rnn.targets import Target
@@ -46,11 +46,13 @@ def require_tools(target: Target) -> None:
 def run_tool(command: list[str], what: str, timeout_s: float = 120.0) -> str:
     """Run a compiler step; on failure raise with the tool's own first error lines."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        done = run_child(
+            command,
+            timeout_s=timeout_s,
+            on_timeout=lambda: EdgeRnnError(f"{what} took longer than {timeout_s:.0f} s"),
+        )
     except FileNotFoundError:
         raise ToolMissing(f"{command[0]} not found: {INSTALL_HINT}") from None
-    except subprocess.TimeoutExpired:
-        raise EdgeRnnError(f"{what} took longer than {timeout_s:.0f} s") from None
     if done.returncode != 0:
         errors = [line for line in done.stderr.splitlines() if "error" in line.lower()]
         detail = " | ".join((errors or done.stderr.splitlines() or ["no output"])[:3])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 import edge_rnn
+from edge_rnn.children import run_child
 from edge_rnn.errors import EdgeRnnError, ToolCrashed
 from edge_rnn.runtimes._tflm_worker import (
     MARGIN_FRACTION,
@@ -71,19 +71,15 @@ def _call_worker(model: Path, request: dict[str, Any], timeout_s: float) -> dict
     root = str(Path(edge_rnn.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     command = [sys.executable, "-m", "edge_rnn.runtimes._tflm_worker", str(model)]
-    try:
-        done = subprocess.run(
-            [*command, json.dumps(request)],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env=env,
-        )
-    except subprocess.TimeoutExpired:
-        raise RunnerSkipped(
+    done = run_child(
+        [*command, json.dumps(request)],
+        timeout_s=timeout_s,
+        env=env,
+        on_timeout=lambda: RunnerSkipped(
             f"TFLite Micro did not finish within {timeout_s:g} s on {model.name} "
             "(it hangs on some WHILE-loop graphs)"
-        ) from None
+        ),
+    )
     for line in done.stdout.splitlines():
         if line.startswith("EDGE-RNN-TFLM "):
             reply = json.loads(line.split(" ", 1)[1])

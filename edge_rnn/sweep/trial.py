@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import edge_rnn
+from edge_rnn.children import run_child
 
 _PACKAGE_ROOT = Path(edge_rnn.__file__).resolve().parents[1]  # the code this worker runs
 
@@ -44,6 +45,10 @@ def _log_tail(path: Path, lines: int = 3) -> str:
     return " | ".join(text[-lines:])
 
 
+class _TrialTimeout(Exception):
+    pass
+
+
 def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one trial in a child process with a timeout; a result dict in every case."""
     started = time.monotonic()
@@ -57,19 +62,17 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTHONUNBUFFERED="1")
     log_path = trial_dir / "trial.log"
     with open(log_path, "w", encoding="utf-8") as log:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "edge_rnn.sweep.trial", str(spec_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # the timeout kills its conversions and QEMU too
-            env=env,
-        )
-        (trial_dir / "trial.pid").write_text(str(child.pid), encoding="utf-8")
-        try:
-            code = child.wait(timeout=spec["timeout"])
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+        try:  # the timeout kills the trial's process group: its conversions and QEMU too
+            code = run_child(
+                [sys.executable, "-m", "edge_rnn.sweep.trial", str(spec_path)],
+                timeout_s=spec["timeout"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                on_start=lambda pid: (trial_dir / "trial.pid").write_text(str(pid), "utf-8"),
+                on_timeout=_TrialTimeout,
+            ).returncode
+        except _TrialTimeout:
             return _failed(spec, f"timed out after {spec['timeout']:g} s (killed)", started)
     if code < 0:
         name = signal.Signals(-code).name
