@@ -166,6 +166,10 @@ class _Builder:
 
         shown = {**shown, **self.user_paths}
         ctx = BuildContext(self.root, self.config, model_path, metadata, self.log, shown=shown)
+        # The model itself must be readable (every backend starts from its IR): a refused
+        # layer fails the build here, naming every such layer, instead of every artefact
+        # being "not applicable" and an empty build passing.
+        ctx.model  # noqa: B018
         produced = run_backends(ctx)
         manifest = Manifest(
             name=metadata["name"],
