@@ -68,7 +68,7 @@ def embedding_lstm(folder: Path) -> Path:
     rng = np.random.default_rng(1)
     tokens = rng.integers(1, 200, (500, 20))
     y = (np.isin(tokens, np.arange(1, 40)).sum(axis=1) > 3).astype(np.int64)
-    np.savez(folder / "data.npz", x=tokens[..., None].astype(np.int32), y=y)
+    np.savez(folder / "data.npz", x=tokens.astype(np.int32), y=y)  # (N, T) token ids
     model = keras.Sequential(
         [
             keras.Input((20,), dtype="int32"),
