@@ -9,6 +9,11 @@ for Cortex-M4F also the ratio to the TFLite Micro + CMSIS-NN figures (docs/ontar
 As a quick profiling loop: `--targets cortex-m4f --quant int8 --keep DIR` (DIR keeps each
 app.elf for `arm-none-eabi-objdump -d`).
 
+For int8, a second build with the kernel zone markers (-DERN_PROFILE) splits the count by
+kernel: matrix (the dot products), act (requantization + activations), update (the gate
+arithmetic of the cell state), dense (the head) and other (input loading, copies, calls). Its
+total exceeds the plain build's by the marker calls (printed as `markers`).
+
 Models have seeded random weights (instruction counts do not depend on training); each run
 is also checked against the host build of the same C (max abs difference printed).
 """
@@ -27,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edge_rnn import ir  # noqa: E402
 from edge_rnn.cells import CELLS  # noqa: E402
 from edge_rnn.ontarget import build_firmware, missing_tools, run_firmware  # noqa: E402
+from edge_rnn.ontarget.run import ZONES  # noqa: E402
 from edge_rnn.targets import list_targets  # noqa: E402
 
 T, F, UNITS, CLASSES = 20, 3, 16, 4
@@ -127,7 +133,20 @@ def main() -> int:
                         f"{diff:>8.2g}",
                         flush=True,
                     )
+                    if quant == "int8":
+                        print_zones(
+                            target, gen.out_dir, x, build.with_name(build.name + "-zones"), count
+                        )
     return 0
+
+
+def print_zones(target, model_dir: Path, x: np.ndarray, build: Path, plain: int) -> None:
+    """Instructions per inference by kernel zone, from a profile build of the same model."""
+    firmware = build_firmware(target, model_dir, x, build, defines=("ERN_PROFILE",))
+    counts = run_firmware(firmware, zones=True).instructions
+    assert counts is not None and counts.zones is not None
+    parts = [f"{z} {counts.zones[z]} ({counts.zones[z] / counts.per_inference:.0%})" for z in ZONES]
+    print(f"{'':14} kernels: {', '.join(parts)}; markers {counts.per_inference - plain}")
 
 
 if __name__ == "__main__":

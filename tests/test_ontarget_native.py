@@ -144,3 +144,28 @@ def test_model_too_big_for_microbit_names_sizes(tmp_path: Path) -> None:
         load_target("cortex-m0plus"), gen.out_dir, tmp_path / "fit", include_dirs=(NATIVE_KERNELS,)
     )
     assert fit.fits and gen.const_bytes < fit.flash_bytes < gen.const_bytes + 40_000
+
+
+def test_kernel_zones_split_the_count_and_keep_outputs(generated: dict, tmp_path: Path) -> None:
+    """A profile build (-DERN_PROFILE) counts every instruction in exactly one kernel zone, and
+    its markers change no output."""
+    _skip_without("cortex-m4f")
+    gen, host = generated["LSTM", "int8"]
+    firmware = build_firmware(
+        load_target("cortex-m4f"),
+        gen.out_dir,
+        X,
+        tmp_path,
+        include_dirs=(NATIVE_KERNELS,),
+        werror=True,
+        defines=("ERN_PROFILE",),
+    )
+    result = run_firmware(firmware, zones=True)
+    counts = result.instructions
+    assert np.array_equal(result.log.outputs, host)
+    assert counts is not None and counts.zones is not None
+    assert set(counts.zones) == {"matrix", "act", "update", "dense", "other"}
+    assert abs(sum(counts.zones.values()) - counts.per_inference) <= len(counts.zones)
+    # 10 steps x 4 gates x 8 units x (4 + 8) padded columns: at least one instruction per 2 MACs
+    assert counts.zones["matrix"] >= 10 * 32 * 12 // 2
+    assert all(n > 0 for n in counts.zones.values()), counts.zones

@@ -113,11 +113,13 @@ def build_firmware(
     include_dirs: tuple[Path, ...] = (),
     opt: str = "-O2",
     werror: bool = False,
+    defines: tuple[str, ...] = (),
 ) -> Firmware:
     """Compile and link the validation firmware running the model in `model_dir` on RAW x.
 
     `model_dir` holds the native model (`*.c`, its headers and `edge_rnn_model.h`);
-    `include_dirs` adds e.g. the native kernel library headers. Cortex-M firmware is linked
+    `include_dirs` adds e.g. the native kernel library headers; `defines` are passed as -D
+    (ERN_PROFILE: the kernel zone markers for run_firmware(zones=True)). Cortex-M firmware is linked
     for the emulated machine's memory (DoesNotFit when it overflows).
     """
     require_tools(target)
@@ -135,6 +137,7 @@ def build_firmware(
         *target.cflags,
         "-ffunction-sections",
         "-fdata-sections",
+        *(f"-D{d}" for d in defines),
         *(f"-I{d}" for d in (model_dir, *include_dirs, CORTEXM_DIR, PROTOCOL_DIR)),
         *(str(source) for source in sources),
         str(CORTEXM_DIR / "validate_main.c"),

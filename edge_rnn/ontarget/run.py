@@ -39,6 +39,14 @@ class InstructionCount:
     lowest: int
     highest: int
     inferences: int
+    # Profile builds (-DERN_PROFILE): instructions per inference by kernel zone (ZONES), the
+    # instructions before the first zone switch counted as "other".
+    zones: dict[str, int] | None = None
+
+
+# The kernel zones of a profile build (ERN_ZONE in firmware_templates/native/ern.h): entering
+# ern_zone_<name> switches the plugin's current zone.
+ZONES = ("matrix", "act", "update", "dense", "other")
 
 
 @dataclass(frozen=True)
@@ -82,19 +90,30 @@ def _read_counts(path: Path) -> InstructionCount:
     pairs = int(fields["pairs"])
     if pairs == 0:
         raise EdgeRnnError("the instruction-count markers were never reached")
+    zones = None
+    if "zones" in fields:
+        before, *counts = (int(n) for n in fields["zones"].split(","))
+        zones = {name: round(n / pairs) for name, n in zip(ZONES, counts, strict=True)}
+        zones["other"] += round(before / pairs)
     return InstructionCount(
         per_inference=round(int(fields["total"]) / pairs),
         first=int(fields["first"]),
         lowest=int(fields["min"]),
         highest=int(fields["max"]),
         inferences=pairs,
+        zones=zones,
     )
 
 
 def run_firmware(
-    firmware: Firmware, *, count_instructions: bool = True, timeout_s: float = 120.0
+    firmware: Firmware,
+    *,
+    count_instructions: bool = True,
+    timeout_s: float = 120.0,
+    zones: bool = False,
 ) -> OnTargetResult:
-    """Run the firmware once; outputs from its protocol, instructions from the plugin."""
+    """Run the firmware once; outputs from its protocol, instructions from the plugin.
+    zones: split the count by kernel (a firmware built with defines=("ERN_PROFILE",))."""
     require_tools(firmware.target)
     with tempfile.TemporaryDirectory(prefix="edge-rnn-qemu-") as scratch:
         counts_file = Path(scratch) / "icount.txt"
@@ -103,7 +122,11 @@ def run_firmware(
             start = symbol_address(firmware.elf, "edge_rnn_marker_start")
             end = symbol_address(firmware.elf, "edge_rnn_marker_end")
             plugin = build_plugin()
-            command += ["-plugin", f"{plugin},start={start:#x},end={end:#x},out={counts_file}"]
+            option = f"{plugin},start={start:#x},end={end:#x},out={counts_file}"
+            if zones:
+                addresses = (symbol_address(firmware.elf, f"ern_zone_{z}") for z in ZONES)
+                option += ",zones=" + ":".join(f"{a:#x}" for a in addresses)
+            command += ["-plugin", option]
         command += (
             ["-kernel", str(firmware.elf)]
             if firmware.target.kind == "cortex-m"

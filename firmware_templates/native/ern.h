@@ -89,6 +89,20 @@ int ern_q_window_push(int16_t *hist, const int16_t *x, int n, int span, int32_t 
                       int stride);
 
 /* ---- full integer ---- */
+
+/* Profile builds only (-DERN_PROFILE, benchmarks/ontarget_cost.py): entering ern_zone_<z>
+ * tells the QEMU instruction-count plugin that the kernel zone z starts (edge_rnn.ontarget.run
+ * ZONES); the calls cost a few instructions each, so profile counts exceed plain builds. */
+#ifdef ERN_PROFILE
+void ern_zone_matrix(void);
+void ern_zone_act(void);
+void ern_zone_update(void);
+void ern_zone_dense(void);
+void ern_zone_other(void);
+#define ERN_ZONE(z) ern_zone_##z()
+#else
+#define ERN_ZONE(z) ((void)0)
+#endif
 typedef struct {
     uint8_t cell, act, rec_act, reset_after;
     uint16_t in_pad, units, units_pad;  /* row length k = in_pad + units_pad */

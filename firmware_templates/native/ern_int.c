@@ -4,6 +4,18 @@
 
 #include <string.h>
 
+#ifdef ERN_PROFILE
+/* Zone markers of profile builds: empty, never inlined or cloned (the plugin watches their
+ * addresses). */
+#define ERN_ZONE_MARKER(z)                                                                   \
+    __attribute__((noipa, used)) void ern_zone_##z(void) { __asm__ volatile("" ::: "memory"); }
+ERN_ZONE_MARKER(matrix)
+ERN_ZONE_MARKER(act)
+ERN_ZONE_MARKER(update)
+ERN_ZONE_MARKER(dense)
+ERN_ZONE_MARKER(other)
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define ERN_INLINE static inline __attribute__((always_inline))
 #else
@@ -175,7 +187,9 @@ ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t
     int npairs = (cell->in_pad + cell->units_pad) / 2, grp;
     for (grp = g0; grp < g1; grp++) {
         int32_t acc[4];
+        ERN_ZONE(matrix);
         group_acc(cell, grp, v, npairs, acc);
+        ERN_ZONE(act);
         group_out(acc, cell->par + 13 * grp, act, rshift, out + 4 * grp);
     }
 }
@@ -212,20 +226,29 @@ ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c
     int32_t rnd_c = fast ? (1 << sh_c) >> 1 : 0;
     for (j = 0; j < u; j++) {
         const int32_t *par = cell->par + 13 * j;
-        int32_t acc[4], ig, fc, a, cj;
+        int32_t acc[4], gi, gf, gg, go, ig, fc, a, cj;
+        ERN_ZONE(matrix);
         group_acc(cell, j, xh, npairs, acc);
-        ig = row_out(acc[0], par, 0, rec_act, fast) * row_out(acc[2], par, 2, act, fast);
-        ig = shift_q(ig, sh_ig, rnd_ig, fast);
-        fc = (row_out(acc[1], par, 1, rec_act, fast) * c[j] + (1 << 14)) >> 15;
+        ERN_ZONE(act);
+        gi = row_out(acc[0], par, 0, rec_act, fast);
+        gf = row_out(acc[1], par, 1, rec_act, fast);
+        gg = row_out(acc[2], par, 2, act, fast);
+        go = row_out(acc[3], par, 3, rec_act, fast);
+        ERN_ZONE(update);
+        ig = shift_q(gi * gg, sh_ig, rnd_ig, fast);
+        fc = (gf * c[j] + (1 << 14)) >> 15;
         cj = ern_ssat16(fc + ig);
         c[j] = (int16_t)cj;
+        ERN_ZONE(act);
         if (act != ERN_RELU && act != ERN_LINEAR) {
             a = act_q(shift_q(cj, sh_c, rnd_c, fast), act);
         } else {
             a = act == ERN_RELU && cj < 0 ? 0 : cj;
         }
-        hn[j] = (int16_t)shift_q(row_out(acc[3], par, 3, rec_act, fast) * a, sh_h, rnd_h, fast);
+        ERN_ZONE(update);
+        hn[j] = (int16_t)shift_q(go * a, sh_h, rnd_h, fast);
     }
+    ERN_ZONE(other);
 }
 
 static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *hn)
@@ -249,6 +272,7 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
         int grp = up / 2 + q;
         const int16_t *wh = cell->w + (long)grp * 4 * (in + up) + 4 * in;
         int32_t acc[4];
+        ERN_ZONE(matrix);
         group_acc(cell, grp, xh, in / 2, acc);
         if (cell->reset_after) {
             int32_t inner[4] = {0, 0, 0, 0};
@@ -258,12 +282,14 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
                 }
             }
             ern_q_dot4(wh, h, up / 2, inner);
+            ERN_ZONE(update);
             for (r = 0; r < 4; r++) {
                 acc[r] += (int32_t)(((int64_t)inner[r] * g[up + 4 * q + r] + (1 << 14)) >> 15);
             }
         } else {
             ern_q_dot4(wh, rh, up / 2, acc);
         }
+        ERN_ZONE(act);
         group_out(acc, cell->par + 13 * grp, act, rshift, g + 2 * up + 4 * q);
     }
 }
@@ -273,6 +299,7 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
     int u = cell->units, up = cell->units_pad, j;
     int16_t *h = xh + cell->in_pad;
     gate_groups(cell, 0, up / 2, xh, cell->rec_act, g);
+    ERN_ZONE(update);
     if (!cell->reset_after) {
         for (j = 0; j < u; j++) { /* pads of rh stay zero */
             rh[j] = (int16_t)((g[up + j] * h[j] + (1 << 14)) >> 15);
@@ -283,6 +310,7 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
     } else {
         gru_candidates(cell, xh, g, rh, cell->act, 0);
     }
+    ERN_ZONE(update);
     ern_q_convert(g + 2 * up, g + 2 * up, u, cell->q_g, cell->q_v);
     for (j = 0; j < u; j++) {
         int32_t z = g[j];
@@ -298,14 +326,17 @@ void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g
         gru_step(cell, xh, g, tmp);
     } else {
         gate_groups(cell, 0, cell->units_pad / 4, xh, cell->act, g);
+        ERN_ZONE(update);
         ern_q_convert(g, xh + cell->in_pad, cell->units, cell->q_g, cell->q_v);
     }
+    ERN_ZONE(other);
 }
 
 void ern_q_dense_run(const ern_q_dense *d, const int16_t *x, int16_t *y)
 {
     int j;
     uint8_t act = d->act == ERN_SOFTMAX ? ERN_LINEAR : d->act;
+    ERN_ZONE(dense);
     for (j = 0; j < d->units; j++) {
         int32_t acc = ern_q_dot(d->wq + (long)j * d->in_pad, x, d->in_pad, d->bias ? d->bias[j] : 0);
         y[j] = ern_q_activate(acc, d->mult[j], d->shift[j], act);
@@ -313,6 +344,7 @@ void ern_q_dense_run(const ern_q_dense *d, const int16_t *x, int16_t *y)
     if (d->act == ERN_SOFTMAX) {
         ern_q_softmax(y, d->units);
     }
+    ERN_ZONE(other);
 }
 
 void ern_q_merge(uint8_t mode, int16_t *a, int qa, const int16_t *b, int qb, int qm, int n)
