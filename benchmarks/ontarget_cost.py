@@ -1,7 +1,7 @@
-"""Per target: instructions per inference, instructions per MAC, flash and RAM of the native
-backend in each numeric mode, for LSTM(16) / GRU(16) / SimpleRNN(16) on 20x3 inputs + Dense(4);
-for Cortex-M4F also the ratio to the TFLite Micro + CMSIS-NN figures (docs/ontarget.md,
-"TFLite Micro reference").
+"""Per microcontroller target (Cortex-M and RISC-V): instructions per inference, instructions per
+MAC, flash and RAM of the native backend in each numeric mode, for LSTM(16) / GRU(16) /
+SimpleRNN(16) on 20x3 inputs + Dense(4); for Cortex-M4F also the ratio to the TFLite Micro +
+CMSIS-NN figures (docs/ontarget.md, "TFLite Micro reference").
 
     python3 benchmarks/ontarget_cost.py [--targets cortex-m4f,cortex-m0plus] [--windows 4]
         [--quant int8] [--cells lstm,gru] [--keep DIR]
@@ -85,9 +85,7 @@ def main() -> int:
     parser.add_argument("--keep", default="", help="keep the build directories here")
     args = parser.parse_args()
     wanted = set(filter(None, args.targets.split(",")))
-    targets = [
-        t for t in list_targets() if t.kind == "cortex-m" and (not wanted or t.name in wanted)
-    ]
+    targets = [t for t in list_targets() if t.bare_metal and (not wanted or t.name in wanted)]
     rng = np.random.default_rng(1)
     x = rng.normal(0, 1, (args.windows, T, F)).astype(np.float32)
     calibration = rng.normal(0, 1, (64, T, F)).astype(np.float32)

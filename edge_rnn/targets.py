@@ -1,10 +1,10 @@
 """Board/core profiles: `targets/*.toml` loaded and checked into frozen dataclasses.
 
 A target names a real board (its flash and RAM are what a model must fit: the fit check
-compares the model + runtime with them) and how to run its code here: qemu-system-arm with a
-machine and memory map for Cortex-M (the validation firmware is linked for that map), or qemu
-user mode with a sysroot for ARM Linux. Every field is checked; an error names the file and
-the field.
+compares the model + runtime with them) and how to run its code here: qemu-system-arm (Cortex-M)
+or qemu-system-riscv32 (RISC-V microcontrollers) with a machine and memory map (the validation
+firmware is linked for that map), or qemu user mode with a sysroot for ARM Linux. Every field
+is checked; an error names the file and the field.
 """
 
 from __future__ import annotations
@@ -18,16 +18,17 @@ from edge_rnn.choices import NATIVE_QUANTIZATIONS
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.resources import TARGETS_DIR as TARGETS_DIR  # re-exported
 
-KINDS = ("cortex-m", "linux")
+KINDS = ("cortex-m", "riscv", "linux")
+BARE_METAL_KINDS = ("cortex-m", "riscv")  # firmware linked for a memory map, run in system mode
 KIB = 1024
 
 
 @dataclass(frozen=True)
 class Emulator:
-    qemu: str  # qemu-system-arm | qemu-aarch64 | qemu-arm
-    machine: str = ""  # qemu-system-arm -M (Cortex-M only)
-    cpu: str = ""  # qemu-system-arm -cpu
-    flash_origin: int = 0  # memory map of the emulated machine (Cortex-M only)
+    qemu: str  # qemu-system-arm | qemu-system-riscv32 | qemu-aarch64 | qemu-arm
+    machine: str = ""  # qemu-system-* -M (bare metal only)
+    cpu: str = ""  # qemu-system-* -cpu (RISC-V: with the ISA options, e.g. rv32,f=false)
+    flash_origin: int = 0  # memory map of the emulated machine (bare metal only)
     flash_kib: int = 0
     ram_origin: int = 0
     ram_kib: int = 0
@@ -56,6 +57,10 @@ class Target:
     @property
     def has_fpu(self) -> bool:
         return self.fpu != "none"
+
+    @property
+    def bare_metal(self) -> bool:
+        return self.kind in BARE_METAL_KINDS
 
 
 class _Fields:

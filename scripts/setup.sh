@@ -3,7 +3,8 @@
 #   bash scripts/setup.sh          Python packages only (training, conversion, host C, validation)
 #   bash scripts/setup.sh --dev    ... plus test tools (pytest, ruff; chromium for the report
 #                                  page test, with apt-get: needs root or sudo)
-#   bash scripts/setup.sh --arm    ... plus ARM cross compilers and QEMU (needs root or sudo)
+#   bash scripts/setup.sh --arm    ... plus ARM and RISC-V cross compilers and QEMU (needs root
+#                                  or sudo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev=0; arm=0
@@ -19,6 +20,7 @@ apt_packages=""
 if [ "$arm" = 1 ]; then
   apt_packages="gcc g++ gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
     qemu-system-arm qemu-user
+    gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
     gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross
     valgrind clang"
 fi

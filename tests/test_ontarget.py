@@ -106,7 +106,7 @@ def test_target_matches_host_bit_exactly(name: str, host_output: str, tmp_path: 
     counts = result.instructions
     assert counts is not None and counts.inferences == len(X)
     assert 100 < counts.lowest <= counts.per_inference <= counts.highest < 200_000
-    if target.kind == "cortex-m":
+    if target.bare_metal:
         assert firmware.memory is not None
         assert 0 < firmware.memory.ram_bytes < target.emulator.ram_kib * 1024
         assert 1000 < firmware.memory.flash_bytes < target.emulator.flash_kib * 1024

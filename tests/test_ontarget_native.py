@@ -28,6 +28,8 @@ T, F, UNITS, CLASSES = 10, 3, 8, 3
 CELLS = ("LSTM", "GRU", "SimpleRNN")
 MODES = ("float32", "int8")
 CORTEX_M = [t.name for t in list_targets() if t.kind == "cortex-m"]
+# One RISC-V profile per code path: soft float RV32IMC, RV32EC without a multiplier, the F FPU.
+RISCV = ["esp32-c3", "ch32v003", "ch32v307"]
 LINUX = [t.name for t in list_targets() if t.kind == "linux"]
 METADATA = {"normalization": {"mean": [0.5, -1.0, 2.0], "scale": [2.0, 0.5, 3.0]}}
 
@@ -85,7 +87,7 @@ def _on_target(gen, name: str, build_dir: Path) -> np.ndarray:
     return run_firmware(firmware, count_instructions=False).log.outputs
 
 
-@pytest.mark.parametrize("name", CORTEX_M)
+@pytest.mark.parametrize("name", CORTEX_M + RISCV)
 def test_native_models_on_target_match_host(name: str, generated: dict, tmp_path: Path) -> None:
     _skip_without(name)
     for (cell, mode), (gen, host) in generated.items():

@@ -17,6 +17,11 @@ EXPECTED = {
     "cortex-m7": "mps2-an500",
     "cortex-m33": "mps2-an505",
     "cortex-m55": "mps3-an547",
+    "esp32-c3": "virt",
+    "esp32-c6": "virt",
+    "gd32vf103": "virt",
+    "ch32v003": "virt",
+    "ch32v307": "virt",
     "rpi-aarch64": "",
     "rpi-armhf": "",
 }
@@ -28,7 +33,8 @@ def test_shipped_targets_load_and_are_consistent() -> None:
     for target in targets.values():
         if not target.has_fpu:
             assert target.default_quantization == "int8"
-            assert "-mfloat-abi=soft" in target.cflags
+            soft_abi = "-mabi=ilp32" in target.cflags or "-mabi=ilp32e" in target.cflags
+            assert soft_abi if target.kind == "riscv" else "-mfloat-abi=soft" in target.cflags
         else:
             assert "-ffp-contract=off" in target.cflags  # float results equal the x86 host
     micro = targets["cortex-m0plus"]
@@ -36,6 +42,10 @@ def test_shipped_targets_load_and_are_consistent() -> None:
     assert (micro.emulator.flash_kib, micro.emulator.ram_kib) == (256, 16)  # the micro:bit
     assert targets["rpi-aarch64"].emulator.sysroot == "/usr/aarch64-linux-gnu"
     assert load_target(TARGETS_DIR / "cortex-m4f.toml").core == "cortex-m4"
+    c3 = targets["esp32-c3"]  # the chip's datasheet figures; the emulator links into virt DRAM
+    assert (c3.kind, c3.flash_kib, c3.ram_kib, c3.clock_mhz) == ("riscv", 4096, 400, 160)
+    assert "-march=rv32imc" in c3.cflags and c3.emulator.cpu.startswith("rv32,")
+    assert c3.emulator.ram_origin >= c3.emulator.flash_origin + c3.emulator.flash_kib * 1024
 
 
 def _write_variant(tmp_path: Path, old: str, new: str) -> Path:

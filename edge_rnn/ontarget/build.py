@@ -4,7 +4,10 @@ The test windows are not compiled in: the firmware reads them one at a time from
 `test_x.bin` beside it (semihosting file reads on Cortex-M, stdio on ARM Linux), so any test
 set runs on any target. Cortex-M: arm-none-eabi-gcc, semihosting (`--specs=rdimon.specs`),
 the startup file and the linker script in firmware_templates/cortexm with the emulated
-machine's memory map passed by --defsym. Whether the model fits the *board* is judged
+machine's memory map passed by --defsym. RISC-V: riscv64-unknown-elf-gcc with picolibc (its
+crt0, linker script and semihost library; the memory map by --defsym) and
+firmware_templates/riscv/platform.c; the validation main and the semihosted window reads are
+the Cortex-M ones. Whether the model fits the *board* is judged
 separately, on the model alone (edge_rnn.ontarget.fit). ARM Linux: the cross gcc, a static
 executable (fixed marker addresses for the instruction-count plugin).
 """
@@ -22,7 +25,8 @@ from edge_rnn.ontarget.elf import MemoryUse, memory_use
 from edge_rnn.ontarget.toolchain import FIRMWARE_DIR, ToolFailed, require_tools, run_tool
 from edge_rnn.targets import KIB, Target
 
-CORTEXM_DIR = FIRMWARE_DIR / "cortexm"
+CORTEXM_DIR = FIRMWARE_DIR / "cortexm"  # also the bare-metal main, fit probe and semihosted I/O
+RISCV_DIR = FIRMWARE_DIR / "riscv"
 PROTOCOL_DIR = FIRMWARE_DIR / "protocol"
 WARNINGS = ("-std=c99", "-Wall", "-Wextra")
 HEAP_BYTES = 2 * KIB  # newlib's stdio and float printing allocate a little
@@ -44,7 +48,7 @@ class Firmware:
     target: Target
     elf: Path  # the executable (bare-metal ELF or Linux binary)
     samples: int  # test windows in `windows`
-    memory: MemoryUse | None  # the whole validation firmware as linked (Cortex-M only)
+    memory: MemoryUse | None  # the whole validation firmware as linked (bare metal only)
     windows: Path  # raw float32 windows, read at run time from the executable's directory
 
 
@@ -104,6 +108,38 @@ def cortexm_link_flags(
     ]
 
 
+def riscv_link_flags(target: Target, build_dir: Path, memory: dict[str, int]) -> list[str]:
+    """picolibc's crt0 (semihosted exit), linker script and semihost library, with the memory
+    map by --defsym (`memory`: __flash_size, __ram_size, __stack_size)."""
+    symbols = {
+        "__flash": target.emulator.flash_origin,
+        "__flash_size": memory["__flash_size"],
+        "__ram": target.emulator.ram_origin,
+        "__ram_size": memory["__ram_size"],
+        "__stack_size": memory["__stack_size"],
+    }
+    defsyms = ",".join(f"--defsym={name}={value:#x}" for name, value in symbols.items())
+    return [
+        "--specs=picolibc.specs",
+        "--oslib=semihost",
+        "--crt0=semihost",
+        f"-Wl,{defsyms},--gc-sections,-Map={build_dir / 'app.map'}",
+    ]
+
+
+def bare_metal_link(
+    target: Target, build_dir: Path, memory: dict[str, int], *, with_io: bool
+) -> list[str]:
+    """Platform sources and link flags of a bare-metal program; `with_io`: semihosted stdio
+    and window reads (the validation firmware), else the smallest runtime (the fit probe)."""
+    if target.kind == "riscv":
+        io = [RISCV_DIR / "platform.c", CORTEXM_DIR / "semihosting.c"] if with_io else []
+        return [*map(str, io), *riscv_link_flags(target, build_dir, memory)]
+    sources = [CORTEXM_DIR / "startup.c", *([CORTEXM_DIR / "semihosting.c"] if with_io else [])]
+    specs = "rdimon.specs" if with_io else "nosys.specs"
+    return [*map(str, sources), *cortexm_link_flags(target, build_dir, memory, specs=specs)]
+
+
 def build_firmware(
     target: Target,
     model_dir: str | Path,
@@ -119,15 +155,15 @@ def build_firmware(
 
     `model_dir` holds the native model (`*.c`, its headers and `edge_rnn_model.h`);
     `include_dirs` adds e.g. the native kernel library headers; `defines` are passed as -D
-    (ERN_PROFILE: the kernel zone markers for run_firmware(zones=True)). Cortex-M firmware is linked
-    for the emulated machine's memory (DoesNotFit when it overflows).
+    (ERN_PROFILE: the kernel zone markers for run_firmware(zones=True)). Bare-metal firmware is
+    linked for the emulated machine's memory (DoesNotFit when it overflows).
     """
     require_tools(target)
     model_dir, build_dir = Path(model_dir), Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     sources = model_sources(model_dir)
     windows = write_windows(x, build_dir)
-    bare_metal = target.kind == "cortex-m"
+    bare_metal = target.bare_metal
     elf = build_dir / ("app.elf" if bare_metal else "app")
     command = [
         target.compiler,
@@ -144,7 +180,6 @@ def build_firmware(
     ]
     if bare_metal:
         command += ["-DEDGE_RNN_BARE_METAL"]
-        command += [str(CORTEXM_DIR / name) for name in ("startup.c", "semihosting.c")]
         emulator = target.emulator
         memory_map = {
             "__flash_size": emulator.flash_kib * KIB,
@@ -152,7 +187,7 @@ def build_firmware(
             "__heap_size": HEAP_BYTES,
             "__stack_size": STACK_BYTES,
         }
-        command += cortexm_link_flags(target, build_dir, memory_map)
+        command += bare_metal_link(target, build_dir, memory_map, with_io=True)
     else:
         command += ["-static"]  # self-contained: copy it to the board; no lazy binding in counts
     command += ["-lm", "-o", str(elf)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_rnn.ontarget.build import CORTEXM_DIR, WARNINGS, cortexm_link_flags, model_sources
+from edge_rnn.ontarget.build import CORTEXM_DIR, WARNINGS, bare_metal_link, model_sources
 from edge_rnn.ontarget.elf import memory_use
 from edge_rnn.ontarget.toolchain import require_tools, run_tool
 from edge_rnn.targets import KIB, Target, list_targets
@@ -76,7 +76,11 @@ def measure_fit(
     model_dir, build_dir = Path(model_dir), Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     elf = build_dir / "fit.elf"
-    memory = {"__flash_size": PROBE_SPACE, "__ram_size": PROBE_SPACE}
+    emulator = target.emulator
+    # Flash below RAM (RISC-V virt: both in DRAM) gets the room up to the RAM origin.
+    gap = emulator.ram_origin - emulator.flash_origin
+    flash_space = min(PROBE_SPACE, gap) if gap > 0 else PROBE_SPACE
+    memory = {"__flash_size": flash_space, "__ram_size": PROBE_SPACE}
     memory.update(__heap_size=0, __stack_size=0)
     command = [
         target.compiler,
@@ -89,8 +93,7 @@ def measure_fit(
         *(f"-I{d}" for d in (model_dir, *include_dirs, CORTEXM_DIR)),
         *(str(source) for source in model_sources(model_dir)),
         str(CORTEXM_DIR / "fit_main.c"),
-        str(CORTEXM_DIR / "startup.c"),
-        *cortexm_link_flags(target, build_dir, memory, specs="nosys.specs"),
+        *bare_metal_link(target, build_dir, memory, with_io=False),
         "-lm",
         "-o",
         str(elf),
@@ -101,11 +104,11 @@ def measure_fit(
 
 
 def boards_with_room(flash_bytes: int, ram_bytes: int) -> list[str]:
-    """The Cortex-M targets whose board has this much flash and RAM (a size check only)."""
+    """The microcontroller targets whose board has this much flash and RAM (a size check)."""
     return [
         target.name
         for target in list_targets()
-        if target.kind == "cortex-m"
+        if target.bare_metal
         and target.flash_kib * KIB >= flash_bytes
         and target.ram_kib * KIB >= ram_bytes
     ]

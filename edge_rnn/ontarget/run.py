@@ -1,7 +1,8 @@
 """Run a built firmware under QEMU, parse its line protocol, count instructions.
 
 Cortex-M: `qemu-system-arm -M <machine> -cpu <core> ... -semihosting-config
-enable=on,target=native -icount shift=0 -kernel app.elf`; the program's stdout is the
+enable=on,target=native -icount shift=0 -kernel app.elf`; RISC-V the same with
+`qemu-system-riscv32 -M virt -cpu rv32,<ISA options> -bios none`. The program's stdout is the
 protocol and QEMU's exit status is the firmware's (faults exit with known codes).
 ARM Linux: `qemu-aarch64 -L <sysroot> app` (or qemu-arm). Both run in the firmware's
 directory, where the firmware reads its test windows file.
@@ -23,7 +24,7 @@ from edge_rnn.protocol import ProtocolLog, parse_protocol
 
 # Keep in sync with firmware_templates/cortexm/edge_rnn_firmware.h.
 EXIT_CODES = {
-    120: "HardFault",
+    120: "HardFault (RISC-V: a trap, e.g. an illegal instruction or access fault)",
     121: "MemManage fault",
     122: "BusFault",
     123: "UsageFault (e.g. FPU not enabled or an undefined instruction)",
@@ -65,19 +66,27 @@ def qemu_command(firmware: Firmware) -> list[str]:
     target, emulator = firmware.target, firmware.target.emulator
     if target.kind == "linux":
         return [emulator.qemu, "-L", emulator.sysroot]
+    semihosting = "enable=on,target=native"
+    riscv: list[str] = []
+    if target.kind == "riscv":
+        # No OpenSBI: the reset vector jumps to the firmware at the start of DRAM. picolibc
+        # writes stdout with SYS_WRITEC, which QEMU sends to stderr unless given a chardev.
+        riscv = ["-bios", "none", "-chardev", "stdio,id=semihosting"]
+        semihosting += ",chardev=semihosting"
     return [
         emulator.qemu,
         "-M",
         emulator.machine,
         "-cpu",
         emulator.cpu,
+        *riscv,
         "-nographic",
         "-monitor",
         "none",
         "-serial",
         "none",
         "-semihosting-config",
-        "enable=on,target=native",
+        semihosting,
         "-icount",
         "shift=0",
     ]
@@ -128,9 +137,7 @@ def run_firmware(
                 option += ",zones=" + ":".join(f"{a:#x}" for a in addresses)
             command += ["-plugin", option]
         command += (
-            ["-kernel", str(firmware.elf)]
-            if firmware.target.kind == "cortex-m"
-            else [str(firmware.elf)]
+            ["-kernel", str(firmware.elf)] if firmware.target.bare_metal else [str(firmware.elf)]
         )
         where = f"{firmware.target.name} ({firmware.target.emulator.qemu})"
         try:

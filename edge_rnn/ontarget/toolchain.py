@@ -31,7 +31,19 @@ def missing_tools(target: Target) -> list[str]:
     missing = [tool for tool in needed if shutil.which(tool) is None]
     if target.kind == "linux" and not Path(target.emulator.sysroot).is_dir():
         missing.append(f"sysroot {target.emulator.sysroot}")
+    if target.kind == "riscv" and not missing and not _has_picolibc(target.compiler):
+        missing.append(f"picolibc for {target.compiler}")
     return missing
+
+
+def _has_picolibc(compiler: str) -> bool:
+    """gcc prints the full path of a specs file it finds, else the bare name."""
+    done = run_child(
+        [compiler, "-print-file-name=picolibc.specs"],
+        timeout_s=30,
+        on_timeout=lambda: EdgeRnnError(f"{compiler} -print-file-name did not answer in 30 s"),
+    )
+    return done.returncode == 0 and Path(done.stdout.strip()).is_absolute()
 
 
 def require_tools(target: Target) -> None:

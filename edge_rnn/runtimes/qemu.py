@@ -1,5 +1,6 @@
 """QEMU runners: the native C model cross-compiled for each target of targets/*.toml and run
-under qemu-system-arm (Cortex-M) or qemu user mode (ARM Linux). One runner per target, named
+under qemu-system-arm (Cortex-M), qemu-system-riscv32 (RISC-V microcontrollers) or qemu user
+mode (ARM Linux). One runner per target, named
 `qemu-<target>`.
 
 Which targets run a native-c artefact (the others skip as not applicable), first rule that
@@ -10,13 +11,13 @@ applies:
    were measured on); int8 on `cortex-m4f` (DSP/SMLAD kernels) and `cortex-m0plus` (no FPU,
    no DSP: the portable integer path, and the smallest memory).
 
-Cortex-M results judge the model, not the validation firmware: `memory` holds the flash and
-RAM of the model + runtime (the fit probe, edge_rnn.ontarget.fit; RAM includes the measured
-stack), the board's flash and RAM, `fits` (1/0), the whole validation firmware as
-`harness_flash_bytes`/`harness_ram_bytes`, and instructions per inference. A model that does
-not fit the board still runs when the emulated machine has room (the validator then fails the
-stage on `fits` = 0; the notes say what would fit), else the stage fails with that advice; one
-that fits the board but not the emulated machine is skipped with both sizes.
+Microcontroller (Cortex-M, RISC-V) results judge the model, not the validation firmware:
+`memory` holds the flash and RAM of the model + runtime (the fit probe, edge_rnn.ontarget.fit;
+RAM includes the measured stack), the board's flash and RAM, `fits` (1/0), the whole validation
+firmware as `harness_flash_bytes`/`harness_ram_bytes`, and instructions per inference. A model
+that does not fit the board still runs when the emulated machine has room (the validator then
+fails the stage on `fits` = 0; the notes say what would fit), else the stage fails with that
+advice; one that fits the board but not the emulated machine is skipped with both sizes.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class QemuRunner(Runner):
         build_dir = ctx.work_dir / f"{artefact.name}-{self.name}"
         fit = None
         try:
-            if target.kind == "cortex-m":
+            if target.bare_metal:
                 fit = measure_fit(
                     target, model_dir, build_dir / "fit", include_dirs=(NATIVE_KERNELS,)
                 )
@@ -104,7 +105,7 @@ class QemuRunner(Runner):
                     target, model_dir, x, build_dir, include_dirs=(NATIVE_KERNELS,)
                 )
             except DoesNotFit as err:
-                assert fit is not None  # only Cortex-M firmware has a memory map
+                assert fit is not None  # only bare-metal firmware has a memory map
                 if not fit.fits:
                     raise EdgeRnnError(fit_advice(fit, artefact)) from None
                 raise RunnerSkipped(f"{fit.summary()}, but {err}") from None

@@ -1,6 +1,7 @@
-/* Semihosting I/O of the validation firmware: stdio through newlib's rdimon, and the test
- * windows read one at a time from a file on the host (QEMU opens it relative to its working
- * directory), so no test set ever has to fit the target's flash or RAM. */
+/* Semihosting I/O of the validation firmware: stdio through newlib's rdimon (on RISC-V through
+ * picolibc's semihost library), and the test windows read one at a time from a file on the
+ * host (QEMU opens it relative to its working directory), so no test set ever has to fit the
+ * target's flash or RAM. Shared by the Cortex-M and RISC-V firmware. */
 #include <stdint.h>
 
 #include "edge_rnn_firmware.h"
@@ -10,11 +11,13 @@
 #define SYS_FLEN 0x0Cu
 #define MODE_RB 1u /* fopen mode "rb" */
 
-extern void initialise_monitor_handles(void);
-
 static uint32_t windows_handle;
 
+#if !defined(__riscv) /* RISC-V (picolibc) has its own in firmware_templates/riscv/platform.c */
+extern void initialise_monitor_handles(void);
+
 void edge_rnn_platform_init(void) { initialise_monitor_handles(); }
+#endif
 
 long edge_rnn_windows_open(unsigned long window_bytes)
 {
