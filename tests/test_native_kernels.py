@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -63,6 +64,13 @@ def test_tables_match_their_definition():
     expected_exp = np.minimum(np.round(np.exp(-i / 32) * 32768), 32767)
     np.testing.assert_array_equal(tables["ern_sigmoid_table"], expected_sigmoid)
     np.testing.assert_array_equal(tables["ern_exp_table"], expected_exp)
+    source = (FIRMWARE_DIR / "native" / "ern_tables.c").read_text(encoding="utf-8")
+    body = re.search(r"ern_sigmoid_steps\[1024\] = \{([^}]*)\}", source)
+    assert body is not None
+    steps = np.array([int(v.strip().rstrip("u"), 16) for v in body[1].split(",") if v.strip()])
+    sigmoid = tables["ern_sigmoid_table"]
+    np.testing.assert_array_equal(steps & 0xFFFF, sigmoid[:-1])
+    np.testing.assert_array_equal(steps >> 16, np.diff(sigmoid))
 
 
 def test_integer_activations_bit_exact_with_twin_and_close_to_math(host_output):

@@ -130,6 +130,7 @@ typedef struct {
 
 extern const uint16_t ern_sigmoid_table[1025]; /* sigmoid(i/32 - 16) in Q16, i = 0..1024 */
 extern const int16_t ern_exp_table[513];   /* exp(-i/32) in Q15, i = 0..512 */
+extern const uint32_t ern_sigmoid_steps[1024]; /* slope << 16 | start of each table step */
 
 int16_t ern_q_tanh(int32_t x_q11);          /* Q11 in, Q15 out */
 int16_t ern_q_sigmoid(int32_t x_q11);

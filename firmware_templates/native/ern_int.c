@@ -34,10 +34,16 @@ ERN_INLINE int32_t interp(const int16_t *table, int32_t u, int bits)
  * steps of 64, so the index needs no abs, sign or clamp. */
 ERN_INLINE int32_t sigmoid_q16(int32_t x)
 {
+#ifdef ERN_DSP
+    /* The same interpolation from one word: start + (slope * (x & 63) + 32) >> 6 (SMLATB). */
+    uint32_t step = ern_sigmoid_steps[(x >> 6) + 512];
+    return (int32_t)(step & 0xffff) + (__builtin_arm_smlatb((int32_t)step, x & 63, 32) >> 6);
+#else
     uint32_t u = (uint32_t)(x + 32768);
     const uint16_t *t = ern_sigmoid_table + (u >> 6);
     int32_t t0 = t[0];
     return t0 + (((t[1] - t0) * (int32_t)(u & 63) + 32) >> 6);
+#endif
 }
 
 ERN_INLINE int16_t sigmoid_q(int32_t x)
