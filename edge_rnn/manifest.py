@@ -76,6 +76,12 @@ class ManifestEntry:
     def resolve(self, build_dir: Path) -> Path:
         return build_dir / self.path
 
+    def input_metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """The model metadata as this artefact takes its input: one converted with the model's
+        input Normalization/Rescaling layers folded out carries its own `input_normalization`."""
+        norm = self.details.get("input_normalization")
+        return {**metadata, "normalization": norm} if norm else dict(metadata)
+
     def integrity_problem(self, path: Path) -> str:
         """'' when the artefact at `path` (resolved) exists and its recorded hashes match,
         else why not: a generated C file edited by hand is caught like a changed .tflite."""

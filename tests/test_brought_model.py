@@ -121,3 +121,46 @@ def test_normalization_is_applied_only_when_asked(user_model: tuple[Path, keras.
         assert json.loads((none / "model" / "metadata.json").read_text())["normalization"] is None
     finally:
         beside.unlink()
+
+
+def _rescaled_regressor(folder: Path) -> None:
+    """A functional GRU regressor whose Rescaling layer removes a large raw offset (values near
+    100, as a pressure or a temperature in kelvin)."""
+    rng = np.random.default_rng(5)
+    x = (rng.normal(size=(240, 16, 2)) * 5 + 100).astype(np.float32)
+    y = (x[:, -5:, 0].mean(axis=1, keepdims=True) - 100).astype(np.float32)
+    np.savez(folder / "data.npz", x=x, y=y)
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 2))
+    hidden = keras.layers.GRU(8)(keras.layers.Rescaling(0.2, offset=-20.0)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    model.fit(x, y, epochs=10, batch_size=32, verbose=0)
+    model.save(folder / "user.keras")
+
+
+@pytest.mark.slow
+def test_input_rescaling_is_computed_in_float32_by_every_artefact(tmp_path: Path) -> None:
+    """Kept in a float16 or int16x8 graph, Rescaling(0.2, -20) on raw values near 100 loses
+    the precision its subtraction needs (float16 max_abs 4.4e-2 before, 5.2e-4 now); folded into the
+    input normalization, every artefact computes it in float32."""
+    _rescaled_regressor(tmp_path)
+    config = _write_config(tmp_path, "", native='"float32"', tflite='"float32", "float16"')
+    out = tmp_path / "build"
+    assert main(["build", str(config), "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    for entry in manifest["artefacts"]:
+        if entry["format"] == "tflite":
+            norm = entry["input_normalization"]
+            assert norm["mean"] == pytest.approx([100.0, 100.0]), entry["name"]
+            assert norm["scale"] == pytest.approx([5.0, 5.0]), entry["name"]
+    report = json.loads((out / "report.json").read_text())
+    stages = {s["name"]: s for s in report["stages"]}
+    assert report["passed"] is True, [s["failures"] for s in report["stages"] if s["failures"]]
+    assert stages["tflite_float16/litert"]["metrics"]["max_abs"] < 5e-3
+    # The board bundle tells run_on_board.py the same input normalization.
+    from edge_rnn.ontarget.bundle import write_bundle
+
+    bundle = write_bundle(out, tmp_path / "bundle", names=["tflite_float16"])
+    entry = json.loads((bundle.out_dir / "bundle.json").read_text())["artefacts"][0]
+    assert entry["input_normalization"]["scale"] == pytest.approx([5.0, 5.0])

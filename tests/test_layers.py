@@ -234,6 +234,7 @@ def test_export_runs_close_to_keras_in_litert_tflm_onnxruntime(
 ) -> None:
     from edge_rnn.export.onnx import convert_onnx
     from edge_rnn.export.tflite import convert_tflite
+    from edge_rnn.ir import Normalization
     from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, get_runner
 
     model = _keras_model(name)
@@ -242,12 +243,15 @@ def test_export_runs_close_to_keras_in_litert_tflm_onnxruntime(
     np.savez(tmp_path / "calibration.npz", x=_windows(64, seed=11))
     out = tmp_path / f"{name}_{quant}.{fmt}"
     if fmt == "tflite":
-        convert_tflite(path, quant, out, calibration=tmp_path / "calibration.npz")
+        result = convert_tflite(path, quant, out, calibration=tmp_path / "calibration.npz")
     else:
-        convert_onnx(path, quant, out)
+        result = convert_onnx(path, quant, out)
     x = _windows()
     ref = np.asarray(model(x))
-    meta = ModelMeta(name=name, input_shape=(T, F), output_shape=ref.shape[1:])
+    # A leading Normalization is folded out of the graph: the artefact takes normalized input.
+    folded = result.input_normalization
+    norm = Normalization(tuple(folded["mean"]), tuple(folded["scale"])) if folded else None
+    meta = ModelMeta(name=name, input_shape=(T, F), output_shape=ref.shape[1:], normalization=norm)
     bound = 1e-4 if quant == "float32" else 0.1
     for runner in ("litert", "tflm") if fmt == "tflite" else ("onnxruntime",):
         artefact = Artefact(out.stem, out, fmt, quant)

@@ -51,7 +51,7 @@ class CArrayBackend(Backend):
             path,
             ctx.root / "carray",
             quantization=entry.quantization,
-            metadata=ctx.metadata,
+            metadata=entry.input_metadata(ctx.metadata),
             arena=arena,
         )
         details["carray"] = {"header": ctx.rel(carray.header), "source": ctx.rel(carray.source)}

@@ -26,6 +26,7 @@ class _Conversion(Backend):
         out = ctx.root / job.outputs[0]
         out.parent.mkdir(exist_ok=True)
         result = self.convert(job, ctx)
+        folded = {"input_normalization": result.input_normalization}
         entry = ctx.file_entry(
             job.name,
             out,
@@ -34,6 +35,7 @@ class _Conversion(Backend):
             route=result.route,
             notes=list(result.notes),
             ops=list(result.ops),
+            **(folded if result.input_normalization else {}),
         )
         ctx.log(f"{job.name}: {entry.size_bytes:,} bytes {result.route}")
         return [entry]

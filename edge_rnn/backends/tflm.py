@@ -52,7 +52,11 @@ class TflmBackend(Backend):
         with np.load(ctx.test_data) as data:
             test_x = data["x"]
         project = generate_project(
-            source.resolve(ctx.root), out, ecosystem=ecosystem, metadata=ctx.metadata, test_x=test_x
+            source.resolve(ctx.root),
+            out,
+            ecosystem=ecosystem,
+            metadata=source.input_metadata(ctx.metadata),
+            test_x=test_x,
         )
         fit = project.fit_summary()
         ctx.log(f"tflm project {ecosystem} for {source.name}: {len(project.ops)} ops; {fit}")

@@ -33,6 +33,9 @@ class ConversionResult:
     route: str
     notes: tuple[str, ...]
     ops: tuple[str, ...]
+    # What the artefact takes when the model's input affine layers were folded out of its graph:
+    # {"mean": [...], "scale": [...]} (docs/architecture.md, manifest `input_normalization`).
+    input_normalization: dict[str, list[float]] | None = None
 
 
 def run_conversion(request: dict[str, Any], timeout: float) -> ConversionResult:
@@ -62,6 +65,7 @@ def run_conversion(request: dict[str, Any], timeout: float) -> ConversionResult:
                 result["route"],
                 tuple(result["notes"]),
                 tuple(result["ops"]),
+                result.get("input_normalization"),
             )
         messages = [
             line[len(MESSAGE_PREFIX) :]
@@ -84,13 +88,32 @@ def _convert(request: dict[str, Any]) -> dict[str, Any]:
     from edge_rnn.export import onnx as onnx_export
     from edge_rnn.export import tflite as tflite_export
     from edge_rnn.frontends.keras import load_model_ir
+    from edge_rnn.input_fold import fold_input_affines
 
-    model = load_model_ir(
+    loaded = load_model_ir(
         request["model"], request.get("metadata"), timesteps=request.get("timesteps")
     )
-    if request["format"] == "tflite":
-        return tflite_export.convert_in_process(model, request)
-    return onnx_export.convert_in_process(model, request)
+    model = fold_input_affines(loaded)
+    convert = tflite_export if request["format"] == "tflite" else onnx_export
+    result = convert.convert_in_process(model, request)
+    if model is loaded:
+        return result
+    folded = loaded.layers[: len(loaded.layers) - len(model.layers)]
+    norm = model.normalization
+    assert norm is not None  # folding always produces one
+    result["notes"] = [
+        *result["notes"],
+        f"input layer(s) {', '.join(repr(layer.name) for layer in folded)} folded out of the "
+        f"graph and computed in float32: the model takes (x - mean) / scale with mean "
+        f"{_short(norm.mean)} and scale {_short(norm.scale)} (manifest: input_normalization)",
+    ]
+    result["input_normalization"] = {"mean": list(norm.mean), "scale": list(norm.scale)}
+    return result
+
+
+def _short(values: tuple[float, ...], shown: int = 6) -> str:
+    text = ", ".join(f"{v:.6g}" for v in values[:shown])
+    return f"[{text}{', ...' if len(values) > shown else ''}]"
 
 
 def main(argv: list[str]) -> int:

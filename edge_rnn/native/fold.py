@@ -20,21 +20,7 @@ from typing import cast
 import numpy as np
 
 from edge_rnn import ir
-
-
-def _compose_input(
-    norm: ir.Normalization | None, a: ir.AffineLayer, features: int
-) -> ir.Normalization:
-    """((x - m) / s) * scale + offset == (x - m') / s'."""
-    mean = np.asarray(norm.mean if norm else (0.0,) * features, np.float64)
-    scale = np.asarray(norm.scale if norm else (1.0,) * features, np.float64)
-    k, b = a.scale.astype(np.float64), a.offset.astype(np.float64)
-    new_scale = scale / k
-    new_mean = mean - b * new_scale
-    return ir.Normalization(
-        tuple(float(np.float32(v)) for v in new_mean),
-        tuple(float(np.float32(v)) for v in new_scale),
-    )
+from edge_rnn.input_fold import compose_normalization, foldable_at_input
 
 
 def _scale_outputs(layer: ir.DenseLayer | ir.Conv1DLayer, a: ir.AffineLayer) -> ir.Layer:
@@ -134,8 +120,8 @@ def fold_affines(model: ir.Model) -> ir.Model:
         elif not isinstance(layer, ir.AffineLayer):
             out.append(layer)
             steps = layer.output_shape(steps)[0]
-        elif previous is None and np.all(layer.scale != 0):
-            norm = _compose_input(norm, layer, model.features)
+        elif previous is None and foldable_at_input(layer):
+            norm = compose_normalization(norm, layer, model.features)
         elif (
             isinstance(previous, (ir.DenseLayer, ir.Conv1DLayer))
             and previous.activation == "linear"

@@ -55,7 +55,8 @@ def _from_build_dir(build_dir: Path, names: Sequence[str] | None) -> tuple[list,
         problem = entry.integrity_problem(path)
         if problem:
             raise EdgeRnnError(problem)
-        entries.append((entry.name, path, entry.format, entry.quantization))
+        folded = entry.details.get("input_normalization")
+        entries.append((entry.name, path, entry.format, entry.quantization, folded))
     return entries, metadata, x
 
 
@@ -67,7 +68,7 @@ def _from_files(paths: Sequence[str | Path]) -> list:
         if fmt is None or not path.is_file():
             raise EdgeRnnError(f"'{path}' is not a .tflite or .onnx file: bundle only those")
         quant = path.stem.rsplit("_", 1)[-1]
-        entries.append((path.stem, path, fmt, quant if quant in TFLITE_QUANTIZATIONS else ""))
+        entries.append((path.stem, path, fmt, quant if quant in TFLITE_QUANTIZATIONS else "", None))
     return entries
 
 
@@ -99,11 +100,17 @@ def write_bundle(
     artefacts = []
     with atomic_output_dir(out_dir, overwrite=overwrite) as tmp:
         (tmp / "models").mkdir()
-        for name, path, fmt, quant in entries:
+        for name, path, fmt, quant, folded in entries:
             shutil.copyfile(path, tmp / "models" / path.name)
             quantized = output_quantization(inspect_file(path)) if fmt == "tflite" else {}
             entry = ManifestEntry(
-                name, f"models/{path.name}", fmt, quant, sha256=sha256_file(path), **quantized
+                name,
+                f"models/{path.name}",
+                fmt,
+                quant,
+                sha256=sha256_file(path),
+                details={"input_normalization": folded} if folded else {},
+                **quantized,
             )
             artefacts.append(entry.to_dict())
         np.save(tmp / "test_x.npy", x)

@@ -27,7 +27,7 @@ import importlib
 import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -65,6 +65,13 @@ class ModelMeta:
             normalization=md.normalization,
             input_dtype=md.input_dtype,
         )
+
+    def for_artefact(self, entry: ManifestEntry) -> ModelMeta:
+        """What `entry` takes as input (see `ManifestEntry.input_metadata`)."""
+        norm = entry.input_metadata({}).get("normalization")
+        if not norm:
+            return self
+        return replace(self, normalization=Normalization(tuple(norm["mean"]), tuple(norm["scale"])))
 
     @property
     def token_input(self) -> bool:

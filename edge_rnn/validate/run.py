@@ -170,7 +170,8 @@ class _Validation:
     def run_stage(self, stage: StageResult, artefact: Artefact, runner: Runner) -> None:
         start = time.perf_counter()
         try:
-            result = runner.run(artefact, self.x, self.meta, self.ctx)
+            meta = self.meta.for_artefact(artefact.manifest_entry)
+            result = runner.run(artefact, self.x, meta, self.ctx)
         except RunnerSkipped as skip:
             stage.status = NOT_APPLICABLE if skip.not_applicable else SKIPPED
             stage.reason = skip.reason

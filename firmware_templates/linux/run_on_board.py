@@ -125,7 +125,8 @@ def main():
     if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
         fail(f"{entry['path']} does not match its sha256 in bundle.json: copy the bundle again")
     x = np.load(HERE / bundle["test_x"]).astype(np.float32)
-    norm = bundle.get("normalization")
+    # An artefact converted with the model's input layers folded out has its own normalization.
+    norm = entry.get("input_normalization") or bundle.get("normalization")
     if norm:
         mean, scale = np.float32(norm["mean"]), np.float32(norm["scale"])
         x = ((x - mean) / scale).astype(np.float32)
