@@ -243,6 +243,44 @@ def test_fault_is_reported_by_name(tmp_path: Path) -> None:
         run_firmware(firmware, count_instructions=False)
 
 
+@pytest.mark.parametrize("name,traps", [("esp32-c3", True), ("ch32v307", False)])
+def test_riscv_isa_is_cut_to_the_chip(name: str, traps: bool, tmp_path: Path) -> None:
+    """A float instruction in the model: the ESP32-C3's core (no F) traps and the trap handler
+    exits with the named code; the CH32V307's (F) runs it."""
+    _skip_without(name)
+    extra = (
+        'static float fpu_op(void) { __asm__ volatile(".option push\\n.option arch, +f\\n'
+        'fmv.w.x ft0, zero\\n.option pop"); return 0.0f; }'
+    )
+    model = _model_dir(tmp_path, extra, " + fpu_op()")
+    firmware = build_firmware(load_target(name), model, X, tmp_path / "b")
+    if not traps:
+        assert run_firmware(firmware, count_instructions=False).log.outputs.shape == (len(X), 3)
+        return
+    with pytest.raises(EdgeRnnError, match=r"on esp32-c3 .* stopped with HardFault \(RISC-V: a"):
+        run_firmware(firmware, count_instructions=False)
+
+
+def test_riscv_fit_probe_is_the_model_and_a_small_runtime(tmp_path: Path) -> None:
+    """On RISC-V the probe links picolibc's plain crt0 (the semihosted one prints on a trap and
+    adds ~14 KB); the sweep's footprint (model minus empty program) grows by a table's size."""
+    from edge_rnn.ontarget.footprint import model_footprint
+
+    _skip_without("gd32vf103")
+    target = load_target("gd32vf103")
+    small = _model_dir(tmp_path / "s")
+    big = _model_dir(
+        tmp_path / "b", "static const float big[10000] = {1.0f};", " + big[x[0] > 0.0f]"
+    )
+    footprint = model_footprint(target, small)
+    assert 40_000 <= model_footprint(target, big).flash_bytes - footprint.flash_bytes < 40_100
+    fit = measure_fit(target, small, tmp_path / "fit")
+    assert footprint.flash_bytes < fit.flash_bytes < footprint.flash_bytes + 1024
+    assert fit.fits and fit.static_ram_bytes < 1024
+    harness = build_firmware(target, small, X, tmp_path / "h").memory
+    assert harness is not None and harness.flash_bytes > fit.flash_bytes + 10_000
+
+
 def test_missing_adapter_is_a_clear_error(tmp_path: Path) -> None:
     _skip_without("cortex-m4f")
     with pytest.raises(EdgeRnnError, match=r"no edge_rnn_model.h: generate the native C"):

@@ -73,7 +73,7 @@ def _config(tmp_path: Path, text: str = CONFIG) -> Path:
         ('[sweep.space]\nartefact = ["tflite:int8"]\n', "cannot be measured for instructions"),
         ('[sweep.space]\ncell = ["transformer"]\n', "unknown cell 'transformer'"),
         ("[sweep.space]\nlearning_rate = {low = 0.1, high = 0.01}\n", "low < high"),
-        ('[sweep]\ntargets = ["rpi-aarch64"]\n', "not a Cortex-M profile"),
+        ('[sweep]\ntargets = ["rpi-aarch64"]\n', "not a Cortex-M or RISC-V profile"),
         ("[sweep.constraints]\nmax_flash = 3\n", "unknown constraint 'max_flash'"),
         ("[model]\nunits = [4]\n", "needs a [sweep] table"),
     ],

@@ -108,9 +108,12 @@ def cortexm_link_flags(
     ]
 
 
-def riscv_link_flags(target: Target, build_dir: Path, memory: dict[str, int]) -> list[str]:
-    """picolibc's crt0 (semihosted exit), linker script and semihost library, with the memory
-    map by --defsym (`memory`: __flash_size, __ram_size, __stack_size)."""
+def riscv_link_flags(
+    target: Target, build_dir: Path, memory: dict[str, int], *, with_io: bool = True
+) -> list[str]:
+    """picolibc's crt0, linker script and (`with_io`) semihost library and semihosted crt0,
+    with the memory map by --defsym (`memory`: __flash_size, __ram_size, __stack_size).
+    Without io the plain crt0: the semihosted one adds ~14 KB (its trap handler prints)."""
     symbols = {
         "__flash": target.emulator.flash_origin,
         "__flash_size": memory["__flash_size"],
@@ -121,8 +124,7 @@ def riscv_link_flags(target: Target, build_dir: Path, memory: dict[str, int]) ->
     defsyms = ",".join(f"--defsym={name}={value:#x}" for name, value in symbols.items())
     return [
         "--specs=picolibc.specs",
-        "--oslib=semihost",
-        "--crt0=semihost",
+        *(["--oslib=semihost", "--crt0=semihost"] if with_io else []),
         f"-Wl,{defsyms},--gc-sections,-Map={build_dir / 'app.map'}",
     ]
 
@@ -134,7 +136,7 @@ def bare_metal_link(
     and window reads (the validation firmware), else the smallest runtime (the fit probe)."""
     if target.kind == "riscv":
         io = [RISCV_DIR / "platform.c", CORTEXM_DIR / "semihosting.c"] if with_io else []
-        return [*map(str, io), *riscv_link_flags(target, build_dir, memory)]
+        return [*map(str, io), *riscv_link_flags(target, build_dir, memory, with_io=with_io)]
     sources = [CORTEXM_DIR / "startup.c", *([CORTEXM_DIR / "semihosting.c"] if with_io else [])]
     specs = "rdimon.specs" if with_io else "nosys.specs"
     return [*map(str, sources), *cortexm_link_flags(target, build_dir, memory, specs=specs)]

@@ -63,6 +63,19 @@ class ModelFit:
         }
 
 
+def probe_memory(target: Target) -> dict[str, int]:
+    """The probe's memory map (--defsym): larger than any board, no heap or stack reserve.
+    Flash below RAM (RISC-V virt: both in DRAM) gets the room up to the RAM origin."""
+    gap = target.emulator.ram_origin - target.emulator.flash_origin
+    flash_space = min(PROBE_SPACE, gap) if gap > 0 else PROBE_SPACE
+    return {
+        "__flash_size": flash_space,
+        "__ram_size": PROBE_SPACE,
+        "__heap_size": 0,
+        "__stack_size": 0,
+    }
+
+
 def measure_fit(
     target: Target,
     model_dir: str | Path,
@@ -76,12 +89,7 @@ def measure_fit(
     model_dir, build_dir = Path(model_dir), Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     elf = build_dir / "fit.elf"
-    emulator = target.emulator
-    # Flash below RAM (RISC-V virt: both in DRAM) gets the room up to the RAM origin.
-    gap = emulator.ram_origin - emulator.flash_origin
-    flash_space = min(PROBE_SPACE, gap) if gap > 0 else PROBE_SPACE
-    memory = {"__flash_size": flash_space, "__ram_size": PROBE_SPACE}
-    memory.update(__heap_size=0, __stack_size=0)
+    memory = probe_memory(target)
     command = [
         target.compiler,
         *WARNINGS,

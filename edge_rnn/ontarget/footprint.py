@@ -1,7 +1,8 @@
-"""What a native model adds to a firmware: flash and static RAM on one Cortex-M target.
+"""What a native model adds to a firmware: flash and static RAM on one microcontroller target.
 
 The validation firmware's own sizes include the test windows and printf, so instead two tiny
-programs are linked with the target's compiler and flags (`--gc-sections`, newlib `nosys`):
+programs are linked with the target's compiler and flags (`--gc-sections`, newlib `nosys` on
+Cortex-M, picolibc on RISC-V):
 one calling `<name>_run` on a static input window, one empty. The difference is the model's
 code, weights and tables (flash) and its state plus the input/output buffers (RAM), including
 whatever libm/libgcc functions the model pulls in (e.g. `expf` in float modes, soft-float on
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.ontarget.build import riscv_link_flags
+from edge_rnn.ontarget.fit import probe_memory
 from edge_rnn.ontarget.toolchain import require_tools, run_tool
 from edge_rnn.targets import Target
 
@@ -55,6 +58,12 @@ def _sections(elf: Path) -> tuple[int, int]:
     return flash, ram
 
 
+def _runtime_flags(target: Target, out: Path) -> list[str]:
+    if target.kind == "riscv":  # picolibc's default map is far too small: the probe's map
+        return riscv_link_flags(target, out.parent, probe_memory(target), with_io=False)
+    return ["--specs=nosys.specs"]
+
+
 def _link(target: Target, source: str, sources: list[Path], include: Path, out: Path) -> Path:
     app = out.with_suffix(".c")
     app.write_text(source, encoding="utf-8")
@@ -67,7 +76,7 @@ def _link(target: Target, source: str, sources: list[Path], include: Path, out: 
             "-ffunction-sections",
             "-fdata-sections",
             "-Wl,--gc-sections",
-            "--specs=nosys.specs",
+            *_runtime_flags(target, out),
             f"-I{include}",
             str(app),
             *map(str, sources),
@@ -82,9 +91,9 @@ def _link(target: Target, source: str, sources: list[Path], include: Path, out: 
 
 def model_footprint(target: Target, model_dir: str | Path) -> Footprint:
     """Flash and static RAM the native model in `model_dir` adds to a `target` firmware."""
-    if target.kind != "cortex-m":
+    if not target.bare_metal:
         raise EdgeRnnError(
-            f"target {target.name}: flash footprint is measured for Cortex-M targets only"
+            f"target {target.name}: flash footprint is measured for microcontroller targets only"
         )
     require_tools(target)
     model_dir = Path(model_dir)

@@ -134,10 +134,10 @@ def _check_consistent(config: SweepConfig, base: BuildConfig) -> None:
     source = config.source
     for name in config.targets:
         target = load_target(name)
-        if target.kind != "cortex-m":
+        if not target.bare_metal:
             raise EdgeRnnError(
-                f"{source}: sweep target '{name}' is not a Cortex-M profile (flash/RAM budgets "
-                "and instruction counts are measured on Cortex-M targets)"
+                f"{source}: sweep target '{name}' is not a Cortex-M or RISC-V profile (flash/RAM "
+                "budgets and instruction counts are measured on microcontroller targets)"
             )
         wants_latency = "latency" in config.objectives or "max_latency_ms" in config.constraints
         if wants_latency and not target.clock_mhz:
