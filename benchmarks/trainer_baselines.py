@@ -1,12 +1,14 @@
 """Float accuracy of the default trainer against simple baselines (prints one table).
 
-Usage: PYTHONPATH=. python3 benchmarks/trainer_baselines.py [NAME ...] [--units 32] [--seeds 0]
+Usage: PYTHONPATH=. python3 benchmarks/trainer_baselines.py [NAME ...] [--units 32] [--seeds 0,1,2]
 
 For the built-in data sets and the public-style ones of `benchmarks/public_style.py`, trains
 the default `edge_rnn.training.train` (LSTM, only the data and the units given) and runs, in
 numpy on the same normalized, flattened windows: majority class, 1-nearest neighbour
 (Euclidean) and L2 logistic regression. Regression sets compare RMSE with the mean predictor
-and ridge regression. Balanced accuracy (mean recall per class) is shown for imbalanced sets.
+and ridge regression. Each seed draws the data (public-style sets, split of the built-ins) and
+seeds the training; the closing table gives every score as mean +- standard deviation over the
+seeds, with balanced accuracy (mean recall per class) beside accuracy.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def _dataset(name: str, seed: int) -> Dataset:
     return load_dataset(f"builtin:{name}", seed=seed)
 
 
-def run(name: str, units: int, seed: int) -> str:
+def run(name: str, units: int, seed: int) -> dict[str, float]:
+    """One training seed (also the data seed): the RNN's and the baselines' test scores."""
     dataset = _dataset(name, seed)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -91,38 +94,65 @@ def run(name: str, units: int, seed: int) -> str:
         predicted = np.argmax(
             result.model.predict(result.normalization.apply(dataset.x_test), verbose=0), -1
         )
-    windows = f"{len(dataset.x_train)}/{len(dataset.x_test)}"
-    shape = f"{windows} x {dataset.timesteps} x {dataset.features}"
-    epochs = f"{result.best_epoch}/{result.epochs_run}"
-    if dataset.task == "regression":
-        mean_rmse = float(np.sqrt(np.mean((dataset.y_test - dataset.y_train.mean(0)) ** 2)))
-        return (
-            f"{name:17} {seed:4} {shape:22} rmse {result.test_metric:.4f}  mean {mean_rmse:.4f}"
-            f"  ridge {ridge_rmse(dataset):.4f}  epochs {epochs:7} {seconds:5.1f} s"
-        )
-    labels = dataset.y_test
-    majority = float(np.mean(labels == np.bincount(dataset.y_train).argmax()))
-    nn, logistic = nearest_neighbour(dataset), logistic_regression(dataset)
-    return (
-        f"{name:17} {seed:4} {shape:22} acc {result.test_metric:.3f} "
-        f"(bal {balanced_accuracy(predicted, labels):.3f})  majority {majority:.3f}  "
-        f"1-NN {np.mean(nn == labels):.3f} (bal {balanced_accuracy(nn, labels):.3f})  "
-        f"logistic {np.mean(logistic == labels):.3f} "
-        f"(bal {balanced_accuracy(logistic, labels):.3f})  epochs {epochs:7} {seconds:5.1f} s"
+    shape = (
+        f"{len(dataset.x_train)}/{len(dataset.x_test)} x {dataset.timesteps} x {dataset.features}"
     )
+    epochs = f"{result.best_epoch}/{result.epochs_run}"
+    print(f"{name:17} seed {seed}: {shape}, epochs {epochs}, {seconds:.1f} s", flush=True)
+    if dataset.task == "regression":
+        return {
+            "rnn": result.test_metric,
+            "mean": float(np.sqrt(np.mean((dataset.y_test - dataset.y_train.mean(0)) ** 2))),
+            "ridge": ridge_rmse(dataset),
+        }
+    labels = dataset.y_test
+    nn, logistic = nearest_neighbour(dataset), logistic_regression(dataset)
+    majority = np.full_like(labels, np.bincount(dataset.y_train).argmax())
+    scores = {}
+    for key, guess in (
+        ("rnn", predicted),
+        ("majority", majority),
+        ("1-NN", nn),
+        ("logistic", logistic),
+    ):
+        scores[key] = float(np.mean(guess == labels))
+        scores[f"{key} bal"] = balanced_accuracy(guess, labels)
+    return scores
+
+
+def _spread(values: list[float]) -> str:
+    """mean +- sample standard deviation (the value alone for one seed)."""
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{np.mean(values):.3f} +- {np.std(values, ddof=1):.3f}"
+
+
+def table(results: dict[str, list[dict[str, float]]]) -> str:
+    """One row per data set: every score as mean +- standard deviation over the seeds."""
+    rows = []
+    for name, runs in results.items():
+        cells = [f"{key} {_spread([run[key] for run in runs])}" for key in runs[0]]
+        rows.append(f"{name:17} " + "  ".join(cells))
+    return "\n".join(rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", default=[*BUILTIN, *PUBLIC_STYLE])
     parser.add_argument("--units", type=int, default=None, help="default: 16 built-in, 32 other")
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     args = parser.parse_args()
     apply_tf_env()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    results = {}
     for name in args.names:
         units = args.units or (16 if name in BUILTIN else 32)
-        for seed in (int(s) for s in args.seeds.split(",")):
-            print(run(name, units, seed), flush=True)
+        results[name] = [run(name, units, seed) for seed in seeds]
+    print(
+        f"\nmean +- standard deviation over seeds {args.seeds} (accuracy; bal: balanced "
+        "accuracy, mean recall per class; regression: RMSE)"
+    )
+    print(table(results))
 
 
 if __name__ == "__main__":
