@@ -94,3 +94,22 @@ def test_int16x8_tflite_is_refused_with_the_reason_int8_is_not() -> None:
     with pytest.raises(EdgeRnnError, match="LayerNormalization 'ln' cannot be exported"):
         tflite_route(model, "int16x8")
     assert tflite_route(model, "int8").name
+
+
+@pytest.mark.parametrize("size", [4, 32])
+@pytest.mark.parametrize("q_in", [8, 14])
+def test_integer_layer_norm_is_within_two_output_steps_of_float(size: int, q_in: int) -> None:
+    """The int8 kernel's own error (ern_q_layer_norm's twin) on the same quantized input."""
+    from edge_rnn.native import twin_int
+    from edge_rnn.native.lower import LayerNormStage
+    from edge_rnn.native.quantize import _quantize_layer_norm
+    from edge_rnn.native.twin import layer_norm
+
+    rng = np.random.default_rng(size + q_in)
+    gamma = (rng.random(size) + 0.5).astype(np.float32)
+    stage = LayerNormStage("ln", size, size, 1, 1, 1e-3, gamma, rng.normal(size=size))
+    xq = np.round(np.clip(rng.normal(size=(500, size)) * 0.5, -1.9, 1.9) * 2.0**q_in)
+    ref = layer_norm(stage, (xq * 2.0**-q_in).astype(np.float32))
+    qs = _quantize_layer_norm(stage, q_in, float(np.abs(ref).max()))
+    got = twin_int.layer_norm(qs, xq.astype(np.int64)) * 2.0**-qs.q_out
+    assert np.abs(got - ref).max() <= 2 * 2.0**-qs.q_out

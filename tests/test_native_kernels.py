@@ -15,7 +15,7 @@ from edge_rnn.native.quantize import interleave
 from edge_rnn.resources import FIRMWARE_DIR
 
 NATIVE = FIRMWARE_DIR / "native"
-KERNELS = ["ern_float.c", "ern_int.c", "ern_tables.c"]
+KERNELS = ["ern_float.c", "ern_int.c", "ern_norm.c", "ern_tables.c"]
 WARN = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 
 

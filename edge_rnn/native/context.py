@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from edge_rnn import ir
-from edge_rnn.codegen.templates import c_values
+from edge_rnn.codegen.templates import c_float, c_values
 from edge_rnn.native.lower import (
     C_ACTIVATIONS,
     C_CELLS,
@@ -22,6 +22,7 @@ from edge_rnn.native.lower import (
     ConvStage,
     DenseStage,
     GlobalPoolStage,
+    LayerNormStage,
     PoolStage,
     RecurrentStage,
     ReshapeStage,
@@ -33,6 +34,7 @@ from edge_rnn.native.quantize import (
     QCell,
     QCellStage,
     QDenseStage,
+    QLayerNormStage,
     QPlan,
     group_rows,
     int8w_rows,
@@ -197,10 +199,26 @@ def _window_ctx(
     return entry
 
 
+def _layer_norm_ctx(
+    b: _Builder, prefix: str, stage: LayerNormStage, qs: QLayerNormStage | None
+) -> dict[str, Any]:
+    """The const descriptor (`init`: its C initializer) of a LayerNormalization stage."""
+    if qs is None:
+        gamma = b.array(prefix + "_g", "float", stage.gamma)
+        beta = b.array(prefix + "_b", "float", stage.beta)
+        init = f"{stage.in_size}, {c_float(stage.epsilon)}, {gamma}, {beta}"
+    else:
+        gamma = b.array(prefix + "_g", "int16_t", qs.gamma)
+        beta = b.array(prefix + "_b", "int32_t", qs.beta)
+        init = f"{stage.in_size}, {qs.q_g}, {qs.q_out}, {qs.eps}u, {gamma}, {beta}"
+    return {"desc": prefix + "_ln", "init": init}
+
+
 def _other_ctx(
     b: _Builder, index: int, stage: Stage, quant: str, qs: Any, vt: str, streaming: bool
 ) -> dict[str, Any]:
-    """Conv1D, pooling, activation and reshape stages (see the window loop in model.c.j2)."""
+    """Conv1D, pooling, activation, LayerNormalization and reshape stages (see the window
+    loop in model.c.j2)."""
     prefix = f"s{index}"
     if isinstance(stage, ConvStage):
         width = pad4(stage.rows.in_size) if vt != "float" else stage.rows.in_size
@@ -217,6 +235,8 @@ def _other_ctx(
         entry["is_max"] = int(stage.pool == "max")
     if isinstance(stage, ActivationStage):
         entry["act"] = C_ACTIVATIONS[stage.activation]
+    if isinstance(stage, LayerNormStage):
+        entry["lnorm"] = _layer_norm_ctx(b, prefix, stage, qs)
     size = max(stage.steps_in, 1) * stage.in_size  # reshape: the values packed together
     if not isinstance(stage, ReshapeStage) or stage.seq_in or stage.seq_out:
         entry["out"] = b.field(

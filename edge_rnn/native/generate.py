@@ -30,7 +30,7 @@ from edge_rnn.native.quantize import QPlan, quantize_int8
 from edge_rnn.resources import FIRMWARE_DIR
 
 QUANTS = NATIVE_QUANTIZATIONS
-KERNEL_FILES = ("ern.h", "ern_float.c", "ern_int.c", "ern_tables.c")
+KERNEL_FILES = ("ern.h", "ern_float.c", "ern_int.c", "ern_norm.c", "ern_tables.c")
 MAX_ROW = 480  # int8: longest row (input + units) whose int32 sum cannot overflow
 
 
@@ -104,15 +104,11 @@ def prepare(
     """Fold, lower, check and (int8) quantize: everything but writing files. The input
     normalization of the generated code is `fold_affines(model).normalization`."""
     model = fold_affines(model)
-    pending = [
-        f"{type(layer).__name__.removesuffix('Layer')} ('{layer.name}')"
-        for layer in model.layers
-        if isinstance(layer, (ir.LayerNormLayer, ir.MaskingLayer))  # Masking: only first
-    ]
-    if pending:
+    inner = [f"'{layer.name}'" for layer in model.layers if isinstance(layer, ir.MaskingLayer)]
+    if inner:  # split_masking took a first Masking off already
         raise EdgeRnnError(
-            f"model '{model.name}': the native C backend does not support "
-            f"{', '.join(pending)} yet; use the TFLite or ONNX artefacts"
+            f"model '{model.name}': the native C backend supports Masking only as the first "
+            f"layer, not {', '.join(inner)}; use the TFLite or ONNX artefacts"
         )
     stages = lower(model)
     check_supported(model, stages, quant)

@@ -149,6 +149,16 @@ class ActivationStage(_Shapes):
 
 
 @dataclass(frozen=True, eq=False)
+class LayerNormStage(_Shapes):
+    """LayerNormalization over the values of each step (or of the vector)."""
+
+    kind: ClassVar[str] = "lnorm"
+    epsilon: float
+    gamma: np.ndarray  # (size,) float32, ones when the layer has no scale
+    beta: np.ndarray  # (size,) float32, zeros when it has no center
+
+
+@dataclass(frozen=True, eq=False)
 class ReshapeStage(_Shapes):
     """Flatten/Reshape: the same values in the same order, another (steps, size)."""
 
@@ -163,6 +173,7 @@ Stage = (
     | PoolStage
     | GlobalPoolStage
     | ActivationStage
+    | LayerNormStage
     | ReshapeStage
 )
 CellStage = RecurrentStage | BidirectionalStage
@@ -247,6 +258,11 @@ def _lower_layer(layer: ir.Layer, size: int, steps: int) -> Stage:
         return ActivationStage(*shapes, layer.activation)
     if isinstance(layer, ir.ReshapeLayer):
         return ReshapeStage(*shapes)
+    if isinstance(layer, ir.LayerNormLayer):
+        ones, zeros = np.ones(size, np.float32), np.zeros(size, np.float32)
+        gamma = ones if layer.gamma is None else np.asarray(layer.gamma, np.float32)
+        beta = zeros if layer.beta is None else np.asarray(layer.beta, np.float32)
+        return LayerNormStage(*shapes, float(layer.epsilon), gamma, beta)
     raise EdgeRnnError(f"layer '{layer.name}': fold affine layers before lowering")
 
 

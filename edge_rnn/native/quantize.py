@@ -24,6 +24,7 @@ from edge_rnn.native.lower import (
     ConvStage,
     DenseStage,
     GlobalPoolStage,
+    LayerNormStage,
     PoolStage,
     RecurrentStage,
     ReshapeStage,
@@ -132,7 +133,21 @@ class QPassStage:
     q_out: int
 
 
-QStage = QCellStage | QDenseStage | QConvStage | QPassStage
+@dataclass(frozen=True, eq=False)
+class QLayerNormStage:
+    """LayerNormalization in integers (ern_q_layer_norm): gamma as int16 in Q q_g, beta as
+    int32 in the output Q, n^2 * epsilon in Q 2*q_in (the variance's Q)."""
+
+    stage: LayerNormStage
+    q_in: int
+    q_out: int
+    gamma: np.ndarray  # int64 values of int16
+    q_g: int
+    beta: np.ndarray  # int64 values of int32
+    eps: int  # n^2 epsilon in Q 2*q_in, >= 1 so the variance is never zero
+
+
+QStage = QCellStage | QDenseStage | QConvStage | QPassStage | QLayerNormStage
 
 
 @dataclass(frozen=True, eq=False)
@@ -266,6 +281,23 @@ def _quantize_dense(stage: DenseStage, q_in: int, pre_max: float) -> QDenseStage
     return QDenseStage(stage, q_in, q_out, in_pad, rows)
 
 
+def _quantize_layer_norm(stage: LayerNormStage, q_in: int, out_max: float) -> QLayerNormStage:
+    q_out = q_format(out_max)
+    g_max = float(np.abs(stage.gamma).max())
+    q_g = 15 if g_max == 0 else min(15, math.floor(math.log2(32767 / g_max)))
+    n = stage.in_size
+    eps = max(1, round(stage.epsilon * n * n * 4.0**q_in))
+    if q_g < 0 or eps >= 2**60 or n > 1024:
+        raise EdgeRnnError(
+            f"layer '{stage.name}': gamma, epsilon or size (> 1024) too large for int8 mode; "
+            "use --quant int8w"
+        )
+    gamma = np.round(stage.gamma.astype(np.float64) * 2.0**q_g).astype(np.int64)
+    beta = np.round(stage.beta.astype(np.float64) * 2.0**q_out)
+    beta = np.clip(beta, -(2**30), 2**30).astype(np.int64)
+    return QLayerNormStage(stage, q_in, q_out, gamma, q_g, beta, eps)
+
+
 def _pass_q_out(stage: Stage, q_in: int) -> int:
     if isinstance(stage, ActivationStage) and stage.activation in (*BOUNDED, "softmax"):
         return 15
@@ -286,6 +318,8 @@ def quantize_int8(stages: tuple[Stage, ...], x_norm: np.ndarray) -> QPlan:
         elif isinstance(stage, ConvStage):
             rows = _quantize_dense(stage.rows, q_prev, stats.get(key + ".out", 0.0))
             out.append(QConvStage(stage, q_prev, rows.q_out, rows))
+        elif isinstance(stage, LayerNormStage):
+            out.append(_quantize_layer_norm(stage, q_prev, stats.get(key + ".y", 0.0)))
         elif not isinstance(stage, (RecurrentStage, BidirectionalStage)):
             out.append(QPassStage(stage, q_prev, _pass_q_out(stage, q_prev)))
         else:

@@ -16,6 +16,7 @@ from edge_rnn.native.lower import (
     ConvStage,
     DenseStage,
     GlobalPoolStage,
+    LayerNormStage,
     PoolStage,
     RecurrentStage,
     ReshapeStage,
@@ -132,6 +133,15 @@ def pool(stage: PoolStage, v: np.ndarray) -> np.ndarray:
     return (total / inside.sum(axis=2).astype(np.float32)).astype(np.float32)
 
 
+def layer_norm(stage: LayerNormStage, v: np.ndarray) -> np.ndarray:
+    """Over the last axis, in float32 as ern_f_layer_norm (mean, then the mean square)."""
+    mean = v.mean(axis=-1, keepdims=True, dtype=np.float32)
+    d = v - mean
+    var = (d * d).mean(axis=-1, keepdims=True, dtype=np.float32)
+    inv = np.float32(1.0) / np.sqrt(var + np.float32(stage.epsilon))
+    return (d * inv * stage.gamma + stage.beta).astype(np.float32)
+
+
 def _other_stage(stage: Stage, v: np.ndarray, stats, key: str) -> np.ndarray:
     """Stages around the recurrent core."""
     if isinstance(stage, ConvStage):
@@ -149,6 +159,8 @@ def _other_stage(stage: Stage, v: np.ndarray, stats, key: str) -> np.ndarray:
     if isinstance(stage, ActivationStage):
         _record(stats, key + ".out", v)
         return activate(v, stage.activation)
+    if isinstance(stage, LayerNormStage):
+        return layer_norm(stage, v)
     assert isinstance(stage, ReshapeStage)
     shape = (stage.steps_out, stage.out_size) if stage.steps_out else (stage.out_size,)
     return v.reshape(len(v), *shape)

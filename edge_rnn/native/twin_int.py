@@ -8,6 +8,7 @@ tables are read from the C source so both sides always use the same numbers.
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 import numpy as np
@@ -25,6 +26,7 @@ from edge_rnn.native.quantize import (
     QCell,
     QConvStage,
     QDenseStage,
+    QLayerNormStage,
     QPassStage,
     QPlan,
     QRows,
@@ -236,6 +238,25 @@ def _pass(qs: QPassStage, v: np.ndarray) -> np.ndarray:
     return _average(taps.sum(axis=2), inside.sum(axis=2).astype(I64))
 
 
+def layer_norm(qs: QLayerNormStage, v: np.ndarray) -> np.ndarray:
+    """ern_q_layer_norm over the last axis: exact deviations d = n * x - sum, their int64 sum
+    of squares over n plus n^2 epsilon, normalized into [2^60, 2^62) by an even shift 2e,
+    floor sqrt s, r = 2^61 // s, z = d * r in Q16, then gamma and beta."""
+    n = v.shape[-1]
+    d = n * v - v.sum(axis=-1, keepdims=True)
+    var = ((d * d).sum(axis=-1, keepdims=True) + n // 2) // n + qs.eps
+    e = np.zeros_like(var)
+    while np.any(var < 2**60):
+        low = var < 2**60
+        var = np.where(low, var << 2, var)
+        e = e + low
+    r = (1 << 61) // np.vectorize(math.isqrt, otypes=[I64])(var)
+    sh = 45 - e
+    z = (d * r + np.left_shift(1, sh - 1)) >> sh
+    k = 16 + qs.q_g - qs.q_out
+    return sat16(((z * qs.gamma + (1 << (k - 1))) >> k) + qs.beta)
+
+
 def int_forward(plan: QPlan, xq: np.ndarray) -> np.ndarray:
     """Raw int16 model outputs for quantized windows xq (N, T, F) in Q plan.q_in."""
     v = np.asarray(xq, I64)
@@ -249,6 +270,9 @@ def int_forward(plan: QPlan, xq: np.ndarray) -> np.ndarray:
             continue
         if isinstance(qs, QPassStage):
             v = _pass(qs, v)
+            continue
+        if isinstance(qs, QLayerNormStage):
+            v = layer_norm(qs, v)
             continue
         stage = qs.stage
         outs = [run_cell(qc, v, qs.q_in) for qc in qs.cells]

@@ -149,6 +149,28 @@ void ern_q_merge(uint8_t mode, int16_t *a, int qa, const int16_t *b, int qb, int
 /* act over v[n] (Q q_in) in place: bounded acts and softmax give Q15, relu/linear keep q_in. */
 void ern_q_act_run(uint8_t act, int16_t *v, int n, int q_in);
 
+/* ---- LayerNormalization over n values, in place (ern_norm.c) ---- */
+typedef struct {
+    uint16_t n;
+    float epsilon;
+    const float *gamma, *beta;
+} ern_f_lnorm;
+
+typedef struct {
+    uint16_t n;
+    int8_t q_g, q_out; /* gamma's Q; output Q (beta is in it) */
+    uint64_t eps;      /* n^2 * epsilon in Q 2*q_in (the variance's Q), >= 1 */
+    const int16_t *gamma;
+    const int32_t *beta;
+} ern_q_lnorm;
+
+/* float32/int8w: y = (x - mean) / sqrtf(var + epsilon) * gamma + beta. */
+void ern_f_layer_norm(const ern_f_lnorm *ln, float *v);
+/* int8: exact integer deviations n * (x - mean), their int64 sum of squares, fixed-point
+ * 1/sqrt (integer square root of the normalized variance, one division), normalized values in
+ * Q16, then gamma and beta into Q q_out. Input in Q q_in, n <= 1024. */
+void ern_q_layer_norm(const ern_q_lnorm *ln, int16_t *v);
+
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
 #define ERN_DSP 1
 static inline uint32_t ern_ld32(const void *p)
