@@ -243,15 +243,17 @@ static inline void ern_q_dot2(const int8_t *w0, const int8_t *w1, const int16_t 
     *acc1 = a1;
 }
 
-/* Four rows at once over npairs (even) column pairs of v (word-aligned, as is w): w holds, per pair, the pair of each
- * row (w[8p + 2r], w[8p + 2r + 1]), int8 values widened to int16 so one word feeds SMLAD. */
-static inline void ern_q_dot4(const int16_t *w, const int16_t *v, int npairs, int32_t *acc)
+/* Four rows at once over npairs (even) column pairs of v (word-aligned, as is w): w holds, per
+ * pair, the pair of each row (w[8p + 2r], w[8p + 2r + 1]), int8 values widened to int16 so one
+ * word feeds SMLAD. Returns w past the pairs read (the next group's rows follow). */
+static inline const int16_t *ern_q_dot4(const int16_t *w, const int16_t *v, int npairs,
+                                        int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int p;
 #ifdef ERN_DSP
-    /* LDM loads the four rows' words of a pair (and two pairs of v) in one instruction each:
-     * 11 instructions per 16 MACs. LDM needs ascending registers, hence the fixed ones. */
+    /* One LDM loads a pair's four row words (another two pairs of v): 11 instructions per
+     * 16 MACs, plus the loop. LDM needs ascending registers, hence the fixed ones. */
     register uint32_t x __asm__("r4"), y __asm__("r5");
     register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
     for (p = npairs; p > 0; p -= 2) {
@@ -281,6 +283,7 @@ static inline void ern_q_dot4(const int16_t *w, const int16_t *v, int npairs, in
     }
 #endif
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+    return w;
 }
 
 /* Saturate to the int16 range, kept as int32 (no sign extension after SSAT). */
