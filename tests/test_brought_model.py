@@ -164,3 +164,41 @@ def test_input_rescaling_is_computed_in_float32_by_every_artefact(tmp_path: Path
     bundle = write_bundle(out, tmp_path / "bundle", names=["tflite_float16"])
     entry = json.loads((bundle.out_dir / "bundle.json").read_text())["artefacts"][0]
     assert entry["input_normalization"]["scale"] == pytest.approx([5.0, 5.0])
+
+
+def _shortening_model(steps: int | None) -> keras.Model:
+    """Per-step classifier whose strided Conv1D front halves the sequence."""
+    return keras.Sequential(
+        [
+            keras.Input((steps, 3)),
+            keras.layers.Conv1D(4, 3, strides=2, padding="same"),
+            keras.layers.GRU(4, return_sequences=True),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+
+
+def test_per_step_labels_of_a_model_that_shortens_the_sequence(tmp_path: Path) -> None:
+    from edge_rnn.data import load_dataset
+    from edge_rnn.errors import EdgeRnnError
+    from edge_rnn.training.metadata import metadata_for
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 16, 3)).astype(np.float32)
+    np.savez(tmp_path / "half.npz", x=x, y=rng.integers(0, 2, (30, 8)))
+    dataset = load_dataset(str(tmp_path / "half.npz"))
+    for steps in (16, None):  # fixed, and variable length (output steps computed at 16)
+        meta = metadata_for(_shortening_model(steps), dataset, None)
+        assert meta.input_shape == (16, 3) and meta.output_shape == (8, 2), steps
+    # A model that keeps every step does not fit 8 labels per window, and says so.
+    keeps = keras.Sequential([keras.Input((16, 3)), keras.layers.GRU(4, return_sequences=True)])
+    with pytest.raises(EdgeRnnError, match=r"output shape \(16, 4\) does not match"):
+        metadata_for(keeps, dataset, None)
+    # edge-rnn's own trainer keeps every step, so it refuses such labels before training.
+    from edge_rnn.training import ModelSpec, train
+
+    with pytest.raises(EdgeRnnError, match="8 per-step labels for 16 time steps"):
+        train(dataset, ModelSpec("gru", (4,), head="sequence"), tmp_path / "t", epochs=1)
+    np.savez(tmp_path / "long.npz", x=x, y=rng.integers(0, 2, (30, 17)))
+    with pytest.raises(EdgeRnnError, match="17 per-time-step labels but x has only 16"):
+        load_dataset(str(tmp_path / "long.npz"))

@@ -202,8 +202,8 @@ def test_missing_and_corrupt_files(tmp_path: Path) -> None:
         ({"x": np.zeros((6, 5, 2)), "y": np.array([0, 1, -1, 0, 1, 0])}, "negative class label -1"),
         ({"x": np.zeros((6, 5, 2)), "y": np.zeros(6, np.int64)}, "fewer than 2 classes"),
         (
-            {"x": np.zeros((6, 5, 2)), "y": np.zeros((6, 4), np.int64)},
-            "4 per-time-step labels but x has 5 time steps",
+            {"x": np.zeros((6, 5, 2)), "y": np.zeros((6, 6), np.int64)},
+            "6 per-time-step labels but x has only 5 time steps",
         ),
         ({"x_train": np.zeros((4, 5, 2))}, "missing array(s) y_train"),
         ({"a": np.zeros(3)}, "needs arrays x_train, y_train[, x_test, y_test] or x, y; found a"),

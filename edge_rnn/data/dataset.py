@@ -226,9 +226,10 @@ def _check_labels(source: str, field: str, x: np.ndarray, y: np.ndarray, task: s
     expected = "(N,) or (N, T)" if task == "classification" else "(N, K) or (N, T, K)"
     if y.ndim not in (seq_ndim - 1, seq_ndim):
         raise EdgeRnnError(f"{source}: {field} must be shaped {expected}, got {y.shape}")
-    if y.ndim == seq_ndim and y.shape[1] != x.shape[1]:
+    # Fewer labels than steps fit a model that shortens the sequence (strides, pooling).
+    if y.ndim == seq_ndim and y.shape[1] > x.shape[1]:
         raise EdgeRnnError(
-            f"{source}: {field} has {y.shape[1]} per-time-step labels but x has "
+            f"{source}: {field} has {y.shape[1]} per-time-step labels but x has only "
             f"{x.shape[1]} time steps"
         )
 

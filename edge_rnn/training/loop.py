@@ -289,6 +289,13 @@ def _check(dataset: Dataset, spec: ModelSpec) -> None:
         raise EdgeRnnError(
             f"{dataset.source or dataset.name} has one label per time step: use head 'sequence'"
         )
+    label_steps = dataset.y_train.shape[1] if dataset.sequence_output else dataset.timesteps
+    if label_steps != dataset.timesteps:
+        raise EdgeRnnError(
+            f"{dataset.source or dataset.name} has {label_steps} per-step labels for "
+            f"{dataset.timesteps} time steps: edge-rnn trains models that keep every step; "
+            "give a model that shortens the sequence as [model] path (or --model)"
+        )
     if not dataset.sequence_output and spec.head == "sequence":
         raise EdgeRnnError(
             f"{dataset.source or dataset.name} has one label per sample: use head 'last'"

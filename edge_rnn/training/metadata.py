@@ -159,13 +159,13 @@ def metadata_for(
     input_shape = tuple(model.input_shape[1:])
     output_shape = tuple(model.output_shape[1:])
     expected_out: tuple[int, ...] = (dataset.num_outputs,)
-    if dataset.sequence_output:
-        expected_out = (dataset.timesteps, dataset.num_outputs)
+    if dataset.sequence_output:  # a model may shorten the sequence: the labels say by how much
+        expected_out = (int(dataset.y_train.shape[1]), dataset.num_outputs)
     if len(input_shape) == 1 and dataset.input_dtype == "int32":
         input_shape = (*input_shape, 1)  # token ids into an Embedding
     if input_shape[:1] == (None,):  # a variable-length model runs on the data's windows
         input_shape = (dataset.timesteps, *input_shape[1:])
-        output_shape = tuple(dataset.timesteps if s is None else s for s in output_shape)
+        output_shape = _output_shape_at(model, dataset.timesteps)
     if input_shape != (dataset.timesteps, dataset.features):
         hint = " (an Embedding model takes x as (N, T) token ids)" if len(input_shape) == 1 else ""
         raise EdgeRnnError(
@@ -193,6 +193,16 @@ def metadata_for(
     )
     meta.check(source)
     return meta
+
+
+def _output_shape_at(model: keras.Model, steps: int) -> tuple[Any, ...]:
+    """The output shape of a variable-length model on windows of `steps` (strides and pooling
+    shorten a sequence output)."""
+    inputs = tuple(model.input_shape)
+    try:
+        return tuple(model.compute_output_shape((1, steps, *inputs[2:])))[1:]
+    except Exception:  # a layer without compute_output_shape: assume it keeps the length
+        return tuple(steps if s is None else s for s in model.output_shape[1:])
 
 
 def write_metadata(
