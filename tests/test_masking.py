@@ -83,15 +83,62 @@ def test_attention_branch_is_refused_naming_class_and_layer() -> None:
         load_model_ir(keras.Model(inputs, outputs))
 
 
-@pytest.mark.parametrize("quant, tolerance", [("float32", 1e-5), ("int8w", 0.02)])
-def test_native_c_skips_padded_steps_in_run_and_step(tmp_path: Path, quant, tolerance) -> None:
-    from edge_rnn.native import generate
-    from edge_rnn.native.host import run_host, run_host_result
+def _masked_lstm_seq() -> keras.Model:
+    """One output per step: Keras repeats the last one over the padding."""
+    keras.utils.set_random_seed(6)
+    layers = [keras.layers.Masking(PAD), keras.layers.LSTM(6, return_sequences=True)]
+    return keras.Sequential([keras.Input((STEPS, 2)), *layers, keras.layers.Dense(3)])
 
-    model = _masked_gru(train=False)
+
+@pytest.mark.parametrize(
+    "quant, tolerance, seq",
+    [("float32", 1e-5, False), ("int8w", 0.02, False), ("int8", 0.05, False), ("int8", 0.05, True)],
+)
+def test_native_c_skips_padded_steps_in_run_step_and_run_len(
+    tmp_path: Path, quant: str, tolerance: float, seq: bool
+) -> None:
+    from edge_rnn.native import generate
+    from edge_rnn.native.generate import prepare, split_masking
+    from edge_rnn.native.host import compile_host, run_binary
+    from edge_rnn.native.twin_int import int_forward, quantize_input
+
+    model = _masked_lstm_seq() if seq else _masked_gru(train=False)
     x, _ = _padded(30)
-    generated = generate(load_model_ir(model), tmp_path / quant, quant=quant)
-    out = run_host(generated, x)
-    np.testing.assert_allclose(out, model(x).numpy(), atol=tolerance)
-    streamed = run_host_result(generated, x, mode="step").values.reshape(out.shape)
-    np.testing.assert_array_equal(streamed, out)
+    model_ir = load_model_ir(model)
+    binary = compile_host(
+        generate(model_ir, tmp_path / quant, quant=quant, calibration_x=x), tmp_path / "model"
+    )
+    out = run_binary(binary, x)
+    ref = model(x).numpy().reshape(out.values.shape)
+    np.testing.assert_allclose(out.values, ref, atol=tolerance)
+    np.testing.assert_array_equal(run_binary(binary, x, mode="step").raw, out.raw)
+    # _run_len reads only the valid steps: anything after them changes nothing
+    keep = ~np.all(x == PAD, axis=2)
+    lengths = keep.sum(axis=1)
+    noisy = np.where(keep[:, :, None], x, np.random.default_rng(1).normal(size=x.shape))
+    runlen = run_binary(binary, noisy.astype(np.float32), mode="runlen", lengths=lengths)
+    np.testing.assert_array_equal(runlen.raw, out.raw)
+    if quant == "int8":  # bit-exact with the integer twin; _run_q skips the same steps
+        _, plan = prepare(split_masking(model_ir)[0], quant, x)
+        assert plan is not None
+        expected = int_forward(plan, quantize_input(x, plan.q_in), keep)
+        np.testing.assert_array_equal(out.raw, expected.reshape(out.raw.shape))
+        np.testing.assert_array_equal(run_binary(binary, x, mode="runq").raw, out.raw)
+
+
+@pytest.mark.arm
+def test_masked_int8_code_compiles_for_cortex_m0plus(tmp_path: Path) -> None:
+    """masked_q, _run_len and _step_q of a Masking model, warning-free without an FPU."""
+    import shutil
+    import subprocess
+
+    from edge_rnn.native import generate
+
+    if not shutil.which("arm-none-eabi-gcc"):
+        pytest.skip("arm-none-eabi-gcc is needed")
+    x, _ = _padded(30)
+    gen = generate(load_model_ir(_masked_lstm_seq()), tmp_path / "g", quant="int8", calibration_x=x)
+    flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-mcpu=cortex-m0plus", "-mthumb"]
+    for src in gen.sources:
+        cmd = ["arm-none-eabi-gcc", *flags, "-c", str(src), "-o", str(tmp_path / "x.o")]
+        subprocess.run(cmd, check=True, capture_output=True)

@@ -41,6 +41,7 @@ from edge_rnn.native.quantize import (
     interleave,
     pad4,
 )
+from edge_rnn.native.twin_int import quantize_input
 
 CTYPES = {
     "float": ("float", 4),
@@ -327,6 +328,9 @@ def build_context(
         "tokens": {"vocab": embedding.input_dim} if embedding else None,
         "in_t": "int32_t" if embedding else "float",
         "mask": mask,  # Keras Masking value: steps equal to it are skipped
+        "mask_q": None
+        if mask is None or plan is None
+        else int(quantize_input(np.float32(mask), plan.q_in)),
         "out_size": out_size,
         "outputs": out_size * max(stages[-1].steps_out, 1),
         "seq_out": stages[-1].seq_out,

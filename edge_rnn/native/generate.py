@@ -147,17 +147,12 @@ def split_embedding(model: ir.Model, quant: str) -> tuple[ir.Model, ir.Embedding
     return rest, embedding
 
 
-def split_masking(model: ir.Model, quant: str) -> tuple[ir.Model, float | None]:
+def split_masking(model: ir.Model) -> tuple[ir.Model, float | None]:
     """A model starting with Masking as (the layers after it, its mask value): the generated
     code skips the steps that equal it, as Keras' recurrent layers do."""
     first = model.layers[0]
     if not isinstance(first, ir.MaskingLayer):
         return model, None
-    if quant == "int8":
-        raise EdgeRnnError(
-            f"model '{model.name}': the native int8 mode does not support Masking "
-            f"('{first.name}') yet; use float32 or int8w"
-        )
     return replace(model, layers=model.layers[1:]), first.mask_value
 
 
@@ -172,7 +167,7 @@ def generate(
     """Write `<name>.h/.c`, `edge_rnn_model.h`, the kernel library and README into out_dir."""
     model = fold_affines(model)
     model, embedding = split_embedding(model, quant)
-    model, mask = split_masking(model, quant)
+    model, mask = split_masking(model)
     stages, plan = prepare(model, quant, calibration_x)
     ctx = build_context(model, stages, quant, plan, embedding, mask)
     if mask is not None and not ctx["streaming"]:

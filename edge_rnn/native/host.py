@@ -68,16 +68,25 @@ def compile_host(
 
 
 def run_binary(
-    binary: Path, x_raw: np.ndarray, *, mode: str = "run", prefix: tuple[str, ...] = ()
+    binary: Path,
+    x_raw: np.ndarray,
+    *,
+    mode: str = "run",
+    prefix: tuple[str, ...] = (),
+    lengths: np.ndarray | None = None,
 ) -> HostResult:
     """Feed windows (N, T, F) raw float32 (token ids: int32) to a compiled host_main; state
-    reset per window."""
+    reset per window. lengths (N,): valid steps per window, for mode "runlen"."""
     x = np.ascontiguousarray(x_raw, dtype=np.int32 if x_raw.dtype == np.int32 else np.float32)
     with tempfile.TemporaryDirectory(prefix="edge-rnn-host-") as tmp:
-        inp, out = Path(tmp) / "x.f32", Path(tmp) / "y.bin"
+        inp, out, lens = Path(tmp) / "x.f32", Path(tmp) / "y.bin", Path(tmp) / "n.i32"
         x.tofile(inp)
+        extra = []
+        if lengths is not None:
+            np.ascontiguousarray(lengths, np.int32).tofile(lens)
+            extra.append(str(lens))
         proc = run_child(
-            [*prefix, str(binary), str(inp), str(len(x)), str(out), mode],
+            [*prefix, str(binary), str(inp), str(len(x)), str(out), mode, *extra],
             timeout_s=600,
             on_timeout=lambda: EdgeRnnError(f"native model '{binary}' ran longer than 600 s"),
         )

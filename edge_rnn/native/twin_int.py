@@ -163,8 +163,9 @@ def cell_step(qc: QCell, xh: np.ndarray, c: np.ndarray) -> np.ndarray:
     return c
 
 
-def run_cell(qc: QCell, xs: np.ndarray, q_in: int) -> np.ndarray:
-    """Hidden states (N, T, units) in processing order; xs in Q q_in."""
+def run_cell(qc: QCell, xs: np.ndarray, q_in: int, keep: np.ndarray | None = None) -> np.ndarray:
+    """Hidden states (N, T, units) in processing order; xs in Q q_in. keep (N, T): False
+    where Masking skips the step (state and output carry over)."""
     n, steps, n_in = xs.shape
     u = qc.cell.layer.units
     xh = np.zeros((n, qc.in_pad + qc.units_pad), I64)
@@ -172,8 +173,11 @@ def run_cell(qc: QCell, xs: np.ndarray, q_in: int) -> np.ndarray:
     order = range(steps - 1, -1, -1) if qc.cell.layer.go_backwards else range(steps)
     outs = []
     for t in order:
-        xh[:, :n_in] = q_shift(xs[:, t], q_in - qc.q_v)
-        c = cell_step(qc, xh, c)
+        new = xh.copy()
+        new[:, :n_in] = q_shift(xs[:, t], q_in - qc.q_v)
+        c_new = cell_step(qc, new, c)
+        live = np.ones((n, 1), bool) if keep is None else keep[:, t, None]
+        xh, c = np.where(live, new, xh), np.where(live, c_new, c)
         outs.append(xh[:, qc.in_pad : qc.in_pad + u].copy())
     return np.stack(outs, axis=1)
 
@@ -257,8 +261,9 @@ def layer_norm(qs: QLayerNormStage, v: np.ndarray) -> np.ndarray:
     return sat16(((z * qs.gamma + (1 << (k - 1))) >> k) + qs.beta)
 
 
-def int_forward(plan: QPlan, xq: np.ndarray) -> np.ndarray:
-    """Raw int16 model outputs for quantized windows xq (N, T, F) in Q plan.q_in."""
+def int_forward(plan: QPlan, xq: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """Raw int16 model outputs for quantized windows xq (N, T, F) in Q plan.q_in; keep
+    (N, T): the steps a Masking model does not skip (its recurrent layers skip the others)."""
     v = np.asarray(xq, I64)
     for qs in plan.stages:
         if isinstance(qs, QDenseStage):
@@ -275,7 +280,7 @@ def int_forward(plan: QPlan, xq: np.ndarray) -> np.ndarray:
             v = layer_norm(qs, v)
             continue
         stage = qs.stage
-        outs = [run_cell(qc, v, qs.q_in) for qc in qs.cells]
+        outs = [run_cell(qc, v, qs.q_in, keep) for qc in qs.cells]
         if isinstance(stage, BidirectionalStage):
             (fwd, bwd), (qa, qb) = outs, (qs.cells[0].q_v, qs.cells[1].q_v)
             if stage.seq_out:

@@ -1,8 +1,9 @@
 /* Host driver for a generated model (used by edge_rnn/native/host.py and the benchmarks).
- * usage: host_main IN.f32 N OUT.bin MODE
+ * usage: host_main IN.f32 N OUT.bin MODE [LENGTHS.i32]
  *   IN.f32: N windows of T*F raw float32 values; OUT.bin: N * EDGE_RNN_OUTPUTS raw outputs.
  *   MODE run: <name>_run per window; step: reset, then T calls of <name>_step;
- *   runq: quantize the input, then <name>_run_q (int8 models).
+ *   runq: quantize the input, then <name>_run_q (int8 models);
+ *   runlen: <name>_run_len with the window's valid length from LENGTHS.i32 (Masking models).
  * Prints one line: "dtype=<f32|i16> scale=<float> outputs=<K> state_bytes=<sizeof state>". */
 #include "edge_rnn_model.h"
 
@@ -40,17 +41,35 @@ static int run_q(void)
 #endif
 }
 
+static int run_len(FILE *lengths)
+{
+#ifdef EDGE_RNN_RUN_LEN
+    int32_t n_valid;
+    if (!lengths || fread(&n_valid, sizeof n_valid, 1, lengths) != 1) {
+        return 1;
+    }
+    edge_rnn_run_len(&state, x, (int)n_valid, y);
+    return 0;
+#else
+    (void)lengths;
+    return 1;
+#endif
+}
+
 int main(int argc, char **argv)
 {
-    FILE *in, *out;
+    FILE *in, *out, *lengths = 0;
     long n, i;
-    if (argc != 5 || sscanf(argv[2], "%ld", &n) != 1) {
-        fprintf(stderr, "usage: %s IN.f32 N OUT.bin run|step|runq\n", argv[0]);
+    if ((argc != 5 && argc != 6) || sscanf(argv[2], "%ld", &n) != 1) {
+        fprintf(stderr, "usage: %s IN.f32 N OUT.bin run|step|runq|runlen [LENGTHS.i32]\n", argv[0]);
         return 2;
     }
     in = fopen(argv[1], "rb");
     out = fopen(argv[3], "wb");
-    if (!in || !out) {
+    if (argc == 6) {
+        lengths = fopen(argv[5], "rb");
+    }
+    if (!in || !out || (argc == 6 && !lengths)) {
         fprintf(stderr, "cannot open input or output file\n");
         return 2;
     }
@@ -66,6 +85,8 @@ int main(int argc, char **argv)
             failed = run_step();
         } else if (strcmp(argv[4], "runq") == 0) {
             failed = run_q();
+        } else if (strcmp(argv[4], "runlen") == 0) {
+            failed = run_len(lengths);
         } else {
             edge_rnn_run(&state, x, y);
         }
