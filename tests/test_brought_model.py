@@ -190,6 +190,12 @@ def test_per_step_labels_of_a_model_that_shortens_the_sequence(tmp_path: Path) -
     for steps in (16, None):  # fixed, and variable length (output steps computed at 16)
         meta = metadata_for(_shortening_model(steps), dataset, None)
         assert meta.input_shape == (16, 3) and meta.output_shape == (8, 2), steps
+    # The TFLite route notes how many steps the GRU is unrolled over: 8, not the window's 16.
+    from edge_rnn.export.routes import tflite_route
+    from edge_rnn.frontends.keras import load_model_ir
+
+    (note,) = tflite_route(load_model_ir(_shortening_model(16)), "float32").notes
+    assert " over 8 time steps (" in note, note
     # A model that keeps every step does not fit 8 labels per window, and says so.
     keeps = keras.Sequential([keras.Input((16, 3)), keras.layers.GRU(4, return_sequences=True)])
     with pytest.raises(EdgeRnnError, match=r"output shape \(16, 4\) does not match"):

@@ -86,10 +86,11 @@ def tflite_route(model: ir.Model, quantization: str, requested: str = "auto") ->
         else:
             fused = True
     if unroll and not notes:
+        steps = _steps_into(model)
+        layers = ", ".join(f"{name} over {steps[name]} time steps" for name in sorted(unroll))
         notes.append(
-            f"unrolled over {model.timesteps} time steps: {', '.join(sorted(unroll))} "
-            "(the only form TFLite Micro and int8 calibration handle for these layers; "
-            "the native C backend keeps them small)"
+            f"unrolled: {layers} (the only form TFLite Micro and int8 calibration handle for "
+            "these layers; the native C backend keeps them small)"
         )
     stateful = [cell.name for cell in model.recurrent_layers() if cell.stateful]
     if stateful:
@@ -102,6 +103,15 @@ def tflite_route(model: ir.Model, quantization: str, requested: str = "auto") ->
         part for part, used in (("fused-lstm", fused), ("unrolled", bool(unroll))) if used
     )
     return Route(name=name, unroll=frozenset(unroll), notes=tuple(notes))
+
+
+def _steps_into(model: ir.Model) -> dict[str, int]:
+    """The sequence length each layer receives (strided Conv1D and pooling shorten it)."""
+    steps, into = model.timesteps, {}
+    for layer in model.layers:
+        into[layer.name] = steps
+        steps = layer.output_shape(steps)[0]
+    return into
 
 
 def onnx_route(model: ir.Model) -> Route:
