@@ -98,10 +98,19 @@ def run(name: str, units: int, seed: int) -> dict[str, float]:
         f"{len(dataset.x_train)}/{len(dataset.x_test)} x {dataset.timesteps} x {dataset.features}"
     )
     epochs = f"{result.best_epoch}/{result.epochs_run}"
-    print(f"{name:17} seed {seed}: {shape}, epochs {epochs}, {seconds:.1f} s", flush=True)
+    scores = _scores(dataset, result.test_metric, predicted)
+    print(
+        f"{name:17} seed {seed}: {shape}, epochs {epochs}, {seconds:.1f} s: "
+        + "  ".join(f"{key} {value:.3f}" for key, value in scores.items()),
+        flush=True,
+    )
+    return scores
+
+
+def _scores(dataset: Dataset, rnn_metric: float, predicted: np.ndarray) -> dict[str, float]:
     if dataset.task == "regression":
         return {
-            "rnn": result.test_metric,
+            "rnn": rnn_metric,
             "mean": float(np.sqrt(np.mean((dataset.y_test - dataset.y_train.mean(0)) ** 2))),
             "ridge": ridge_rmse(dataset),
         }
