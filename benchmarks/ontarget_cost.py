@@ -4,7 +4,7 @@ SimpleRNN(16) on 20x3 inputs + Dense(4); for Cortex-M4F also the ratio to the TF
 CMSIS-NN figures (docs/ontarget.md, "TFLite Micro reference").
 
     python3 benchmarks/ontarget_cost.py [--targets cortex-m4f,cortex-m0plus] [--windows 4]
-        [--quant int8] [--cells lstm,gru] [--keep DIR]
+        [--quant int8] [--cells lstm,gru] [--units 64] [--keep DIR]
 
 As a quick profiling loop: `--targets cortex-m4f --quant int8 --keep DIR` (DIR keeps each
 app.elf for `arm-none-eabi-objdump -d`).
@@ -36,19 +36,23 @@ from edge_rnn.ontarget.run import ZONES  # noqa: E402
 from edge_rnn.targets import list_targets  # noqa: E402
 
 T, F, UNITS, CLASSES = 20, 3, 16, 4
-MACS = {"lstm": 24_384, "gru": 18_304, "simple_rnn": 6_144}  # as docs/ontarget.md counts them
-TFLM_CMSIS_NN = {"lstm": 258_859, "gru": 844_997, "simple_rnn": 233_279}  # M4F, int8
+TFLM_CMSIS_NN = {"lstm": 258_859, "gru": 844_997, "simple_rnn": 233_279}  # M4F, int8, 16 units
 
 
-def make_model(cell: str, seed: int = 0) -> ir.Model:
+def macs(cell: str, units: int) -> int:
+    """Multiply-accumulates per inference as docs/ontarget.md counts them (LSTM 16: 24,384)."""
+    return T * CELLS[cell].gate_count * units * (F + units) + units * CLASSES
+
+
+def make_model(cell: str, seed: int = 0, units: int = UNITS) -> ir.Model:
     rng = np.random.default_rng(seed)
     gates = CELLS[cell].gate_count
     reset_after = cell == "gru"
-    bias_shape = (2, gates * UNITS) if reset_after else (gates * UNITS,)
+    bias_shape = (2, gates * units) if reset_after else (gates * units,)
     recurrent = ir.RecurrentLayer(
         name=cell,
         cell=cell,
-        units=UNITS,
+        units=units,
         input_size=F,
         activation="tanh",
         recurrent_activation="sigmoid",
@@ -56,18 +60,18 @@ def make_model(cell: str, seed: int = 0) -> ir.Model:
         return_sequences=False,
         go_backwards=False,
         reset_after=reset_after,
-        kernel=rng.normal(0, 0.4, (F, gates * UNITS)).astype(np.float32),
-        recurrent_kernel=rng.normal(0, 0.25, (UNITS, gates * UNITS)).astype(np.float32),
+        kernel=rng.normal(0, 0.4, (F, gates * units)).astype(np.float32),
+        recurrent_kernel=rng.normal(0, 0.25, (units, gates * units)).astype(np.float32),
         bias=rng.normal(0, 0.1, bias_shape).astype(np.float32),
     )
     dense = ir.DenseLayer(
         name="head",
         units=CLASSES,
-        input_size=UNITS,
+        input_size=units,
         activation="softmax",
         use_bias=True,
         per_timestep=False,
-        kernel=rng.normal(0, 0.5, (UNITS, CLASSES)).astype(np.float32),
+        kernel=rng.normal(0, 0.5, (units, CLASSES)).astype(np.float32),
         bias=np.zeros(CLASSES, np.float32),
     )
     return ir.Model(name=f"bench_{cell}", timesteps=T, features=F, layers=(recurrent, dense))
@@ -82,6 +86,7 @@ def main() -> int:
     parser.add_argument("--windows", type=int, default=4, help="test windows per run")
     parser.add_argument("--quant", default="float32,int8w,int8", help="comma-separated modes")
     parser.add_argument("--cells", default="lstm,gru,simple_rnn", help="comma-separated cells")
+    parser.add_argument("--units", type=int, default=UNITS, help="recurrent units")
     parser.add_argument("--keep", default="", help="keep the build directories here")
     args = parser.parse_args()
     wanted = set(filter(None, args.targets.split(",")))
@@ -97,7 +102,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="edge-rnn-bench-") as tmp:
         work = Path(args.keep or tmp)
         for cell in args.cells.split(","):
-            model = make_model(cell)
+            model = make_model(cell, units=args.units)
             for quant in args.quant.split(","):
                 gen = generate(
                     model,
@@ -121,12 +126,13 @@ def main() -> int:
                     diff = float(np.max(np.abs(outputs - host)))
                     count = result.instructions.per_inference if result.instructions else 0
                     ratio = ""
-                    if target.name == "cortex-m4f":
+                    if target.name == "cortex-m4f" and args.units == UNITS:
                         ratio = f"{count / TFLM_CMSIS_NN[cell]:.3f}"
                     memory = firmware.memory
+                    mac_count = macs(cell, args.units)
                     print(
                         f"{target.name:14} {cell:10} {quant:8} {count:>10} "
-                        f"{count / MACS[cell]:>9.2f} {memory.flash_bytes:>8} {gen.const_bytes:>8} "
+                        f"{count / mac_count:>9.2f} {memory.flash_bytes:>8} {gen.const_bytes:>8} "
                         f"{memory.ram_bytes:>6} {result.stack_bytes or 0:>7} {ratio:>8} "
                         f"{diff:>8.2g}",
                         flush=True,

@@ -168,7 +168,7 @@ def interleave(wq: np.ndarray) -> np.ndarray:
 
 def group_rows(qc: QCell) -> tuple[np.ndarray, np.ndarray]:
     """A cell's rows for the C group kernels (ern.h): int16 weights of 4 rows interleaved per
-    column pair, and per group [bias x4, mult x4, rnd x4, the four int8 shifts in one word].
+    column pair, and per group [bias x4, (mult, rnd) x4, the four int8 shifts in one word].
 
     LSTM groups are units (rows i, f, c, o of unit j), so one pass gives a unit's whole update;
     other cells keep gate order with each gate padded to units_pad rows (pad rows are zero).
@@ -200,8 +200,8 @@ def group_rows(qc: QCell) -> tuple[np.ndarray, np.ndarray]:
     par = np.concatenate(
         [
             take(rows.bias).reshape(-1, 4),
-            take(rows.mult).reshape(-1, 4),
-            rnd.reshape(-1, 4),
+            # mult and rnd of a row side by side: one LDRD loads both
+            np.stack([take(rows.mult), rnd], axis=1).reshape(-1, 8),
             packed[:, None],
         ],
         axis=1,

@@ -112,9 +112,9 @@ typedef struct {
     int8_t q_a;   /* LSTM: Q of act(c) (15 when act is bounded) */
     const int16_t *w;      /* groups of 4 rows (see ern_q_dot4); LSTM: group j = rows i,f,c,o of
                             * unit j; others: gate-major, each gate padded to units_pad rows */
-    const int32_t *par;    /* per group: bias[4] (accumulator units), mult[4] in [2^30, 2^31),
-                            * rnd[4] = 2^(shift-1) (0 when shift <= 0), then the four int8 right
-                            * shifts packed in one word (row r: byte r) */
+    const int32_t *par;    /* per group: bias[4] (accumulator units), then per row mult in
+                            * [2^30, 2^31) and rnd = 2^(shift-1) (0 when shift <= 0), then the
+                            * four int8 right shifts packed in one word (row r: byte r) */
     const int32_t *rbias;  /* GRU reset_after candidate recurrent bias, or NULL */
     uint8_t rshift;        /* 1 when every shift is >= 1 (requantization without branches) */
 } ern_q_cell;

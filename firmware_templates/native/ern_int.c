@@ -162,9 +162,9 @@ ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act, 
 {
     int s = row_shift(par[12], r);
     if (rshift) {
-        return act_q(ern_ssat16(ern_mulhi_round_add(acc, par[4 + r], par[8 + r]) >> s), act);
+        return act_q(ern_ssat16(ern_mulhi_round_add(acc, par[4 + 2 * r], par[5 + 2 * r]) >> s), act);
     }
-    return act_q(ern_q_requant(acc, par[4 + r], s), act);
+    return act_q(ern_q_requant(acc, par[4 + 2 * r], s), act);
 }
 
 /* The four rows of a group, unrolled so the accumulators stay in registers. */
