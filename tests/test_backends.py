@@ -49,7 +49,7 @@ def broken_backend() -> Iterator[None]:
     load_backends()
     register(_Broken)
     yield
-    base._REGISTRY.pop(_Broken.name)
+    base.BACKENDS.classes.pop(_Broken.name)
 
 
 @pytest.mark.slow
@@ -133,7 +133,7 @@ def test_failures_are_classified_and_their_files_removed(tmp_path: Path) -> None
             BuildContext(tmp_path, nothing, tmp_path / "m.keras", {"name": "m"})
         )
     finally:
-        base._REGISTRY.pop(_Picky.name)
+        base.BACKENDS.classes.pop(_Picky.name)
     assert produced.artefacts == [] and list(tmp_path.iterdir()) == []
     assert [(s.name, s.status, s.reason) for s in produced.skipped] == [
         ("picky_a", "not applicable", "needs a bigger model"),

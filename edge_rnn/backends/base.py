@@ -17,8 +17,6 @@ on (one artefact never aborts a build): `EdgeRnnError` is a refusal (not applica
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -32,6 +30,7 @@ from edge_rnn.config import BuildConfig
 from edge_rnn.errors import EdgeRnnError, ToolCrashed
 from edge_rnn.fsutil import sha256_file
 from edge_rnn.manifest import NOT_APPLICABLE, SKIPPED, ManifestEntry, SkippedEntry
+from edge_rnn.plugins import Registry
 
 
 @dataclass(frozen=True)
@@ -107,23 +106,13 @@ class Backend(ABC):
         """Write the artefact's files under `ctx.root`; return its manifest entries."""
 
 
-_REGISTRY: dict[str, type[Backend]] = {}
-
-
-def register(cls: type[Backend]) -> type[Backend]:
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise RuntimeError(f"two backends named '{cls.name}'")
-    _REGISTRY[cls.name] = cls
-    return cls
+BACKENDS: Registry[type[Backend]] = Registry("edge_rnn.backends", "backend")
+register = BACKENDS.register
 
 
 def load_backends() -> dict[str, type[Backend]]:
-    """Import every backend module of this package once; return the registry in run order."""
-    package = importlib.import_module("edge_rnn.backends")
-    for info in pkgutil.iter_modules(package.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"edge_rnn.backends.{info.name}")
-    return dict(sorted(_REGISTRY.items(), key=lambda kv: (kv[1].order, kv[0])))
+    """Every backend, imported once, in run order."""
+    return BACKENDS.load()
 
 
 @dataclass

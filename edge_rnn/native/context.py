@@ -330,7 +330,7 @@ def build_context(
         "mask": mask,  # Keras Masking value: steps equal to it are skipped
         "mask_q": None
         if mask is None or plan is None
-        else int(quantize_input(np.float32(mask), plan.q_in)),
+        else int(quantize_input(np.asarray(mask, np.float32), plan.q_in)),
         "out_size": out_size,
         "outputs": out_size * max(stages[-1].steps_out, 1),
         "seq_out": stages[-1].seq_out,

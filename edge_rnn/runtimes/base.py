@@ -23,8 +23,6 @@ How to add a runner (no other file changes needed):
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -37,6 +35,7 @@ import numpy as np
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ir import Normalization
 from edge_rnn.manifest import ManifestEntry
+from edge_rnn.plugins import Registry
 
 
 @dataclass(frozen=True)
@@ -162,23 +161,13 @@ class Runner(ABC):
         """Run every window of RAW x (N, T, F) from reset state; see the module docstring."""
 
 
-_REGISTRY: dict[str, type[Runner]] = {}
-
-
-def register(cls: type[Runner]) -> type[Runner]:
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise RuntimeError(f"two runners named '{cls.name}'")
-    _REGISTRY[cls.name] = cls
-    return cls
+RUNNERS: Registry[type[Runner]] = Registry("edge_rnn.runtimes", "runner")
+register = RUNNERS.register
 
 
 def load_runners() -> dict[str, type[Runner]]:
-    """Import every runner module of this package once; return the registry by name."""
-    package = importlib.import_module("edge_rnn.runtimes")
-    for info in pkgutil.iter_modules(package.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"edge_rnn.runtimes.{info.name}")
-    return dict(sorted(_REGISTRY.items(), key=lambda kv: (kv[1].order, kv[0])))
+    """Every runner, imported once, in report order."""
+    return RUNNERS.load()
 
 
 def get_runner(name: str) -> Runner:
