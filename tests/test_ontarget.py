@@ -15,7 +15,13 @@ import pytest
 
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget import Firmware, build_firmware, missing_tools, run_firmware
-from edge_rnn.ontarget.build import CORTEXM_DIR, PROTOCOL_DIR, DoesNotFit, cortexm_link_flags
+from edge_rnn.ontarget.build import (
+    CORTEXM_DIR,
+    PROTOCOL_DIR,
+    STACK_BYTES,
+    DoesNotFit,
+    cortexm_link_flags,
+)
 from edge_rnn.ontarget.fit import measure_fit
 from edge_rnn.ontarget.run import qemu_command
 from edge_rnn.protocol import parse_protocol
@@ -110,6 +116,7 @@ def test_target_matches_host_bit_exactly(name: str, host_output: str, tmp_path: 
         assert firmware.memory is not None
         assert 0 < firmware.memory.ram_bytes < target.emulator.ram_kib * 1024
         assert 1000 < firmware.memory.flash_bytes < target.emulator.flash_kib * 1024
+        assert firmware.memory.stack_reserve == STACK_BYTES  # picolibc.ld takes the --defsym
         assert result.stack_bytes is not None and 64 < result.stack_bytes < 4096
 
 

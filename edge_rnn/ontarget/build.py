@@ -126,6 +126,9 @@ def riscv_link_flags(
         "--specs=picolibc.specs",
         *(["--oslib=semihost", "--crt0=semihost"] if with_io else []),
         f"-Wl,{defsyms},--gc-sections,-Map={build_dir / 'app.map'}",
+        # After the --defsym: the script's DEFINED(__stack_size) only sees symbols set before
+        # it (the specs' own -T comes first, and the stack reserve stayed at its 2 KiB default).
+        "-Tpicolibc.ld",
     ]
 
 
