@@ -99,8 +99,30 @@ def test_native_c_takes_token_ids(tmp_path: Path, quant: str, tolerance: float) 
     assert not np.allclose(out[0], reference[0], atol=1e-7)  # not an id-0 lookup
 
 
-def test_native_int8_refuses_embedding_by_name(tmp_path: Path) -> None:
+def test_native_int8_embedding_is_bit_exact_with_the_twin(tmp_path: Path) -> None:
     from edge_rnn.native import generate
+    from edge_rnn.native.generate import embed_tokens, prepare, split_embedding
+    from edge_rnn.native.host import compile_host, run_binary
+    from edge_rnn.native.quantize import embedding_rows
+    from edge_rnn.native.twin_int import int_forward, lookup
 
-    with pytest.raises(EdgeRnnError, match="int8 mode does not support Embedding \\('embed'\\)"):
-        generate(load_model_ir(_classifier(train=False)), tmp_path / "q", quant="int8")
+    model = _classifier()
+    x, _ = _tokens(40)
+    x[0, 3], x[1, 5] = VOCAB + 5, -1  # outside the vocabulary: zero vectors
+    ids = x[..., np.newaxis].astype(np.int32)
+    model_ir = load_model_ir(model)
+    generated = generate(model_ir, tmp_path / "q", quant="int8", calibration_x=ids)
+    header = (tmp_path / "q" / "sentiment.h").read_text()
+    assert "const int32_t *x_raw" in header and "_run_q" not in header  # ids need no quantizing
+    binary = compile_host(generated, tmp_path / "model")
+    out = run_binary(binary, ids)
+    reference = model(x[2:]).numpy()
+    np.testing.assert_allclose(out.values[2:], reference, atol=0.03)
+    rest, embedding = split_embedding(model_ir)
+    assert embedding is not None
+    table_max = float(np.abs(embedding.embeddings).max())
+    _, plan = prepare(rest, "int8", embed_tokens(embedding, ids), table_max)
+    assert plan is not None
+    xq = lookup(*embedding_rows(embedding.embeddings, plan.q_in), ids)
+    np.testing.assert_array_equal(out.raw, int_forward(plan, xq).reshape(out.raw.shape))
+    np.testing.assert_array_equal(run_binary(binary, ids, mode="step").raw, out.raw)

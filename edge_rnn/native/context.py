@@ -36,6 +36,7 @@ from edge_rnn.native.quantize import (
     QDenseStage,
     QLayerNormStage,
     QPlan,
+    embedding_rows,
     group_rows,
     int8w_rows,
     interleave,
@@ -259,7 +260,12 @@ def build_context(
     b = _Builder()
     integer = quant == "int8"
     vt = "int16_t" if integer else "float"
-    if embedding is not None:
+    if embedding is not None and plan is not None:
+        wq, mult, shift = embedding_rows(embedding.embeddings, plan.q_in)
+        b.array("embed_w", "int8_t", wq)
+        b.array("embed_m", "int32_t", mult)
+        b.array("embed_s", "int8_t", shift)
+    elif embedding is not None:
         _float_path_weights(b, "embed", np.asarray(embedding.embeddings, np.float32), quant)
     else:
         norm = model.normalization or ir.Normalization(
@@ -327,6 +333,7 @@ def build_context(
         "input_size": model.features,  # values per step into the first stage
         "tokens": {"vocab": embedding.input_dim} if embedding else None,
         "in_t": "int32_t" if embedding else "float",
+        "quant_api": integer and not embedding,  # _run_q/_step_q on quantized float input
         "mask": mask,  # Keras Masking value: steps equal to it are skipped
         "mask_q": None
         if mask is None or plan is None

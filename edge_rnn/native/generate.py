@@ -99,10 +99,11 @@ def check_supported(model: ir.Model, stages: tuple[Stage, ...], quant: str) -> N
 
 
 def prepare(
-    model: ir.Model, quant: str, calibration_x: np.ndarray | None
+    model: ir.Model, quant: str, calibration_x: np.ndarray | None, input_max: float = 0.0
 ) -> tuple[tuple[Stage, ...], QPlan | None]:
     """Fold, lower, check and (int8) quantize: everything but writing files. The input
-    normalization of the generated code is `fold_affines(model).normalization`."""
+    normalization of the generated code is `fold_affines(model).normalization`; the int8
+    input Q also holds input_max."""
     model = fold_affines(model)
     inner = [f"'{layer.name}'" for layer in model.layers if isinstance(layer, ir.MaskingLayer)]
     if inner:  # split_masking took a first Masking off already
@@ -126,25 +127,29 @@ def prepare(
             f"{model.features})"
         )
     x_norm = model.normalization.apply(x) if model.normalization else x
-    return stages, quantize_int8(stages, x_norm)
+    return stages, quantize_int8(stages, x_norm, input_max)
 
 
-def split_embedding(model: ir.Model, quant: str) -> tuple[ir.Model, ir.EmbeddingLayer | None]:
+def split_embedding(model: ir.Model) -> tuple[ir.Model, ir.EmbeddingLayer | None]:
     """A token-id model as (the layers after its Embedding, the Embedding): the generated code
     looks the table up while loading each step's input."""
     if not model.token_input:
         return model, None
     embedding = model.layers[0]
     assert isinstance(embedding, ir.EmbeddingLayer)
-    if quant == "int8":
-        raise EdgeRnnError(
-            f"model '{model.name}': the native int8 mode does not support Embedding "
-            f"('{embedding.name}') yet; use float32 or int8w (int8 weights, float arithmetic)"
-        )
     rest = replace(
         model, layers=model.layers[1:], features=embedding.output_dim, normalization=None
     )
     return rest, embedding
+
+
+def embed_tokens(embedding: ir.EmbeddingLayer, ids: np.ndarray) -> np.ndarray:
+    """Token-id windows (N, T) or (N, T, 1) -> their rows (N, T, dim), zeros for ids outside
+    the vocabulary (as the generated lookup)."""
+    ids = np.asarray(ids).reshape(len(ids), -1).astype(np.int64)
+    inside = (ids >= 0) & (ids < embedding.input_dim)
+    rows = np.asarray(embedding.embeddings, np.float32)[np.where(inside, ids, 0)]
+    return np.where(inside[..., None], rows, np.float32(0.0)).astype(np.float32)
 
 
 def split_masking(model: ir.Model) -> tuple[ir.Model, float | None]:
@@ -166,9 +171,13 @@ def generate(
 ) -> GeneratedModel:
     """Write `<name>.h/.c`, `edge_rnn_model.h`, the kernel library and README into out_dir."""
     model = fold_affines(model)
-    model, embedding = split_embedding(model, quant)
+    model, embedding = split_embedding(model)
     model, mask = split_masking(model)
-    stages, plan = prepare(model, quant, calibration_x)
+    input_max = 0.0
+    if embedding is not None and quant == "int8" and calibration_x is not None:
+        calibration_x = embed_tokens(embedding, calibration_x)  # the first stage's input
+        input_max = float(np.abs(embedding.embeddings).max())
+    stages, plan = prepare(model, quant, calibration_x, input_max)
     ctx = build_context(model, stages, quant, plan, embedding, mask)
     if mask is not None and not ctx["streaming"]:
         raise EdgeRnnError(

@@ -304,11 +304,22 @@ def _pass_q_out(stage: Stage, q_in: int) -> int:
     return q_in
 
 
-def quantize_int8(stages: tuple[Stage, ...], x_norm: np.ndarray) -> QPlan:
-    """Choose Q formats from the float run over calibration windows, then quantize."""
+def embedding_rows(table: np.ndarray, q_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An Embedding table for int8: int8 rows and, per row, the (multiplier, shift) that
+    requantizes (value << 16) to the input Q at lookup."""
+    wq, scale = int8w_rows(np.asarray(table, np.float32))
+    pairs = [multiplier(float(sc) * 2.0 ** (q_in - 16)) for sc in scale.astype(np.float64)]
+    mult = np.array([p[0] for p in pairs], np.int64)
+    shift = np.array([p[1] for p in pairs], np.int64)
+    return wq, mult, shift
+
+
+def quantize_int8(stages: tuple[Stage, ...], x_norm: np.ndarray, input_max: float = 0.0) -> QPlan:
+    """Choose Q formats from the float run over calibration windows, then quantize; the input
+    Q also holds input_max (e.g. every value of an Embedding table)."""
     stats: dict[str, float] = {}
     float_forward(stages, x_norm, stats)
-    q_in = q_format(stats["input"])
+    q_in = q_format(max(stats["input"], input_max))
     q_prev = q_in
     out: list[QStage] = []
     for index, stage in enumerate(stages):

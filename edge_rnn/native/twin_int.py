@@ -199,6 +199,16 @@ def quantize_input(x_norm: np.ndarray, q: int) -> np.ndarray:
     return r.astype(I64)
 
 
+def lookup(wq: np.ndarray, mult: np.ndarray, shift: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The generated int8 Embedding lookup (`embedding_rows`): token ids (N, T[, 1]) -> rows
+    in the input Q (N, T, dim), zeros for ids outside the vocabulary."""
+    ids = np.asarray(ids).reshape(len(ids), -1).astype(I64)
+    inside = (ids >= 0) & (ids < len(wq))
+    safe = np.where(inside, ids, 0)
+    rows = requant(wq[safe].astype(I64) << 16, mult[safe][..., None], shift[safe][..., None])
+    return np.where(inside[..., None], rows, 0)
+
+
 def dense(qs: QDenseStage, v: np.ndarray) -> np.ndarray:
     pad = np.zeros(v.shape[:-1] + (qs.in_pad,), I64)
     pad[..., : qs.stage.in_size] = v
