@@ -64,6 +64,20 @@ def _plots(report: Report) -> list[dict[str, str]]:
         ax.legend(fontsize="small")
         plots.append({"title": "Error against time step", "png": _png(fig)})
         plt.close(fig)
+    for artefact, found in localized(report).items():
+        curves = [c for c in found.get("layers", []) if len(c["steps"]) > 1]
+        if not curves:
+            continue
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        for curve in curves:
+            ax.plot(curve["steps"], [max(v, 1e-9) for v in curve["rel_l2"]], label=curve["layer"])
+        ax.axhline(found["limit"], color="#b42318", linestyle="--", linewidth=1, label="limit")
+        ax.set_yscale("log")
+        ax.set_xlabel("time step of the layer")
+        ax.set_ylabel("rel_l2 of the layer output vs float")
+        ax.legend(fontsize="small")
+        plots.append({"title": f"Where the error appears: {artefact}", "png": _png(fig)})
+        plt.close(fig)
     groups = confusion_groups(report)
     if groups:
         cols = min(len(groups), 4)
@@ -105,6 +119,15 @@ def confusion_groups(report: Report) -> list[tuple[list[list[int]], list[str]]]:
     return list(groups.values())
 
 
+def localized(report: Report) -> dict[str, dict[str, Any]]:
+    """The error localization of each artefact that has one (its failing stages share it)."""
+    return {
+        stage.artefact: stage.details["localization"]
+        for stage in report.stages
+        if "localization" in stage.details
+    }
+
+
 def per_class_rows(report: Report) -> list[dict[str, Any]]:
     """Per-class accuracy and agreement of the stages that differ from the float model."""
     rows = []
@@ -144,4 +167,5 @@ def render_html(report: Report) -> str:
         plots=_plots(report),
         failed=len(report.failed_stages()),
         per_class=per_class_rows(report),
+        localized=localized(report),
     )

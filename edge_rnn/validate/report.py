@@ -107,6 +107,11 @@ def format_table(report: Report, width: int = 60) -> str:
     )
     # Cut in the table, so in full here: why each failing stage failed.
     reasons = [f"  {s.name}: {stage_remark(s)}" for s in failed if len(stage_remark(s)) > width]
+    reasons += [
+        f"  {s.name}: where the error appears: {s.details['localization']['summary']}"
+        for s in failed
+        if "localization" in s.details
+    ]
     warning = [f"WARNING: {report.chance_warning()}"] if report.at_chance else []
     return "\n".join(
         [f"model {report.model}, data {report.data}", *warning, *lines, summary, *reasons]

@@ -30,6 +30,7 @@ from edge_rnn.validate import metrics as m
 from edge_rnn.validate import thresholds as th
 from edge_rnn.validate.deployment import deployment_table, fit_failure
 from edge_rnn.validate.device import device_artefacts
+from edge_rnn.validate.diagnose import Localizer, wants_localization
 from edge_rnn.validate.stages import (
     FAILED,
     NOT_APPLICABLE,
@@ -128,9 +129,11 @@ class _Validation:
         work_dir: Path,
         timeout_s: float,
         options: dict[str, Any],
+        localizer: Localizer,
     ) -> None:
         self.meta, self.x, self.labels = meta, x, labels
         self.ctx = RunContext(work_dir=work_dir, timeout_s=timeout_s, options=options)
+        self.localizer = localizer
         self.reference: RunResult | None = None
         self.reference_metrics: dict[str, float] = {}
         self.chance: ChanceCheck | None = None  # the float model vs guessing, on these labels
@@ -206,6 +209,22 @@ class _Validation:
                 )
             return
         self.compare(stage, result, runner)
+        if wants_localization(stage):
+            self.localize(stage, artefact, result)
+
+    def localize(self, stage: StageResult, artefact: Artefact, result: RunResult) -> None:
+        """Name the layer, step and tensor where a failing quantized stage's error appears."""
+        assert self.reference is not None
+        found = self.localizer.localize(
+            stage,
+            artefact,
+            self.meta.normalize(self.x),
+            self.reference.outputs,
+            result.outputs,
+            self.meta.name,
+        )
+        stage.details["localization"] = found
+        stage.notes.append(f"error localization: {found['summary']}")
 
 
 def _stage(artefact: Artefact, runner: Runner, build_dir: Path) -> tuple[StageResult, th.StageKey]:
@@ -268,7 +287,8 @@ def validate_build(
     results: list[StageResult] = []
     keys: list[th.StageKey] = []
     with tempfile.TemporaryDirectory(prefix="edge-rnn-validate-") as work:
-        validation = _Validation(meta, x, labels, Path(work), timeout_s, options)
+        localizer = Localizer(build_dir, manifest, Path(work))
+        validation = _Validation(meta, x, labels, Path(work), timeout_s, options, localizer)
         for artefact, runner in plan:
             stage, key = _stage(artefact, runner, build_dir)
             is_reference = artefact is reference
