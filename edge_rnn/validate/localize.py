@@ -46,13 +46,16 @@ class TensorError:
     saturated: float  # fraction of float values beyond the representable range
     step_lsb: float | None  # quantization step (scale)
     float_rms: float
+    # A recurrent state: read by this layer's ops of its own step and of a later one (the next
+    # step's product h_t @ U carries h_t's step label but only feeds the next step).
+    carries_state: bool = False
 
     def where(self) -> str:
         return f"layer {self.layer}" + ("" if self.step is None else f", step {self.step}")
 
     def cause(self) -> str:
         """What happens at this tensor, in words."""
-        label = f"{self.op} output '{self.name}'"
+        label = f"{self.op} output '{self.name.split(';')[0]}'"  # fused names repeat
         if self.representable and self.saturated >= SATURATION_MIN:
             low, high = self.representable
             return (
@@ -233,6 +236,11 @@ def compare_tensors(
             acc.add(quantized.get_tensor(q), reference.get_tensor(f))
     layer, step, inputs = _graph_places(quantized, model_name)
     errors: dict[int, float] = {q: acc.rel_l2() for q, _, _, acc in kept}
+    read_at: dict[int, set[int | None]] = {}  # tensor -> steps of this layer's ops reading it
+    for out, feeding_tensors in inputs.items():
+        for source in feeding_tensors:
+            if layer.get(source) == layer[out]:
+                read_at.setdefault(source, set()).add(step[out])
     result = []
     for q, _, op, acc in kept:
         feeding = [errors[i] for i in inputs.get(q, []) if i in errors]
@@ -252,6 +260,9 @@ def compare_tensors(
                 saturated=acc.outside / acc.count if acc.count else 0.0,
                 step_lsb=acc.params[0] if acc.params else None,
                 float_rms=float(np.sqrt(acc.ssf / acc.count)) if acc.count else 0.0,
+                carries_state=step.get(q) is not None
+                and step[q] in read_at.get(q, set())
+                and any(s is not None and s > step[q] for s in read_at.get(q, set())),
             )
         )
     return result
@@ -259,17 +270,16 @@ def compare_tensors(
 
 def _layer_outputs(errors: list[TensorError]) -> dict[str, dict[int | None, TensorError]]:
     """Per layer (in order of appearance), its output at each step: the last tensor of that
-    step computed before the layer starts its next step (the next step's recurrent product
-    depends only on this step's state, so it carries this step's label but is not its output;
-    UNPACK hands out every step's input at once and does not count)."""
+    step that carries the state to the next step, else (the last step, layers without steps)
+    the step's last tensor."""
     outputs: dict[str, dict[int | None, TensorError]] = {}
-    latest: dict[str, int] = {}
     for error in errors:
+        if error.op == "UNPACK":  # hands out every step's input at once
+            continue
         steps = outputs.setdefault(error.layer, {})
-        if error.step is None or error.step >= latest.get(error.layer, -1):
+        held = steps.get(error.step)
+        if held is None or error.carries_state or not held.carries_state:
             steps[error.step] = error
-        if error.step is not None and error.op != "UNPACK":
-            latest[error.layer] = max(latest.get(error.layer, -1), error.step)
     return outputs
 
 
@@ -342,15 +352,18 @@ def find_origin(errors: list[TensorError], limit: float) -> dict[str, Any]:
     )
     if len(worst) > 1:
         summary += f"; {len(worst)} of {len(errors)} tensors saturate"
-    curves = [
-        {
-            "layer": name,
-            "steps": [s for s in steps if s is not None],
-            "rel_l2": [round(e.rel_l2, 6) for s, e in steps.items() if s is not None],
-            "output_rel_l2": round(list(steps.values())[-1].rel_l2, 6),
-        }
-        for name, steps in outputs.items()
-    ]
+    curves = []
+    for name, steps in outputs.items():
+        numbered = sorted(s for s in steps if s is not None)
+        last = steps[numbered[-1]] if numbered else steps[None]
+        curves.append(
+            {
+                "layer": name,
+                "steps": numbered,
+                "rel_l2": [round(steps[s].rel_l2, 6) for s in numbered],
+                "output_rel_l2": round(last.rel_l2, 6),
+            }
+        )
     return {
         "summary": summary,
         "first": {**first, "jump": jump},
