@@ -253,27 +253,35 @@ static inline const int16_t *ern_q_dot4(const int16_t *w, const int16_t *v, int 
     int p;
 #ifdef ERN_DSP
     /* One LDM loads a pair's four row words (another two pairs of v): 11 instructions per
-     * 16 MACs, plus the loop. LDM needs ascending registers, hence the fixed ones. */
+     * 16 MACs; two blocks per loop pass halve the loop's share (four made GCC spill). LDM
+     * needs ascending registers, hence the fixed ones. */
     register uint32_t x __asm__("r4"), y __asm__("r5");
     register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
-    for (p = npairs; p > 0; p -= 2) {
-        __asm__("ldmia %[v]!, {%[x], %[y]}\n\t"
-                "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
-                "smlad %[a0], %[w0], %[x], %[a0]\n\t"
-                "smlad %[a1], %[w1], %[x], %[a1]\n\t"
-                "smlad %[a2], %[w2], %[x], %[a2]\n\t"
-                "smlad %[a3], %[w3], %[x], %[a3]\n\t"
-                "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
-                "smlad %[a0], %[w0], %[y], %[a0]\n\t"
-                "smlad %[a1], %[w1], %[y], %[a1]\n\t"
-                "smlad %[a2], %[w2], %[y], %[a2]\n\t"
-                "smlad %[a3], %[w3], %[y], %[a3]"
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [v] "+r"(v),
-                  [w] "+r"(w), [x] "=&r"(x), [y] "=&r"(y), [w0] "=&r"(w0), [w1] "=&r"(w1),
-                  [w2] "=&r"(w2), [w3] "=&r"(w3)
-                : "m"(*(const ern_u32x8 *)(const void *)w),
-                  "m"(*(const ern_u32x2 *)(const void *)v));
+#define ERN_DOT4_BLOCK                                                                       \
+    __asm__("ldmia %[v]!, {%[x], %[y]}\n\t"                                                  \
+            "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                  \
+            "smlad %[a0], %[w0], %[x], %[a0]\n\t"                                            \
+            "smlad %[a1], %[w1], %[x], %[a1]\n\t"                                            \
+            "smlad %[a2], %[w2], %[x], %[a2]\n\t"                                            \
+            "smlad %[a3], %[w3], %[x], %[a3]\n\t"                                            \
+            "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                  \
+            "smlad %[a0], %[w0], %[y], %[a0]\n\t"                                            \
+            "smlad %[a1], %[w1], %[y], %[a1]\n\t"                                            \
+            "smlad %[a2], %[w2], %[y], %[a2]\n\t"                                            \
+            "smlad %[a3], %[w3], %[y], %[a3]"                                                  \
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [v] "+r"(v),       \
+              [w] "+r"(w), [x] "=&r"(x), [y] "=&r"(y), [w0] "=&r"(w0), [w1] "=&r"(w1),         \
+              [w2] "=&r"(w2), [w3] "=&r"(w3)                                                 \
+            : "m"(*(const ern_u32x8 *)(const void *)w),                                      \
+              "m"(*(const ern_u32x2 *)(const void *)v))
+    for (p = npairs; p >= 4; p -= 4) {
+        ERN_DOT4_BLOCK;
+        ERN_DOT4_BLOCK;
     }
+    if (p > 0) {
+        ERN_DOT4_BLOCK;
+    }
+#undef ERN_DOT4_BLOCK
 #else
     for (p = 0; p < npairs; p++, w += 8, v += 2) {
         a0 += w[0] * v[0] + w[1] * v[1];
