@@ -171,3 +171,43 @@ def test_kernel_zones_split_the_count_and_keep_outputs(generated: dict, tmp_path
     # 10 steps x 4 gates x 8 units x (4 + 8) padded columns: at least one instruction per 2 MACs
     assert counts.zones["matrix"] >= 10 * 32 * 12 // 2
     assert all(n > 0 for n in counts.zones.values()), counts.zones
+
+
+def test_window_longer_than_the_microbit_ram_runs_step_by_step(tmp_path: Path) -> None:
+    """1,200 x 3 float32 values (14 KB) do not fit the micro:bit's 16 KiB RAM next to the stack
+    and heap; the model fits the board, so the firmware reads and runs one step at a time
+    through _step: outputs bit-exact with the host's _run, instructions counted per window."""
+    import keras
+
+    from edge_rnn.frontends.keras import load_model_ir
+    from edge_rnn.manifest import ManifestEntry
+    from edge_rnn.native.generate import generate
+    from edge_rnn.native.host import run_host
+    from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, get_runner
+
+    _skip_without("cortex-m0plus")
+    steps = 1200
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((steps, F)), keras.layers.GRU(4), keras.layers.Dense(CLASSES, "softmax")]
+    )
+    x = np.random.default_rng(0).standard_normal((3, steps, F)).astype(np.float32)
+    gen = generate(load_model_ir(model), tmp_path / "gru", quant="int8", calibration_x=x)
+    entry = ManifestEntry(
+        "native_int8",
+        "gru",
+        "native-c",
+        "int8",
+        output_scale=gen.output_scale,
+        output_zero_point=0,
+        streaming=True,
+    )
+    artefact = Artefact("native_int8", gen.out_dir, "native-c", "int8", entry)
+    meta = ModelMeta(name=gen.name, input_shape=(steps, F), output_shape=(CLASSES,))
+    result = get_runner("qemu-cortex-m0plus").run(
+        artefact, x, meta, RunContext(work_dir=tmp_path / "work", timeout_s=600)
+    )
+    assert any("one time step at a time" in note for note in result.notes), result.notes
+    np.testing.assert_array_equal(result.outputs, run_host(gen.out_dir, x).reshape(3, CLASSES))
+    assert result.memory["fits"] == 1
+    assert result.memory["instructions_per_inference"] > steps * 100  # a window, not a step

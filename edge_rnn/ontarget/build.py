@@ -50,6 +50,12 @@ class Firmware:
     samples: int  # test windows in `windows`
     memory: MemoryUse | None  # the whole validation firmware as linked (bare metal only)
     windows: Path  # raw float32 windows, read at run time from the executable's directory
+    # Instruction-count marker pairs per window: 1, or T when it runs step by step (STEP_WINDOWS).
+    pairs_per_window: int = 1
+
+
+# validate_main.c holds one time step instead of one window and runs it through `_step`.
+STEP_WINDOWS = "EDGE_RNN_STEP_WINDOWS"
 
 
 def model_sources(model_dir: Path) -> list[Path]:
@@ -160,7 +166,8 @@ def build_firmware(
 
     `model_dir` holds the native model (`*.c`, its headers and `edge_rnn_model.h`);
     `include_dirs` adds e.g. the native kernel library headers; `defines` are passed as -D
-    (ERN_PROFILE: the kernel zone markers for run_firmware(zones=True)). Bare-metal firmware is
+    (ERN_PROFILE: the kernel zone markers for run_firmware(zones=True); STEP_WINDOWS: hold one
+    time step, not one window, for a model with `_step`). Bare-metal firmware is
     linked for the emulated machine's memory (DoesNotFit when it overflows).
     """
     require_tools(target)
@@ -205,4 +212,5 @@ def build_firmware(
     memory = None
     if bare_metal:
         memory = memory_use(elf, target.emulator.ram_origin, target.emulator.ram_kib * KIB)
-    return Firmware(target=target, elf=elf, samples=int(x.shape[0]), memory=memory, windows=windows)
+    pairs = int(x.shape[1]) if STEP_WINDOWS in defines else 1
+    return Firmware(target, elf, int(x.shape[0]), memory, windows, pairs_per_window=pairs)

@@ -35,8 +35,8 @@ EXIT_CODES = {
 
 @dataclass(frozen=True)
 class InstructionCount:
-    per_inference: int  # mean over the bracketed inferences (one per test window)
-    first: int
+    per_inference: int  # mean over the inferences (one per test window)
+    first: int  # first, lowest, highest: per marker pair (one step when run step by step)
     lowest: int
     highest: int
     inferences: int
@@ -92,11 +92,12 @@ def qemu_command(firmware: Firmware) -> list[str]:
     ]
 
 
-def _read_counts(path: Path) -> InstructionCount:
+def _read_counts(path: Path, pairs_per_window: int = 1) -> InstructionCount:
+    """The plugin's totals per inference (a window run step by step brackets each step)."""
     if not path.is_file():
         raise EdgeRnnError("the QEMU icount plugin wrote no result (did QEMU load it?)")
     fields = dict(word.split("=", 1) for word in path.read_text().split())
-    pairs = int(fields["pairs"])
+    pairs = int(fields["pairs"]) // pairs_per_window
     if pairs == 0:
         raise EdgeRnnError("the instruction-count markers were never reached")
     zones = None
@@ -161,5 +162,7 @@ def run_firmware(
                 f"firmware on {where} stopped with {what}" + (f": {detail[0]}" if detail else "")
             )
         log = parse_protocol(stdout, source=f"{where} output")
-        counts = _read_counts(counts_file) if count_instructions else None
+        counts = (
+            _read_counts(counts_file, firmware.pairs_per_window) if count_instructions else None
+        )
     return OnTargetResult(log=log, instructions=counts, firmware=firmware)

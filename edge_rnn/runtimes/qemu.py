@@ -31,7 +31,7 @@ import numpy as np
 
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget import ToolMissing, build_firmware, missing_tools, run_firmware
-from edge_rnn.ontarget.build import DoesNotFit
+from edge_rnn.ontarget.build import STEP_WINDOWS, DoesNotFit
 from edge_rnn.ontarget.fit import ModelFit, boards_with_room, measure_fit
 from edge_rnn.ontarget.toolchain import FIRMWARE_DIR
 from edge_rnn.runtimes.base import (
@@ -95,6 +95,7 @@ class QemuRunner(Runner):
         model_dir = artefact.path if artefact.path.is_dir() else artefact.path.parent
         build_dir = ctx.work_dir / f"{artefact.name}-{self.name}"
         fit = None
+        notes: list[str] = []
         try:
             if target.bare_metal:
                 fit = measure_fit(
@@ -108,11 +109,25 @@ class QemuRunner(Runner):
                 assert fit is not None  # only bare-metal firmware has a memory map
                 if not fit.fits:
                     raise EdgeRnnError(fit_advice(fit, artefact)) from None
-                raise RunnerSkipped(f"{fit.summary()}, but {err}") from None
+                if not _steps_through(artefact, meta):
+                    raise RunnerSkipped(f"{fit.summary()}, but {err}") from None
+                firmware = build_firmware(
+                    target,
+                    model_dir,
+                    x,
+                    build_dir,
+                    include_dirs=(NATIVE_KERNELS,),
+                    defines=(STEP_WINDOWS,),
+                )
+                notes.append(
+                    "a whole window does not fit the emulated RAM: the firmware reads and "
+                    "runs one time step at a time (_step, equal to _run bit for bit)"
+                )
             outcome = run_firmware(firmware, timeout_s=ctx.timeout_s)
         except ToolMissing as err:
             raise RunnerSkipped(str(err)) from None
         result = result_from_log(outcome.log, meta, len(x), artefact.manifest_entry)
+        result.notes.extend(notes)
         if fit is not None and firmware.memory is not None:
             fit = replace(fit, stack_bytes=outcome.stack_bytes)
             result.memory.update(fit.as_memory())  # the validator fails the stage on fits=0
@@ -127,6 +142,13 @@ class QemuRunner(Runner):
             result.memory["instructions_per_inference"] = outcome.instructions.per_inference
         result.notes.append(f"{target.title} on {target.emulator.qemu}: {target.board}")
         return result
+
+
+def _steps_through(artefact: Artefact, meta: ModelMeta) -> bool:
+    """Whether the firmware can run windows step by step: the model has `_step` and one
+    output per window or one per input step."""
+    per_step = meta.sequence_output and meta.output_shape[0] == meta.input_shape[0]
+    return bool(artefact.manifest_entry.streaming) and (not meta.sequence_output or per_step)
 
 
 def fit_advice(fit: ModelFit, artefact: Artefact) -> str:

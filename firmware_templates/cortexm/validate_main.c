@@ -4,7 +4,9 @@
  *
  * Needs: edge_rnn_model.h (the model adapter written by the native backend). The windows are
  * streamed from EDGE_RNN_TEST_FILE (edge_rnn_firmware.h), so the firmware is the same for any
- * test set and only ever holds one window. */
+ * test set and only ever holds one window. With EDGE_RNN_STEP_WINDOWS (a window too long for
+ * the RAM, a model with _step) it holds one time step: each is read and run through _step,
+ * which gives _run's numbers bit for bit (the host_c_stream stage checks that). */
 #include <stdio.h>
 
 #include "edge_rnn_firmware.h"
@@ -15,7 +17,18 @@
 
 static edge_rnn_state_t state;
 static edge_rnn_output_t outputs[EDGE_RNN_OUTPUTS];
+#ifdef EDGE_RNN_STEP_WINDOWS
+static edge_rnn_input_t window[EDGE_RNN_FEATURES];
+#if EDGE_RNN_OUTPUTS == EDGE_RNN_OUTPUT_SIZE
+#define STEP_OUTPUT(t) (outputs) /* one output per window: the last step's */
+#elif EDGE_RNN_OUTPUTS == EDGE_RNN_TIMESTEPS * EDGE_RNN_OUTPUT_SIZE
+#define STEP_OUTPUT(t) (outputs + (t) * EDGE_RNN_OUTPUT_SIZE) /* one per step */
+#else
+#error "EDGE_RNN_STEP_WINDOWS needs one output per window or one per input step"
+#endif
+#else
 static edge_rnn_input_t window[WINDOW_VALUES];
+#endif
 
 EDGE_RNN_MARKER void edge_rnn_marker_start(void) { __asm__ volatile("" ::: "memory"); }
 EDGE_RNN_MARKER void edge_rnn_marker_end(void) { __asm__ volatile("" ::: "memory"); }
@@ -63,7 +76,7 @@ int main(void)
     edge_rnn_protocol_t protocol;
     long samples, i;
     edge_rnn_platform_init();
-    samples = edge_rnn_windows_open(sizeof window);
+    samples = edge_rnn_windows_open(WINDOW_VALUES * sizeof(edge_rnn_input_t));
     if (samples <= 0) {
         fputs("# cannot read whole test windows from " EDGE_RNN_TEST_FILE "\n", stdout);
         return EDGE_RNN_EXIT_NO_WINDOWS;
@@ -71,18 +84,35 @@ int main(void)
     edge_rnn_protocol_begin(&protocol, EDGE_RNN_MODEL_NAME, (unsigned)samples,
                             EDGE_RNN_OUTPUTS, EDGE_RNN_OUTPUT_DTYPE);
     for (i = 0; i < samples; ++i) {
+#ifndef EDGE_RNN_STEP_WINDOWS
         if (edge_rnn_windows_read(window, sizeof window) != 0) {
             return EDGE_RNN_EXIT_NO_WINDOWS;
         }
+#endif
 #ifdef EDGE_RNN_BARE_METAL
         if (i == 0) {
             edge_rnn_stack_paint();
         }
 #endif
         edge_rnn_reset(&state);
+#ifdef EDGE_RNN_STEP_WINDOWS
+        {
+            unsigned t;
+            for (t = 0; t < EDGE_RNN_TIMESTEPS; ++t) {
+                if (edge_rnn_windows_read(window, sizeof window) != 0) {
+                    return EDGE_RNN_EXIT_NO_WINDOWS;
+                }
+                /* One marker pair per step: the reads stay out of the instruction count. */
+                edge_rnn_marker_start();
+                edge_rnn_step(&state, window, STEP_OUTPUT(t));
+                edge_rnn_marker_end();
+            }
+        }
+#else
         edge_rnn_marker_start();
         edge_rnn_run(&state, window, outputs);
         edge_rnn_marker_end();
+#endif
 #ifdef EDGE_RNN_BARE_METAL
         if (i == 0) {
             /* Stack of one inference (reset + run) including this frame's caller overhead. */
