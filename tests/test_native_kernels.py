@@ -157,6 +157,7 @@ def test_dsp_path_identical_to_portable(host_output, tmp_path):
     [
         ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
         ["-mcpu=cortex-m0plus", "-mthumb"],
+        ["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"],  # Helium (MVE) path
     ],
 )
 def test_kernels_compile_warning_free_for_cortex_m(tmp_path, cpu):

@@ -173,6 +173,10 @@ void ern_q_layer_norm(const ern_q_lnorm *ln, int16_t *v);
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
 #define ERN_DSP 1
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#define ERN_MVE 1 /* Helium (Cortex-M55): integer vector instructions */
+#endif
 static inline uint32_t ern_ld32(const void *p)
 {
     uint32_t v;
@@ -243,6 +247,14 @@ static inline void ern_q_dot2(const int8_t *w0, const int8_t *w1, const int16_t 
     *acc1 = a1;
 }
 
+#ifdef ERN_MVE
+/* acc + the eight products of one row's words wr[0], wr[4], wr[8], wr[12] (int16 pairs) with x. */
+static inline int32_t ern_mve_row(int32_t acc, const int32_t *wr, uint32x4_t rows, int16x8_t x)
+{
+    return vmladavaq_s16(acc, vreinterpretq_s16_s32(vldrwq_gather_shifted_offset_s32(wr, rows)), x);
+}
+#endif
+
 /* Four rows at once over npairs (even) column pairs of v (word-aligned, as is w): w holds, per
  * pair, the pair of each row (w[8p + 2r], w[8p + 2r + 1]), int8 values widened to int16 so one
  * word feeds SMLAD. Returns w past the pairs read (the next group's rows follow). */
@@ -257,6 +269,21 @@ static inline const int16_t *ern_q_dot4(const int16_t *w, const int16_t *v, int 
      * needs ascending registers, hence the fixed ones. */
     register uint32_t x __asm__("r4"), y __asm__("r5");
     register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
+#ifdef ERN_MVE
+    /* Helium, four pairs per pass: a gather of words 4p + r (p = 0..3) is row r's eight
+     * weights, VMLADAVA adds their products with eight values of v; a remaining two pairs go
+     * to the DSP block below. */
+    const uint32x4_t rows = vidupq_n_u32(0, 4);
+    for (p = npairs; p >= 4; p -= 4, w += 32, v += 8) {
+        const int32_t *wr = (const int32_t *)(const void *)w;
+        int16x8_t vx = vld1q_s16(v);
+        a0 = ern_mve_row(a0, wr, rows, vx);
+        a1 = ern_mve_row(a1, wr + 1, rows, vx);
+        a2 = ern_mve_row(a2, wr + 2, rows, vx);
+        a3 = ern_mve_row(a3, wr + 3, rows, vx);
+    }
+    npairs = p;
+#endif
 #define ERN_DOT4_BLOCK                                                                       \
     __asm__("ldmia %[v]!, {%[x], %[y]}\n\t"                                                  \
             "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                  \
