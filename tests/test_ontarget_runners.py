@@ -71,7 +71,10 @@ def test_qemu_runner_judges_the_model_against_the_board(tmp_path: Path) -> None:
     assert re.search(r"\(these sizes fit [^)]*cortex-m0plus", advice)
     notes = m4.run(artefact("huge_i8", "int8", 300_000), X, META, ctx).notes
     advice = next(note for note in notes if "does NOT fit" in note)
-    assert "int8 mode" not in advice and "fewer units" in advice
+    assert "the native int8w mode" in advice and "fewer units" in advice
+    notes = m4.run(artefact("huge_i8w", "int8w", 300_000), X, META, ctx).notes
+    advice = next(note for note in notes if "does NOT fit" in note)
+    assert "the native" not in advice and "fewer units" in advice  # nothing smaller than int8w
     # Beyond the Pico and the micro:bit: the stage fails with the sizes.
     with pytest.raises(EdgeRnnError, match=r"does NOT fit Raspberry Pi Pico .* fewer units"):
         m0.run(artefact("giant", "int8", 600_000), X, META, ctx)
