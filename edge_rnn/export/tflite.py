@@ -77,6 +77,7 @@ def convert_in_process(model: ir.Model, request: dict[str, Any]) -> dict[str, An
     """Child side (see `edge_rnn.export.worker`)."""
     import tensorflow as tf
 
+    from edge_rnn.export.bias_scales import rescale_shared_biases
     from edge_rnn.export.calibration import load_calibration
     from edge_rnn.export.inspect import inspect_tflite_bytes
     from edge_rnn.export.twins import build_twin
@@ -102,10 +103,16 @@ def convert_in_process(model: ir.Model, request: dict[str, Any]) -> dict[str, An
             f"TFLite {quantization} conversion of model '{model.name}' (route {route.name}) "
             f"failed: {first.strip()[:300]}"
         ) from None
+    flatbuffer, rescaled = rescale_shared_biases(flatbuffer)
     info = inspect_tflite_bytes(flatbuffer, f"{model.name} {quantization}")
     ops = sorted(info.ops)
     _refuse_unrunnable_ops(model, quantization, ops)
     notes = list(route.notes)
+    if rescaled:
+        notes.append(
+            f"{rescaled} FULLY_CONNECTED bias(es) requantized to their op's input scale: the "
+            "converter shares one bias between unrolled steps whose inputs have other scales"
+        )
     if quantization == "dynamic" and "int8" not in info.weight_dtypes:
         notes.append(
             "dynamic-range quantization left every weight in float32: TFLite skips weight "
