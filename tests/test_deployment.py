@@ -57,6 +57,9 @@ def test_recommendation_is_the_smallest_artefact_that_fits_and_passed() -> None:
         True,
         8_000,
     )
+    # 8,000 instructions x 1.45 cycles (Cortex-M0+ mix) at the Pico's 133 MHz
+    assert (row["estimated_cycles"], row["estimated_ms"]) == (11_600, round(11_600 / 133e3, 4))
+    assert table["rows"][3]["estimated_ms"] == round(300_000 * 1.6 / 64e3, 4)  # M4F, 64 MHz
 
 
 def test_a_model_that_does_not_fit_its_board_is_a_stage_failure() -> None:
@@ -88,6 +91,7 @@ def test_report_shows_the_table_recommendation_and_error_vs_flash(tmp_path: Path
     assert html.index('id="deployment"') < html.index("<h2>Stages</h2>")  # at the top
     assert html.count("<tr class=") >= 4 and "<strong>native_int8</strong>" in html
     assert "nothing fits and passes" in html and "3,000,000" in html
+    assert "est. ms at board clock" in html and "<td>0.0872</td>" in html  # 11,600 cyc @ 133 MHz
     assert "Error against flash (on-target stages)" in html
 
 

@@ -4,8 +4,9 @@ Per target: flash and static RAM (native C: what the model adds to a firmware, l
 target's compiler; TFLite: the flatbuffer and the measured TFLite Micro arena, interpreter code
 not included), instructions per inference (counted on the emulated core by the validator's
 QEMU stage; the x86-64 callgrind count of the same C when QEMU is absent, stated in
-`instructions_source`), latency = instructions / board clock (one instruction per cycle: a
-lower bound). Accuracy is the worst over the artefact's validation stages.
+`instructions_source`), latency = estimated cycles / board clock (instructions x the core's
+average cycles per instruction, `edge_rnn.ontarget.latency`: an estimate). Accuracy is the
+worst over the artefact's validation stages.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.manifest import Manifest, ManifestEntry
+from edge_rnn.ontarget.latency import estimate
 from edge_rnn.sweep.config import CONSTRAINTS, SweepConfig
 from edge_rnn.targets import load_target
 
@@ -74,14 +76,14 @@ def measure(build_dir: Path, report: Any, artefact: str, targets: tuple[str, ...
         target = load_target(name)
         flash, ram = _footprint(build_dir, entry, target)
         count, source = _instructions(build_dir, entry, report, name, proxy)
+        latency = estimate(count, target)
         per_target[name] = {
             "flash_bytes": flash,
             "ram_bytes": ram,
             "instructions": count,
             "instructions_source": source,
-            "latency_ms": round(count / (target.clock_mhz * 1e3), 4)
-            if count and target.clock_mhz
-            else None,
+            "estimated_cycles": latency["estimated_cycles"],
+            "latency_ms": latency["estimated_ms"],
             "clock_mhz": target.clock_mhz,
         }
     primary = per_target[targets[0]]

@@ -18,7 +18,7 @@ _LABELS = {
     "flash_bytes": "flash bytes",
     "ram_bytes": "RAM bytes",
     "instructions": "instructions / inference",
-    "latency_ms": "latency ms",
+    "latency_ms": "est. ms at board clock",
 }
 
 
@@ -116,7 +116,8 @@ def render_html(summary: dict[str, Any]) -> str:
         for r in records
         if r["status"] != "complete"
     )
-    shown = list(dict.fromkeys([*metrics, "accuracy", "flash_bytes", "ram_bytes", "instructions"]))
+    standard = ["accuracy", "flash_bytes", "ram_bytes", "instructions", "latency_ms"]
+    shown = list(dict.fromkeys([*metrics, *standard]))
     shown = [m for m in shown if m in _LABELS]
     sources = "; ".join(summary["instructions_source"]) or "none measured"
     limits = ", ".join(f"{k} {v:g}" for k, v in summary["constraints"].items()) or "none"
@@ -131,7 +132,9 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}</style></head><b
 {counts["failed"]} failed, {counts["interrupted"]} interrupted. Sampler {summary["sampler"]};
 objectives {", ".join(f"{o['direction']} {o['name']}" for o in summary["objectives"])};
 constraints {html.escape(limits)} on
-{", ".join(summary["targets"])} (plots: {summary["targets"][0]}). Instructions: {sources}.</p>
+{", ".join(summary["targets"])} (plots: {summary["targets"][0]}). Instructions: {sources}.
+Milliseconds are an estimate: instructions x the core's average cycles per instruction /
+board clock (docs/ontarget.md, "Latency").</p>
 {"".join(plots)}
 <h2>Pareto front ({len(front)} trials)</h2>
 {_table(records, front, shown)}

@@ -2,7 +2,8 @@
 
 A row comes from every on-target stage that judged the model against a board (memory key
 `fits`, written by the qemu-<target> runners from the fit probe): flash and RAM of the model
-+ runtime, the board's, instructions per inference, error vs float, accuracy and agreement,
++ runtime, the board's, instructions per inference and the estimated cycles and ms at the
+board clock (`edge_rnn.ontarget.latency`, an estimate), error vs float, accuracy and agreement,
 fits, passed. The recommendation for a target is the artefact with the least flash (then RAM)
 among those that fit its board and passed their thresholds; None when none did.
 """
@@ -11,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge_rnn.errors import EdgeRnnError
+from edge_rnn.ontarget.latency import estimate
+from edge_rnn.targets import load_target
 from edge_rnn.validate.stages import StageResult
 
 QEMU_PREFIX = "qemu-"
@@ -29,18 +33,29 @@ def fit_failure(memory: dict[str, int]) -> str | None:
     )
 
 
+def _latency(instructions: int | None, target: str) -> dict[str, Any]:
+    try:
+        latency = estimate(instructions, load_target(target))
+    except EdgeRnnError:  # a stage of a target profile that is gone: no estimate
+        return {"estimated_cycles": None, "estimated_ms": None}
+    return {key: latency[key] for key in ("estimated_cycles", "estimated_ms")}
+
+
 def deployment_table(stages: list[StageResult], allow_skip: bool) -> dict[str, Any]:
     """{"rows": [...], "recommendation": {target: artefact | None}} for report.json/html."""
     rows = []
     for stage in stages:
         if "fits" not in stage.memory:
             continue
+        target = stage.runtime.removeprefix(QEMU_PREFIX)
+        instructions = stage.memory.get("instructions_per_inference")
         row: dict[str, Any] = {
             "artefact": stage.artefact,
             "quantization": stage.quantization,
-            "target": stage.runtime.removeprefix(QEMU_PREFIX),
+            "target": target,
             **{key: stage.memory[key] for key in _MEMORY},
-            "instructions": stage.memory.get("instructions_per_inference"),
+            "instructions": instructions,
+            **_latency(instructions, target),
             **{metric: stage.metrics.get(metric) for metric in _METRICS},
             "fits": bool(stage.memory["fits"]),
             "passed": stage.ok(allow_skip),
