@@ -36,6 +36,9 @@ def test_qemu_runner_runs_native_artefact(tmp_path: Path) -> None:
     result = get_runner("qemu-cortex-m4f").run(artefact, X, META, ctx)
     assert result.outputs.shape == (len(X), 3) and result.outputs.dtype == np.float32
     assert result.memory["flash_bytes"] > 0 and result.memory["instructions_per_inference"] > 0
+    count = result.memory["instructions_per_inference"]
+    assert result.memory["estimated_cycles_per_inference"] == round(count * 1.6)  # M4 CPI
+    assert any(f"{count:,} instructions per inference, about" in n for n in result.notes)
     assert not get_runner("qemu-cortex-m4f").supports(artefact, {"targets": ["cortex-m3"]})
 
 

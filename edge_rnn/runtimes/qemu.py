@@ -33,6 +33,7 @@ from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget import ToolMissing, build_firmware, missing_tools, run_firmware
 from edge_rnn.ontarget.build import STEP_WINDOWS, DoesNotFit
 from edge_rnn.ontarget.fit import ModelFit, boards_with_room, measure_fit
+from edge_rnn.ontarget.latency import estimate
 from edge_rnn.ontarget.toolchain import FIRMWARE_DIR
 from edge_rnn.runtimes.base import (
     Artefact,
@@ -141,7 +142,16 @@ class QemuRunner(Runner):
         if outcome.stack_bytes is not None:
             result.memory["stack_bytes"] = outcome.stack_bytes
         if outcome.instructions is not None:
-            result.memory["instructions_per_inference"] = outcome.instructions.per_inference
+            count = outcome.instructions.per_inference
+            result.memory["instructions_per_inference"] = count
+            latency = estimate(count, target)
+            if latency["estimated_ms"] is not None:
+                result.memory["estimated_cycles_per_inference"] = latency["estimated_cycles"]
+                result.notes.append(
+                    f"{count:,} instructions per inference, about {latency['estimated_ms']:g} ms "
+                    f"at {target.clock_mhz} MHz (estimate: {latency['cpi']} cycles per "
+                    "instruction, docs/ontarget.md)"
+                )
         result.notes.append(f"{target.title} on {target.emulator.qemu}: {target.board}")
         return result
 
