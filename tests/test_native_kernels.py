@@ -152,6 +152,22 @@ def test_dsp_path_identical_to_portable(host_output, tmp_path):
 
 
 @pytest.mark.arm
+def test_size_layout_dot4_identical_to_speed_layout(host_output, tmp_path):
+    """The int8 (size) layout of the group kernel, portable on the host and SXTB16 under
+    qemu-arm, gives the int16 (speed) layout's sums for the same weights."""
+    size = ["-DERN_Q_SIZE=1"]
+    host = _parse(_build_and_run(tmp_path, ["gcc"], ["-fsanitize=address,undefined", *size]))
+    np.testing.assert_array_equal(host["dot4"], host_output["dot4"])
+    cc, qemu = "arm-linux-gnueabihf-gcc", "qemu-arm"
+    if not (shutil.which(cc) and shutil.which(qemu)):
+        pytest.skip(f"{cc} and {qemu} are needed")
+    flags = ["-static", "-mcpu=cortex-a7", "-mthumb", *size]
+    arm = _parse(_build_and_run(tmp_path, [cc], flags, [qemu]))
+    np.testing.assert_array_equal(arm["dot4"], host_output["dot4"])
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize("layout", ["-DERN_Q_SIZE=0", "-DERN_Q_SIZE=1"])
 @pytest.mark.parametrize(
     "cpu",
     [
@@ -160,7 +176,7 @@ def test_dsp_path_identical_to_portable(host_output, tmp_path):
         ["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"],  # Helium (MVE) path
     ],
 )
-def test_kernels_compile_warning_free_for_cortex_m(tmp_path, cpu):
+def test_kernels_compile_warning_free_for_cortex_m(tmp_path, cpu, layout):
     if not shutil.which("arm-none-eabi-gcc"):
         pytest.skip("arm-none-eabi-gcc is needed")
     for src in KERNELS:
@@ -170,6 +186,7 @@ def test_kernels_compile_warning_free_for_cortex_m(tmp_path, cpu):
                 *WARN,
                 "-O2",
                 *cpu,
+                layout,
                 "-c",
                 str(NATIVE / src),
                 "-o",

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.arm
 
 T, F, UNITS, CLASSES = 10, 3, 8, 3
 CELLS = ("LSTM", "GRU", "SimpleRNN")
-MODES = ("float32", "int8")
+# mode -> (quant, int8 weight layout); "int8 size" must give the bytes of "int8"
+MODES = {"float32": ("float32", "speed"), "int8": ("int8", "speed"), "int8 size": ("int8", "size")}
 CORTEX_M = [t.name for t in list_targets() if t.kind == "cortex-m"]
 # One RISC-V profile per code path: soft float RV32IMC, RV32EC without a multiplier, the F FPU.
 RISCV = ["esp32-c3", "ch32v003", "ch32v307"]
@@ -68,8 +69,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict:
     models = {}
     for cell in CELLS:
         model = _keras_ir(cell)
-        for mode in MODES:
-            gen = generate(model, tmp / f"{cell}_{mode}", quant=mode, calibration_x=calibration)
+        for mode, (quant, layout) in MODES.items():
+            out = tmp / f"{cell}_{mode.replace(' ', '_')}"
+            gen = generate(model, out, quant=quant, calibration_x=calibration, layout=layout)
             models[cell, mode] = (gen, run_host_result(gen, X).raw)
     return models
 
@@ -91,15 +93,28 @@ def _on_target(gen, name: str, build_dir: Path) -> np.ndarray:
 def test_native_models_on_target_match_host(name: str, generated: dict, tmp_path: Path) -> None:
     _skip_without(name)
     for (cell, mode), (gen, host) in generated.items():
-        device = _on_target(gen, name, tmp_path / f"{cell}_{mode}")
+        device = _on_target(gen, name, tmp_path / f"{cell}_{mode.replace(' ', '_')}")
         assert device.shape == host.shape, (cell, mode)
-        if mode == "int8":
+        if mode.startswith("int8"):
             assert device.dtype.kind == "i"
             assert np.array_equal(device, host), f"{cell} int8 on {name} differs from host"
         elif name == "cortex-m55":
             assert np.array_equal(device, host), f"{cell} float32 on {name} differs from host"
         else:
             assert np.max(np.abs(device - host)) <= 1e-6, f"{cell} float32 on {name}"
+
+
+def test_size_layout_gives_the_speed_layout_outputs_in_less_flash(generated: dict) -> None:
+    """Only the storage of the int8 cell weights differs: int8 instead of int16."""
+    for cell in CELLS:
+        (speed, host_speed), (size, host_size) = (
+            generated[cell, "int8"],
+            generated[cell, "int8 size"],
+        )
+        assert np.array_equal(host_size, host_speed), cell
+        assert "#define ERN_Q_SIZE 1" in (size.out_dir / "ern.h").read_text()
+        assert "#define ERN_Q_SIZE 0" in (speed.out_dir / "ern.h").read_text()
+        assert size.const_bytes < speed.const_bytes, cell
 
 
 @pytest.mark.parametrize("name", LINUX)
@@ -109,7 +124,7 @@ def test_native_models_on_arm_linux_are_bit_exact(
     """Static cross builds under qemu user mode: glibc's expf there is the host's algorithm."""
     _skip_without(name)
     for (cell, mode), (gen, host) in generated.items():
-        device = _on_target(gen, name, tmp_path / f"{cell}_{mode}")
+        device = _on_target(gen, name, tmp_path / f"{cell}_{mode.replace(' ', '_')}")
         assert np.array_equal(device, host), f"{cell} {mode} on {name} differs from host"
 
 

@@ -99,7 +99,9 @@ def _float_path_weights(b: _Builder, prefix: str, w: np.ndarray, quant: str) -> 
     return {"w": b.array(prefix + "_w", "float", w), "wq": "0", "wscale": "0"}
 
 
-def _cell_ctx(b: _Builder, prefix: str, cell: Cell, quant: str, qc: QCell | None) -> dict[str, Any]:
+def _cell_ctx(
+    b: _Builder, prefix: str, cell: Cell, quant: str, qc: QCell | None, layout: str
+) -> dict[str, Any]:
     layer = cell.layer
     ctx: dict[str, Any] = {
         "desc": prefix,
@@ -112,7 +114,7 @@ def _cell_ctx(b: _Builder, prefix: str, cell: Cell, quant: str, qc: QCell | None
         "go_backwards": layer.go_backwards,
     }
     if qc is not None:
-        w16, par = group_rows(qc)
+        w, par = group_rows(qc, layout)
         ctx.update(
             in_off=qc.in_pad,
             units_pad=qc.units_pad,
@@ -120,7 +122,7 @@ def _cell_ctx(b: _Builder, prefix: str, cell: Cell, quant: str, qc: QCell | None
             q_c=qc.q_c,
             q_g=qc.q_g,
             q_a=qc.q_a,
-            w=b.array(prefix + "_w", "int16_t", w16),
+            w=b.array(prefix + "_w", "int8_t" if layout == "size" else "int16_t", w),
             par=b.array(prefix + "_p", "int32_t", par),
             rbias=b.array(
                 prefix + "_rb",
@@ -254,9 +256,11 @@ def build_context(
     plan: QPlan | None,
     embedding: ir.EmbeddingLayer | None = None,
     mask: float | None = None,
+    layout: str = "speed",
 ) -> dict[str, Any]:
     """`embedding`: the model's input is token ids looked up in this table (`model` is then
-    the rest of the model, whose input is the embedding vector)."""
+    the rest of the model, whose input is the embedding vector). `layout`: of the int8 cell
+    weights, "speed" (int16) or "size" (int8), see ern.h."""
     b = _Builder()
     integer = quant == "int8"
     vt = "int16_t" if integer else "float"
@@ -299,7 +303,7 @@ def build_context(
         else:
             assert qs is None or isinstance(qs, QCellStage)
             entry["cells"] = [
-                _cell_ctx(b, f"s{index}d{d}", cell, quant, qs.cells[d] if qs else None)
+                _cell_ctx(b, f"s{index}d{d}", cell, quant, qs.cells[d] if qs else None, layout)
                 for d, cell in enumerate(stage.cells)
             ]
             if isinstance(stage, BidirectionalStage) and not stage.seq_out:
@@ -327,6 +331,7 @@ def build_context(
         "NAME": model.name.upper(),
         "quant": quant,
         "integer": integer,
+        "layout": layout if integer else None,
         "vt": vt,
         "timesteps": model.timesteps,
         "features": 1 if embedding else model.features,  # values per step in the C API

@@ -32,6 +32,7 @@ from edge_rnn.resources import FIRMWARE_DIR
 QUANTS = NATIVE_QUANTIZATIONS
 KERNEL_FILES = ("ern.h", "ern_float.c", "ern_int.c", "ern_norm.c", "ern_tables.c")
 MAX_ROW = 480  # int8: longest row (input + units) whose int32 sum cannot overflow
+LAYOUTS = ("speed", "size")  # int8 cell weights as int16 or as int8 (ern.h ERN_Q_SIZE)
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,14 @@ def generate(
     quant: str = "float32",
     calibration_x: np.ndarray | None = None,
     overwrite: bool = False,
+    layout: str = "speed",
 ) -> GeneratedModel:
-    """Write `<name>.h/.c`, `edge_rnn_model.h`, the kernel library and README into out_dir."""
+    """Write `<name>.h/.c`, `edge_rnn_model.h`, the kernel library and README into out_dir.
+    `layout` (int8 only): cell weights as int16 ("speed") or int8 ("size", half the flash)."""
+    if layout not in LAYOUTS:
+        raise EdgeRnnError(
+            f"unknown int8 weight layout '{layout}'; use one of {', '.join(LAYOUTS)}"
+        )
     model = fold_affines(model)
     model, embedding = split_embedding(model)
     model, mask = split_masking(model)
@@ -178,7 +185,7 @@ def generate(
         calibration_x = embed_tokens(embedding, calibration_x)  # the first stage's input
         input_max = float(np.abs(embedding.embeddings).max())
     stages, plan = prepare(model, quant, calibration_x, input_max)
-    ctx = build_context(model, stages, quant, plan, embedding, mask)
+    ctx = build_context(model, stages, quant, plan, embedding, mask, layout)
     if mask is not None and not ctx["streaming"]:
         raise EdgeRnnError(
             f"model '{model.name}': the native C backend skips masked steps only in models that "
@@ -196,6 +203,8 @@ def generate(
             (tmp / filename).write_text(text, encoding="utf-8")
         for filename in KERNEL_FILES:
             shutil.copyfile(FIRMWARE_DIR / "native" / filename, tmp / filename)
+        if ctx["layout"] == "size":
+            _set_size_layout(tmp / "ern.h")
     files = tuple(sorted(out_dir / f for f in (*rendered, *KERNEL_FILES)))
     return GeneratedModel(
         out_dir=out_dir,
@@ -216,3 +225,11 @@ def generate(
         output_scale=2.0**-plan.q_out if plan else 1.0,
         input_q=plan.q_in if plan else None,
     )
+
+
+def _set_size_layout(header: Path) -> None:
+    """The copied kernel header with ERN_Q_SIZE 1: the kernels read int8 cell weights."""
+    text = header.read_text(encoding="utf-8")
+    default = "#define ERN_Q_SIZE 0"
+    assert text.count(default) == 1, "ern.h must define ERN_Q_SIZE once"
+    header.write_text(text.replace(default, "#define ERN_Q_SIZE 1"), encoding="utf-8")

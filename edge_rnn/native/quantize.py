@@ -166,9 +166,10 @@ def interleave(wq: np.ndarray) -> np.ndarray:
     return wq.reshape(rows, k // 4, 2, 2).transpose(0, 1, 3, 2).reshape(rows, k)
 
 
-def group_rows(qc: QCell) -> tuple[np.ndarray, np.ndarray]:
-    """A cell's rows for the C group kernels (ern.h): int16 weights of 4 rows interleaved per
-    column pair, and per group [bias x4, (mult, rnd) x4, the four int8 shifts in one word].
+def group_rows(qc: QCell, layout: str = "speed") -> tuple[np.ndarray, np.ndarray]:
+    """A cell's rows for the C group kernels (ern.h): weights of 4 rows interleaved per column
+    pair (speed layout: int16; size layout: int8, the two rows of a word's SXTB16 halves
+    byte-interleaved), and per group [bias x4, (mult, rnd) x4, the four int8 shifts in one word].
 
     LSTM groups are units (rows i, f, c, o of unit j), so one pass gives a unit's whole update;
     other cells keep gate order with each gate padded to units_pad rows (pad rows are zero).
@@ -206,6 +207,9 @@ def group_rows(qc: QCell) -> tuple[np.ndarray, np.ndarray]:
         ],
         axis=1,
     )
+    if layout == "size":  # [pair][row][col] -> [pair][row pair][col][row in pair]
+        packed_w = w.reshape(-1, k // 2, 2, 2, 2).transpose(0, 1, 2, 4, 3).astype(np.int8)
+        return packed_w.reshape(-1), par.reshape(-1).astype(np.int32)
     return w.reshape(-1).astype(np.int16), par.reshape(-1).astype(np.int32)
 
 

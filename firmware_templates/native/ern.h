@@ -6,9 +6,10 @@
  * Layouts (all row-major, one row per output unit / gate unit):
  *   cell weights: rows = gates * units (Keras gate order), row = [kernel col | recurrent col].
  *   float rows have k = in + units columns; integer rows have k = in_pad + units_pad columns
- *   (pads are multiples of 4, zero weights). Integer cells store int8 weight values as int16,
- *   four rows interleaved per column pair (ern_q_dot4), so SMLAD takes them straight from
- *   memory; integer dense rows stay int8, bytes interleaved per group of four as w0 w2 w1 w3
+ *   (pads are multiples of 4, zero weights). Integer cells store int8 weight values four rows
+ *   interleaved per column pair (ern_q_dot4), in one of two layouts (ERN_Q_SIZE): speed, as
+ *   int16 so SMLAD takes them straight from memory; size, as int8 (half the flash) that SXTB16
+ *   unpacks into the same pairs. Integer dense rows stay int8, bytes interleaved per group of four as w0 w2 w1 w3
  *   so that SXTB16 yields the pairs (w0,w1) and (w2,w3) for SMLAD.
  *   xh: a cell's working vector [x ; h]; the hidden state h lives in its second part.
  * Integer numbers are Q formats: value = int / 2^q. Gate pre-activations of bounded functions
@@ -90,6 +91,17 @@ int ern_q_window_push(int16_t *hist, const int16_t *x, int n, int span, int32_t 
 
 /* ---- full integer ---- */
 
+/* Layout of integer cell weights (ern_q_dot4): 0 = speed (int16), 1 = size (int8). The
+ * generator writes the model's layout here. */
+#ifndef ERN_Q_SIZE
+#define ERN_Q_SIZE 0
+#endif
+#if ERN_Q_SIZE
+typedef int8_t ern_qw;
+#else
+typedef int16_t ern_qw;
+#endif
+
 /* Profile builds only (-DERN_PROFILE, benchmarks/ontarget_cost.py): entering ern_zone_<z>
  * tells the QEMU instruction-count plugin that the kernel zone z starts (edge_rnn.ontarget.run
  * ZONES); the calls cost a few instructions each, so profile counts exceed plain builds. */
@@ -110,7 +122,7 @@ typedef struct {
     int8_t q_c;   /* LSTM cell state Q */
     int8_t q_g;   /* Q of act() outputs of the candidate rows (15 when act is bounded) */
     int8_t q_a;   /* LSTM: Q of act(c) (15 when act is bounded) */
-    const int16_t *w;      /* groups of 4 rows (see ern_q_dot4); LSTM: group j = rows i,f,c,o of
+    const ern_qw *w;       /* groups of 4 rows (see ern_q_dot4); LSTM: group j = rows i,f,c,o of
                             * unit j; others: gate-major, each gate padded to units_pad rows */
     const int32_t *par;    /* per group: bias[4] (accumulator units), then per row mult in
                             * [2^30, 2^31) and rnd = 2^(shift-1) (0 when shift <= 0), then the
@@ -187,6 +199,7 @@ static inline uint32_t ern_ld32(const void *p)
 /* Two words from a word-aligned address + off bytes in one LDRD (GCC does not pair the loads
  * of the dot loops by itself). */
 typedef struct { uint32_t lo, hi; } ern_u32x2;
+typedef struct { uint32_t w[4]; } ern_u32x4;
 typedef struct { uint32_t w[8]; } ern_u32x8;
 #define ERN_LDRD(a, b, p, off)                                                   \
     __asm__("ldrd %0, %1, [%2, #" #off "]"                                        \
@@ -255,20 +268,44 @@ static inline int32_t ern_mve_row(int32_t acc, const int32_t *wr, uint32x4_t row
 }
 #endif
 
-/* Four rows at once over npairs (even) column pairs of v (word-aligned, as is w): w holds, per
- * pair, the pair of each row (w[8p + 2r], w[8p + 2r + 1]), int8 values widened to int16 so one
- * word feeds SMLAD. Returns w past the pairs read (the next group's rows follow). */
-static inline const int16_t *ern_q_dot4(const int16_t *w, const int16_t *v, int npairs,
-                                        int32_t *acc)
+/* Four rows at once over npairs (even) column pairs of v (word-aligned, as is w). Speed layout:
+ * w holds, per pair, the pair of each row (w[8p + 2r], w[8p + 2r + 1]), int8 values widened
+ * to int16 so one word feeds SMLAD. Size layout: int8, per pair the bytes row 0 col 0, row 1
+ * col 0, row 0 col 1, row 1 col 1, then the same for rows 2 and 3, so SXTB16 of a word gives
+ * the even row's pair and SXTB16 ROR 8 the odd row's. Returns w past the pairs read (the
+ * next group's rows follow). */
+static inline const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int npairs,
+                                       int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int p;
 #ifdef ERN_DSP
-    /* One LDM loads a pair's four row words (another two pairs of v): 11 instructions per
-     * 16 MACs; two blocks per loop pass halve the loop's share (four made GCC spill). LDM
-     * needs ascending registers, hence the fixed ones. */
+    /* Speed: one LDM loads a pair's four row words (another two pairs of v): 11 instructions
+     * per 16 MACs. Size: 19 (two words per pair, four SXTB16). Two blocks per loop pass halve
+     * the loop's share (four made GCC spill). LDM needs ascending registers, hence the fixed
+     * ones. */
     register uint32_t x __asm__("r4"), y __asm__("r5");
     register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
+#if ERN_Q_SIZE
+    typedef ern_u32x4 block_w; /* weight bytes read per block */
+#define ERN_DOT4_PAIR(X)                                                                     \
+    "ldmia %[w]!, {%[w0], %[w1]}\n\t"                                                        \
+    "sxtb16 %[w2], %[w0]\n\t"                                                                \
+    "sxtb16 %[w0], %[w0], ror #8\n\t"                                                        \
+    "sxtb16 %[w3], %[w1]\n\t"                                                                \
+    "sxtb16 %[w1], %[w1], ror #8\n\t"                                                        \
+    "smlad %[a0], %[w2], %[" X "], %[a0]\n\t"                                                \
+    "smlad %[a1], %[w0], %[" X "], %[a1]\n\t"                                                \
+    "smlad %[a2], %[w3], %[" X "], %[a2]\n\t"                                                \
+    "smlad %[a3], %[w1], %[" X "], %[a3]\n\t"
+#else
+    typedef ern_u32x8 block_w;
+#define ERN_DOT4_PAIR(X)                                                                     \
+    "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                          \
+    "smlad %[a0], %[w0], %[" X "], %[a0]\n\t"                                                \
+    "smlad %[a1], %[w1], %[" X "], %[a1]\n\t"                                                \
+    "smlad %[a2], %[w2], %[" X "], %[a2]\n\t"                                                \
+    "smlad %[a3], %[w3], %[" X "], %[a3]\n\t"
 #ifdef ERN_MVE
     /* Helium, four pairs per pass: a gather of words 4p + r (p = 0..3) is row r's eight
      * weights, VMLADAVA adds their products with eight values of v; a remaining two pairs go
@@ -284,22 +321,13 @@ static inline const int16_t *ern_q_dot4(const int16_t *w, const int16_t *v, int 
     }
     npairs = p;
 #endif
+#endif
 #define ERN_DOT4_BLOCK                                                                       \
-    __asm__("ldmia %[v]!, {%[x], %[y]}\n\t"                                                  \
-            "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                  \
-            "smlad %[a0], %[w0], %[x], %[a0]\n\t"                                            \
-            "smlad %[a1], %[w1], %[x], %[a1]\n\t"                                            \
-            "smlad %[a2], %[w2], %[x], %[a2]\n\t"                                            \
-            "smlad %[a3], %[w3], %[x], %[a3]\n\t"                                            \
-            "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                  \
-            "smlad %[a0], %[w0], %[y], %[a0]\n\t"                                            \
-            "smlad %[a1], %[w1], %[y], %[a1]\n\t"                                            \
-            "smlad %[a2], %[w2], %[y], %[a2]\n\t"                                            \
-            "smlad %[a3], %[w3], %[y], %[a3]"                                                  \
+    __asm__("ldmia %[v]!, {%[x], %[y]}\n\t" ERN_DOT4_PAIR("x") ERN_DOT4_PAIR("y")             \
             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [v] "+r"(v),       \
               [w] "+r"(w), [x] "=&r"(x), [y] "=&r"(y), [w0] "=&r"(w0), [w1] "=&r"(w1),         \
               [w2] "=&r"(w2), [w3] "=&r"(w3)                                                 \
-            : "m"(*(const ern_u32x8 *)(const void *)w),                                      \
+            : "m"(*(const block_w *)(const void *)w),                                        \
               "m"(*(const ern_u32x2 *)(const void *)v))
     for (p = npairs; p >= 4; p -= 4) {
         ERN_DOT4_BLOCK;
@@ -309,12 +337,15 @@ static inline const int16_t *ern_q_dot4(const int16_t *w, const int16_t *v, int 
         ERN_DOT4_BLOCK;
     }
 #undef ERN_DOT4_BLOCK
+#undef ERN_DOT4_PAIR
 #else
+    /* The size layout swaps the middle two of each four weights (k ^ 3 maps 1 <-> 2). */
+    enum { M = ERN_Q_SIZE ? 3 : 0 };
     for (p = 0; p < npairs; p++, w += 8, v += 2) {
-        a0 += w[0] * v[0] + w[1] * v[1];
-        a1 += w[2] * v[0] + w[3] * v[1];
-        a2 += w[4] * v[0] + w[5] * v[1];
-        a3 += w[6] * v[0] + w[7] * v[1];
+        a0 += w[0] * v[0] + w[1 ^ M] * v[1];
+        a1 += w[2 ^ M] * v[0] + w[3] * v[1];
+        a2 += w[4] * v[0] + w[5 ^ M] * v[1];
+        a3 += w[6 ^ M] * v[0] + w[7] * v[1];
     }
 #endif
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;

@@ -179,7 +179,7 @@ ERN_INLINE void group_out(const int32_t *acc, const int32_t *par, uint8_t act, i
 
 /* Accumulators of the group with rows w and parameters par over the first 2 * npairs columns
  * of v, starting from the bias; returns w past the columns read. */
-ERN_INLINE const int16_t *group_acc(const int16_t *w, const int32_t *par, const int16_t *v,
+ERN_INLINE const ern_qw *group_acc(const ern_qw *w, const int32_t *par, const int16_t *v,
                                     int npairs, int32_t *acc)
 {
     acc[0] = par[0], acc[1] = par[1], acc[2] = par[2], acc[3] = par[3];
@@ -187,7 +187,7 @@ ERN_INLINE const int16_t *group_acc(const int16_t *w, const int32_t *par, const 
 }
 
 /* Rows of group grp (groups of 4 rows over the whole row length). */
-ERN_INLINE const int16_t *group_rows(const ern_q_cell *cell, int grp)
+ERN_INLINE const ern_qw *group_rows(const ern_q_cell *cell, int grp)
 {
     return cell->w + (long)grp * 4 * (cell->in_pad + cell->units_pad);
 }
@@ -197,7 +197,7 @@ ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t
                            int rshift, int16_t *out)
 {
     int npairs = (cell->in_pad + cell->units_pad) / 2, grp;
-    const int16_t *w = group_rows(cell, g0);
+    const ern_qw *w = group_rows(cell, g0);
     for (grp = g0; grp < g1; grp++) {
         int32_t acc[4];
         ERN_ZONE(matrix);
@@ -237,7 +237,7 @@ ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c
     int sh_c = cell->q_c - 11;
     int32_t rnd_ig = fast ? (1 << sh_ig) >> 1 : 0, rnd_h = fast ? (1 << sh_h) >> 1 : 0;
     int32_t rnd_c = fast ? (1 << sh_c) >> 1 : 0;
-    const int16_t *w = cell->w;
+    const ern_qw *w = cell->w;
     for (j = 0; j < u; j++) {
         const int32_t *par = cell->par + 13 * j;
         int32_t acc[4], gi, gf, gg, go, ig, fc, a, cj;
@@ -284,7 +284,7 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
     const int16_t *h = xh + in;
     for (q = 0; q < up / 4; q++) {
         int grp = up / 2 + q;
-        const int16_t *wh;
+        const ern_qw *wh;
         int32_t acc[4];
         ERN_ZONE(matrix);
         wh = group_acc(group_rows(cell, grp), cell->par + 13 * grp, xh, in / 2, acc);

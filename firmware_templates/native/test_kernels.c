@@ -69,7 +69,17 @@ int main(void)
         for (k = 0; k < 4; k++) {
             acc[k] = acc[4 + k] = (int32_t)(next() >> 12);
         }
+#if ERN_Q_SIZE /* the same weights in the size layout (ern.h) */
+        {
+            int8_t ws[96] ERN_ALIGNED(4);
+            for (k = 0; k < 96; k++) { /* [pair][row pair][row in pair][col] -> [..][col][row] */
+                ws[(k & ~7) | (k & 4) | ((k & 1) << 1) | ((k >> 1) & 1)] = (int8_t)w[k];
+            }
+            ern_q_dot4(ws, v, 12, acc + 4);
+        }
+#else
         ern_q_dot4(w, v, 12, acc + 4);
+#endif
         fwrite(w, sizeof w, 1, stdout);
         fwrite(v, sizeof v, 1, stdout);
         fwrite(acc, sizeof acc, 1, stdout);
