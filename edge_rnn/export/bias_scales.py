@@ -44,7 +44,7 @@ def rescale_shared_biases(flatbuffer: bytes) -> tuple[bytes, int]:
                 continue
             dtype = INTEGER_BIAS[bias.type]
             stored = np.frombuffer(bytes(model.buffers[bias.buffer].data), dtype)
-            info = np.iinfo(dtype)
+            info = np.iinfo(stored.dtype)
             values = np.clip(np.round(stored * have / want), info.min, info.max).astype(dtype)
             buffer = schema.BufferT()
             buffer.data = np.frombuffer(values.tobytes(), np.uint8)

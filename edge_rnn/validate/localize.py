@@ -152,7 +152,7 @@ def _graph_places(
 
     for op in ops:
         produced = [resolve(i) for i in op.inputs if resolve(i) in layer]
-        steps = [step[i] for i in produced if step[i] is not None]
+        steps = [s for s in (step[i] for i in produced) if s is not None]
         inherited = next((layer[i] for i in produced if layer[i] != "input"), "input")
         for position, out in enumerate(op.outputs):
             inputs[out] = produced
@@ -160,6 +160,13 @@ def _graph_places(
             unpacked = op.name == "UNPACK" and len(op.outputs) > 1
             step[out] = position if unpacked else (max(steps) if steps else None)
     return layer, step, inputs
+
+
+def _carries_state(own: int | None, read_at: set[int | None]) -> bool:
+    """A tensor made at step `own` and read there and at a later step: the layer's state."""
+    if own is None or own not in read_at:
+        return False
+    return any(s is not None and s > own for s in read_at)
 
 
 class _Accumulator:
@@ -260,9 +267,7 @@ def compare_tensors(
                 saturated=acc.outside / acc.count if acc.count else 0.0,
                 step_lsb=acc.params[0] if acc.params else None,
                 float_rms=float(np.sqrt(acc.ssf / acc.count)) if acc.count else 0.0,
-                carries_state=step.get(q) is not None
-                and step[q] in read_at.get(q, set())
-                and any(s is not None and s > step[q] for s in read_at.get(q, set())),
+                carries_state=_carries_state(step.get(q), read_at.get(q, set())),
             )
         )
     return result
