@@ -4,7 +4,11 @@ SimpleRNN(16) on 20x3 inputs + Dense(4); for Cortex-M4F also the ratio to the TF
 CMSIS-NN figures (docs/ontarget.md, "TFLite Micro reference").
 
     python3 benchmarks/ontarget_cost.py [--targets cortex-m4f,cortex-m0plus] [--windows 4]
-        [--quant int8] [--cells lstm,gru] [--units 64] [--keep DIR]
+        [--quant int8] [--cells lstm,gru] [--units 64] [--layout speed,size] [--no-zones]
+        [--keep DIR]
+
+`--layout` (int8): the cell weight layouts to measure, speed (int16, the default) and/or size
+(int8, half the weight flash); the mode column shows e.g. int8/size.
 
 As a quick profiling loop: `--targets cortex-m4f --quant int8 --keep DIR` (DIR keeps each
 app.elf for `arm-none-eabi-objdump -d`).
@@ -87,6 +91,8 @@ def main() -> int:
     parser.add_argument("--quant", default="float32,int8w,int8", help="comma-separated modes")
     parser.add_argument("--cells", default="lstm,gru,simple_rnn", help="comma-separated cells")
     parser.add_argument("--units", type=int, default=UNITS, help="recurrent units")
+    parser.add_argument("--layout", default="speed", help="int8: comma-separated speed,size")
+    parser.add_argument("--no-zones", action="store_true", help="int8: skip the zone builds")
     parser.add_argument("--keep", default="", help="keep the build directories here")
     args = parser.parse_args()
     wanted = set(filter(None, args.targets.split(",")))
@@ -95,7 +101,7 @@ def main() -> int:
     x = rng.normal(0, 1, (args.windows, T, F)).astype(np.float32)
     calibration = rng.normal(0, 1, (64, T, F)).astype(np.float32)
     header = (
-        f"{'target':14} {'model':10} {'mode':8} {'instr/inf':>10} {'instr/MAC':>9} "
+        f"{'target':14} {'model':10} {'mode':10} {'instr/inf':>10} {'instr/MAC':>9} "
         f"{'flash B':>8} {'model B':>8} {'RAM B':>6} {'stack B':>7} {'vs TFLM':>8} {'max|d|':>8}"
     )
     print(header)
@@ -103,20 +109,27 @@ def main() -> int:
         work = Path(args.keep or tmp)
         for cell in args.cells.split(","):
             model = make_model(cell, units=args.units)
-            for quant in args.quant.split(","):
+            modes = [
+                (quant, layout)
+                for quant in args.quant.split(",")
+                for layout in (args.layout.split(",") if quant == "int8" else ["speed"])
+            ]
+            for quant, layout in modes:
+                mode = quant if layout == "speed" else f"{quant}/{layout}"
                 gen = generate(
                     model,
-                    work / f"{cell}-{quant}",
+                    work / f"{cell}-{mode.replace('/', '-')}",
                     quant=quant,
                     calibration_x=calibration,
                     overwrite=True,
+                    layout=layout,
                 )
                 host = run_host(gen, x).reshape(len(x), -1)
                 for target in targets:
                     if missing_tools(target):
                         print(f"{target.name:14} skipped: needs {', '.join(missing_tools(target))}")
                         continue
-                    build = work / f"{cell}-{quant}-{target.name}"
+                    build = gen.out_dir.with_name(f"{gen.out_dir.name}-{target.name}")
                     firmware = build_firmware(target, gen.out_dir, x, build)
                     result = run_firmware(firmware)
                     log = result.log
@@ -131,13 +144,13 @@ def main() -> int:
                     memory = firmware.memory
                     mac_count = macs(cell, args.units)
                     print(
-                        f"{target.name:14} {cell:10} {quant:8} {count:>10} "
+                        f"{target.name:14} {cell:10} {mode:10} {count:>10} "
                         f"{count / mac_count:>9.2f} {memory.flash_bytes:>8} {gen.const_bytes:>8} "
                         f"{memory.ram_bytes:>6} {result.stack_bytes or 0:>7} {ratio:>8} "
                         f"{diff:>8.2g}",
                         flush=True,
                     )
-                    if quant == "int8":
+                    if quant == "int8" and not args.no_zones:
                         print_zones(
                             target, gen.out_dir, x, build.with_name(build.name + "-zones"), count
                         )

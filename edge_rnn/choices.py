@@ -14,5 +14,7 @@ TFLITE_QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
 ONNX_QUANTIZATIONS = ("float32", "int8")
 ROUTE_CHOICES = ("auto", "fused", "unrolled")
 NATIVE_QUANTIZATIONS = ("float32", "int8w", "int8")
+# native int8 cell weights: int16 (speed) or int8 (size); auto chooses per target
+NATIVE_LAYOUTS = ("auto", "speed", "size")
 TFLM_QUANTIZATIONS = ("float32", "int8", "int16x8")  # the TFLite quantizations TFLM runs
 TFLM_ECOSYSTEMS = ("cmake", "arduino", "zephyr", "esp-idf")  # TFLM project layouts

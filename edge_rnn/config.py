@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_rnn.choices import (
+    NATIVE_LAYOUTS,
     NATIVE_QUANTIZATIONS,
     ONNX_QUANTIZATIONS,
     ROUTE_CHOICES,
@@ -74,6 +75,8 @@ class ConvertConfig:
 @dataclass(frozen=True)
 class NativeConfig:
     quant: tuple[str, ...] = NATIVE_QUANTIZATIONS
+    layout: str = "auto"  # int8 cell weights: speed, size, or auto (per target)
+    target: str = ""  # target profile the auto layout is chosen for (none: speed)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ _CHOICES = {
     ("convert", "onnx"): ONNX_QUANTIZATIONS,
     ("convert", "route"): ROUTE_CHOICES,
     ("native", "quant"): NATIVE_QUANTIZATIONS,
+    ("native", "layout"): NATIVE_LAYOUTS,
     ("model", "head"): ("last", "sequence"),
     ("model", "normalization"): NORMALIZATION_CHOICES,
     ("train", "lr_schedule"): ("plateau", "cosine", "constant"),

@@ -27,7 +27,15 @@ class NativeBackend(Backend):
         with np.load(ctx.calibration) as data:
             calibration_x = data["x"]
         out = ctx.root / job.outputs[0]
-        generated = generate(model, out, quant=job.quantization, calibration_x=calibration_x)
+        native = ctx.config.native
+        generated = generate(
+            model,
+            out,
+            quant=job.quantization,
+            calibration_x=calibration_x,
+            layout=native.layout,
+            target=native.target or None,
+        )
         integer = generated.output_scale is not None
         ctx.log(
             f"{job.name}: {generated.const_bytes:,} bytes of weights, "
@@ -50,6 +58,7 @@ class NativeBackend(Backend):
                 details={
                     "ram_bytes": generated.ram_bytes,
                     "output_dtype": generated.output_dtype,
+                    "layout": generated.layout,
                     "no_streaming": generated.no_streaming,
                 },
             )

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from edge_rnn.choices import NATIVE_QUANTIZATIONS, TFLM_ECOSYSTEMS
+from edge_rnn.choices import NATIVE_LAYOUTS, NATIVE_QUANTIZATIONS, TFLM_ECOSYSTEMS
 
 
 def _native(args: argparse.Namespace, calibration_x) -> list[str]:
@@ -15,12 +15,20 @@ def _native(args: argparse.Namespace, calibration_x) -> list[str]:
     from edge_rnn.native import generate
 
     model = load_model_ir(args.model, timesteps=args.timesteps)
-    gen = generate(model, args.out, quant=args.quant, calibration_x=calibration_x)
+    gen = generate(
+        model,
+        args.out,
+        quant=args.quant,
+        calibration_x=calibration_x,
+        layout=args.layout,
+        target=args.target,
+    )
     lines = [
         f"wrote {gen.out_dir}: {', '.join(f.name for f in gen.files)}",
         f"const data {gen.const_bytes:,} bytes, state RAM {gen.ram_bytes:,} bytes, "
         f"outputs {gen.output_dtype}"
-        + (f" (value = raw * {gen.output_scale:g})" if gen.output_dtype != "f32" else ""),
+        + (f" (value = raw * {gen.output_scale:g})" if gen.output_dtype != "f32" else "")
+        + (f", {gen.layout} layout" if gen.layout else ""),
     ]
     if not gen.streaming:
         lines.append(
@@ -79,6 +87,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--backend", default="native", choices=sorted(BACKENDS))
     parser.add_argument("--quant", default="float32", help="native: float32, int8w or int8")
+    parser.add_argument(
+        "--layout",
+        default="auto",
+        choices=NATIVE_LAYOUTS,
+        help="native int8: cell weights as int16 (speed: SMLAD straight from flash) or int8 "
+        "(size: half the weight flash); auto: size for --target without DSP or small flash",
+    )
+    parser.add_argument("--target", help="native int8: target profile the auto layout is for")
     parser.add_argument("--out", required=True, help="output directory (must not exist)")
     parser.add_argument("--calibration", help="builtin:NAME, .npz or .csv training data")
     parser.add_argument("--timesteps", type=int, help="fix the sequence length of the model")
@@ -101,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
         raise EdgeRnnError(
             f"--quant {args.quant}: the native backend supports {', '.join(NATIVE_QUANTIZATIONS)}"
         )
+    if args.backend == "native":
+        from edge_rnn.native.generate import choose_layout
+
+        choose_layout(args.layout, args.target)  # an unknown target fails before TensorFlow
     if Path(args.out).exists():
         raise EdgeRnnError(
             f"output directory '{args.out}' already exists: choose another --out or remove it"

@@ -11,7 +11,7 @@ import numpy as np
 
 from edge_rnn import ir
 from edge_rnn.cells import CELLS
-from edge_rnn.choices import NATIVE_QUANTIZATIONS
+from edge_rnn.choices import NATIVE_LAYOUTS, NATIVE_QUANTIZATIONS
 from edge_rnn.codegen.templates import render
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.fsutil import atomic_output_dir
@@ -32,7 +32,7 @@ from edge_rnn.resources import FIRMWARE_DIR
 QUANTS = NATIVE_QUANTIZATIONS
 KERNEL_FILES = ("ern.h", "ern_float.c", "ern_int.c", "ern_norm.c", "ern_tables.c")
 MAX_ROW = 480  # int8: longest row (input + units) whose int32 sum cannot overflow
-LAYOUTS = ("speed", "size")  # int8 cell weights as int16 or as int8 (ern.h ERN_Q_SIZE)
+SMALL_FLASH_KIB = 64  # auto layout: targets with at most this much flash take the size layout
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class GeneratedModel:
     features: int
     output_shape: tuple[int, ...]
     output_dtype: str  # "f32" or "i16"
+    layout: str | None  # int8: "speed" or "size" (cell weights as int16 or int8)
     output_scale: float  # float output = raw * output_scale
     input_q: int | None  # int8: quantized input = round(normalized * 2^input_q)
 
@@ -169,14 +170,13 @@ def generate(
     quant: str = "float32",
     calibration_x: np.ndarray | None = None,
     overwrite: bool = False,
-    layout: str = "speed",
+    layout: str = "auto",
+    target: str | None = None,
 ) -> GeneratedModel:
     """Write `<name>.h/.c`, `edge_rnn_model.h`, the kernel library and README into out_dir.
-    `layout` (int8 only): cell weights as int16 ("speed") or int8 ("size", half the flash)."""
-    if layout not in LAYOUTS:
-        raise EdgeRnnError(
-            f"unknown int8 weight layout '{layout}'; use one of {', '.join(LAYOUTS)}"
-        )
+    `layout` (int8 only): cell weights as int16 ("speed") or int8 ("size", half the flash);
+    "auto" chooses for `target` (a profile name, see choose_layout)."""
+    layout = choose_layout(layout, target)
     model = fold_affines(model)
     model, embedding = split_embedding(model)
     model, mask = split_masking(model)
@@ -222,9 +222,29 @@ def generate(
         features=model.features,
         output_shape=model.output_shape,
         output_dtype="i16" if plan else "f32",
+        layout=ctx["layout"],
         output_scale=2.0**-plan.q_out if plan else 1.0,
         input_q=plan.q_in if plan else None,
     )
+
+
+def choose_layout(layout: str, target: str | None = None) -> str:
+    """The int8 weight layout: "auto" is size (int8, SXTB16 or portable loads) for cores without
+    DSP instructions, whose speed layout gains less, and for small flash; speed (int16 pairs
+    for SMLAD) otherwise, and without a target."""
+    if layout not in NATIVE_LAYOUTS:
+        raise EdgeRnnError(
+            f"unknown int8 weight layout '{layout}'; use one of {', '.join(NATIVE_LAYOUTS)}"
+        )
+    if layout != "auto":
+        return layout
+    if not target:
+        return "speed"
+    from edge_rnn.targets import load_target
+
+    profile = load_target(target)
+    small = 0 < profile.flash_kib <= SMALL_FLASH_KIB
+    return "size" if not profile.dsp or small else "speed"
 
 
 def _set_size_layout(header: Path) -> None:
