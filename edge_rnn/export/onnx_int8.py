@@ -143,7 +143,8 @@ def describe(model: Any) -> str:
     for node in all_nodes(model.graph):
         for name in node.input:
             users.setdefault(name, set()).add(node.op_type)
-    int8, floats = Counter(), Counter()
+    int8: Counter[str] = Counter()
+    floats: Counter[str] = Counter()
     int8_values = float_values = 0
     for init in all_initializers(model.graph):
         count = element_count(init)

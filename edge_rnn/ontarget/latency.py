@@ -36,7 +36,14 @@ class CoreCost:
 
 
 COSTS: dict[str, CoreCost] = {
-    "cortex-m0plus": CoreCost(1, 1, 2, 2, None, "Cortex-M0+ TRM, instruction set summary"),
+    "cortex-m0plus": CoreCost(
+        1,
+        1,
+        2,
+        2,
+        None,
+        "Cortex-M0 timings; M0+ taken branch 2",
+    ),
     "cortex-m3": CoreCost(1, 2, 2, 3, None, "Cortex-M3 TRM table 3-1 (MLA 2, B 1+P)"),
     "cortex-m4": CoreCost(1, 1, 2, 3, 1, "Cortex-M4 TRM table 3-1, FPU table 7-1"),
     "cortex-m33": CoreCost(1, 1, 2, 3, 1, "as Cortex-M4 (M33 TRM gives no table)"),

@@ -145,10 +145,11 @@ class QemuRunner(Runner):
             count = outcome.instructions.per_inference
             result.memory["instructions_per_inference"] = count
             latency = estimate(count, target)
-            if latency["estimated_ms"] is not None:
-                result.memory["estimated_cycles_per_inference"] = latency["estimated_cycles"]
+            cycles, ms = latency["estimated_cycles"], latency["estimated_ms"]
+            if cycles is not None and ms is not None:
+                result.memory["estimated_cycles_per_inference"] = int(cycles)
                 result.notes.append(
-                    f"{count:,} instructions per inference, about {latency['estimated_ms']:g} ms "
+                    f"{count:,} instructions per inference, about {ms:g} ms "
                     f"at {target.clock_mhz} MHz (estimate: {latency['cpi']} cycles per "
                     "instruction, docs/ontarget.md)"
                 )
