@@ -136,6 +136,7 @@ def test_arguments_are_checked_before_tensorflow_is_imported(
         ["convert", model, "--to", "onnx", "--quant", "int16x8", "--out", str(tmp_path / "x")],
         ["generate", model, "--quant", "int4", "--out", str(tmp_path / "g")],
         ["generate", model, "--out", str(existing)],
+        ["generate", model, "--quant", "int8", "--target", "nope", "--out", str(tmp_path / "t")],
     ]
     for args in probes:
         probe = (
