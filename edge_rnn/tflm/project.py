@@ -82,13 +82,13 @@ class TflmProject:
     output_zero_point: int | None
     files: tuple[Path, ...] = field(default=())
     expected_log: Path | None = None
-    fits_targets: tuple[str, ...] = ()  # Cortex-M boards with room for model bytes + arena
+    fits_targets: tuple[str, ...] = ()  # microcontroller boards with room for model + arena
 
     def fit_summary(self) -> str:
         """One line on where the project fits (TFLM's own code is not counted: not built here)."""
         sizes = f"model {self.model_bytes:,} B flash + arena {self.arena.recommended_bytes:,} B RAM"
         if not self.fits_targets:
-            return f"fits NO edge-rnn Cortex-M board: {sizes}, before TFLM's own code and stack"
+            return f"fits NO edge-rnn MCU board: {sizes}, before TFLM's own code and stack"
         return f"{sizes} fit {', '.join(self.fits_targets)} (before TFLM's own code and stack)"
 
 
