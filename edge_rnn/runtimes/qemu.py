@@ -17,7 +17,9 @@ RAM includes the measured stack), the board's flash and RAM, `fits` (1/0), the w
 firmware as `harness_flash_bytes`/`harness_ram_bytes`, and instructions per inference. A model
 that does not fit the board still runs when the emulated machine has room (the validator then
 fails the stage on `fits` = 0; the notes say what would fit), else the stage fails with that
-advice; one that fits the board but not the emulated machine is skipped with both sizes.
+advice. When the firmware does not fit the emulated machine but the model fits the board, a
+model with `_step` is run one time step at a time (STEP_WINDOWS); any other is skipped with
+both sizes.
 """
 
 from __future__ import annotations
