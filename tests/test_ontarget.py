@@ -6,6 +6,8 @@ map fails naming the sizes; a fault is reported; C++ with constructors runs on o
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -264,8 +266,40 @@ def test_riscv_isa_is_cut_to_the_chip(name: str, traps: bool, tmp_path: Path) ->
     if not traps:
         assert run_firmware(firmware, count_instructions=False).log.outputs.shape == (len(X), 3)
         return
-    with pytest.raises(EdgeRnnError, match=r"on esp32-c3 .* stopped with HardFault \(RISC-V: a"):
+    with pytest.raises(EdgeRnnError, match=r"on esp32-c3 .* a RISC-V trap: an illegal instr"):
         run_firmware(firmware, count_instructions=False)
+
+
+@pytest.mark.parametrize(
+    "built,cpu,trap",
+    [
+        # F: picolibc's crt0 turned the FPU on before any handler was installed and looped.
+        (
+            "ch32v307",
+            "rv32,a=false,f=false,d=false",
+            r"illegal instruction \(mcause 2\) at 0x\w+ in _start",
+        ),
+        # C: the first compressed instruction, in the C start-up code.
+        ("esp32-c3", "rv32,c=false,a=false,f=false,d=false", r"illegal instruction \(mcause 2\)"),
+    ],
+)
+def test_riscv_firmware_for_a_missing_extension_fails_fast(
+    built: str, cpu: str, trap: str, tmp_path: Path
+) -> None:
+    """A firmware built for an ISA the emulated core lacks stops at its first trap with the
+    target, the -march it was built for and QEMU's -cpu, instead of hanging until the timeout
+    (which would raise "did not finish" instead)."""
+    _skip_without(built)
+    firmware = build_firmware(load_target(built), _model_dir(tmp_path), X, tmp_path / "b")
+    target = firmware.target
+    emulator = dataclasses.replace(target.emulator, cpu=cpu)
+    firmware = dataclasses.replace(firmware, target=dataclasses.replace(target, emulator=emulator))
+    march = target.cflags[0]
+    with pytest.raises(EdgeRnnError) as raised:
+        run_firmware(firmware, count_instructions=False, timeout_s=60)
+    message = str(raised.value)
+    assert message.startswith(f"firmware on {built} (qemu-system-riscv32 -cpu {cpu}) stopped")
+    assert re.search(trap, message) and f"built for {march}, with an extension" in message
 
 
 def test_riscv_fit_probe_is_the_model_and_a_small_runtime(tmp_path: Path) -> None:

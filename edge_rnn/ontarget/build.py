@@ -117,9 +117,10 @@ def cortexm_link_flags(
 def riscv_link_flags(
     target: Target, build_dir: Path, memory: dict[str, int], *, with_io: bool = True
 ) -> list[str]:
-    """picolibc's crt0, linker script and (`with_io`) semihost library and semihosted crt0,
-    with the memory map by --defsym (`memory`: __flash_size, __ram_size, __stack_size).
-    Without io the plain crt0: the semihosted one adds ~14 KB (its trap handler prints)."""
+    """picolibc's linker script and (`with_io`) semihost library, with the memory map by
+    --defsym (`memory`: __flash_size, __ram_size, __stack_size). With io our own start-up
+    (riscv/startup.S: the trap handler is installed before any code that may trap), without
+    io (the fit probe) picolibc's plain crt0."""
     symbols = {
         "__flash": target.emulator.flash_origin,
         "__flash_size": memory["__flash_size"],
@@ -130,7 +131,7 @@ def riscv_link_flags(
     defsyms = ",".join(f"--defsym={name}={value:#x}" for name, value in symbols.items())
     return [
         "--specs=picolibc.specs",
-        *(["--oslib=semihost", "--crt0=semihost"] if with_io else []),
+        *(["--oslib=semihost", "-nostartfiles"] if with_io else []),
         f"-Wl,{defsyms},--gc-sections,-Map={build_dir / 'app.map'}",
         # After the --defsym: the script's DEFINED(__stack_size) only sees symbols set before
         # it (the specs' own -T comes first, and the stack reserve stayed at its 2 KiB default).
@@ -144,7 +145,8 @@ def bare_metal_link(
     """Platform sources and link flags of a bare-metal program; `with_io`: semihosted stdio
     and window reads (the validation firmware), else the smallest runtime (the fit probe)."""
     if target.kind == "riscv":
-        io = [RISCV_DIR / "platform.c", CORTEXM_DIR / "semihosting.c"] if with_io else []
+        io = [RISCV_DIR / "startup.S", RISCV_DIR / "platform.c", CORTEXM_DIR / "semihosting.c"]
+        io = io if with_io else []
         return [*map(str, io), *riscv_link_flags(target, build_dir, memory, with_io=with_io)]
     sources = [CORTEXM_DIR / "startup.c", *([CORTEXM_DIR / "semihosting.c"] if with_io else [])]
     specs = "rdimon.specs" if with_io else "nosys.specs"

@@ -18,6 +18,7 @@ from edge_rnn.children import run_child
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget.build import Firmware
 from edge_rnn.ontarget.elf import symbol_address
+from edge_rnn.ontarget.fault import describe_fault
 from edge_rnn.ontarget.plugin import build_plugin
 from edge_rnn.ontarget.toolchain import ToolMissing, require_tools
 from edge_rnn.protocol import ProtocolLog, parse_protocol
@@ -92,6 +93,19 @@ def qemu_command(firmware: Firmware) -> list[str]:
     ]
 
 
+def _where(firmware: Firmware) -> str:
+    """The target and what emulates it, e.g. "esp32-c3 (qemu-system-riscv32 -cpu rv32,...)"."""
+    emulator = firmware.target.emulator
+    cpu = f" -cpu {emulator.cpu}" if emulator.cpu else ""
+    return f"{firmware.target.name} ({emulator.qemu}{cpu})"
+
+
+def _built_for(firmware: Firmware) -> str:
+    """The ISA a bare-metal firmware was built for, as a clause ("" when not stated)."""
+    march = [flag for flag in firmware.target.cflags if flag.startswith(("-march=", "-mcpu="))]
+    return f"; built with {march[0]}" if march and firmware.target.bare_metal else ""
+
+
 def _read_counts(path: Path, pairs_per_window: int = 1) -> InstructionCount:
     """The plugin's totals per inference (a window run step by step brackets each step)."""
     if not path.is_file():
@@ -140,7 +154,7 @@ def run_firmware(
         command += (
             ["-kernel", str(firmware.elf)] if firmware.target.bare_metal else [str(firmware.elf)]
         )
-        where = f"{firmware.target.name} ({firmware.target.emulator.qemu})"
+        where = _where(firmware)
         try:
             done = run_child(
                 command,
@@ -149,7 +163,7 @@ def run_firmware(
                 cwd=firmware.windows.parent,
                 on_timeout=lambda: EdgeRnnError(
                     f"firmware on {where} did not finish within {timeout_s:.0f} s "
-                    "(a hang in the model, or too many test windows)"
+                    f"(a hang in the model, or too many test windows){_built_for(firmware)}"
                 ),
             )
         except FileNotFoundError:
@@ -157,6 +171,8 @@ def run_firmware(
         stdout = done.stdout.decode("utf-8", errors="replace")
         if done.returncode != 0:
             what = EXIT_CODES.get(done.returncode, f"exit status {done.returncode}")
+            if firmware.target.kind == "riscv":
+                what = describe_fault(stdout, firmware.target, firmware.elf) or what
             detail = done.stderr.decode("utf-8", errors="replace").strip().splitlines()[-1:]
             raise EdgeRnnError(
                 f"firmware on {where} stopped with {what}" + (f": {detail[0]}" if detail else "")

@@ -1,14 +1,21 @@
-/* RISC-V bare-metal platform of the validation firmware. picolibc's crt0 (--crt0=semihost)
- * sets gp and sp, copies .data, clears .bss, points tp at the TLS block and ends with
- * exit(main()) through semihosting (QEMU then exits with main's return value); stdio goes
- * through picolibc's semihosting library. This file adds what edge_rnn_firmware.h asks of a
- * bare-metal platform: the semihosting call, a trap handler that exits with a known code,
- * and the stack paint/peak (the stack is [__heap_end, __stack) in picolibc.ld). */
+/* RISC-V bare-metal platform of the validation firmware. startup.S sets gp, sp and the trap
+ * handler (any exception prints a FAULT line and exits with EDGE_RNN_EXIT_HARDFAULT), then
+ * calls edge_rnn_cstart below, which sets up C's memory and ends with exit(main()) through
+ * picolibc's semihosting library (QEMU then exits with main's return value); stdio goes
+ * through it too. This file adds what edge_rnn_firmware.h asks of a bare-metal platform:
+ * the semihosting call and the stack paint/peak (the stack is [__heap_end, __stack) in
+ * picolibc.ld, whose symbols are used here). */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "edge_rnn_firmware.h"
 
 extern uint32_t __heap_end[], __stack[];
+extern char __data_start[], __data_source[], __data_size[], __bss_start[], __bss_size[];
+extern char __tls_base[];
+void __libc_init_array(void);
+int main(void);
 
 #define STACK_PAINT 0xC5A5C5A5u
 #define SYS_EXIT_EXTENDED 0x20u
@@ -26,20 +33,20 @@ uint32_t edge_rnn_semihosting(uint32_t operation, void *block)
     return a0;
 }
 
-/* Any exception (illegal instruction, access fault, misaligned access): exit code 120. */
-__attribute__((interrupt("machine"), aligned(4))) static void trap_handler(void)
+/* Entered from _start (startup.S): copy .data, clear .bss, point tp at the TLS block (picolibc
+ * keeps errno there), run the constructors and main. */
+__attribute__((noreturn, used)) void edge_rnn_cstart(void)
 {
-    uint32_t block[2] = {0x20026u /* ADP_Stopped_ApplicationExit */, EDGE_RNN_EXIT_HARDFAULT};
-    edge_rnn_semihosting(SYS_EXIT_EXTENDED, block);
-    for (;;) {
-    }
+    memcpy(__data_start, __data_source, (size_t)(uintptr_t)__data_size);
+    memset(__bss_start, 0, (size_t)(uintptr_t)__bss_size);
+    __asm__ volatile("mv tp, %0" ::"r"(__tls_base));
+    __libc_init_array();
+    exit(main());
 }
 
+/* Nothing left to do: startup.S installed the trap handler before any other code ran. */
 void edge_rnn_platform_init(void)
 {
-    /* -march without _zicsr (GCC 12 splits the CSR instructions out of the base ISA). */
-    __asm__ volatile(".option push\n\t.option arch, +zicsr\n\tcsrw mtvec, %0\n\t.option pop" ::"r"(
-        (uintptr_t)trap_handler));
 }
 
 void edge_rnn_stack_paint(void)
