@@ -142,3 +142,32 @@ def test_masked_int8_code_compiles_for_cortex_m0plus(tmp_path: Path) -> None:
     for src in gen.sources:
         cmd = ["arm-none-eabi-gcc", *flags, "-c", str(src), "-o", str(tmp_path / "x.o")]
         subprocess.run(cmd, check=True, capture_output=True)
+
+
+def _masked_conv_gru(mask_value: float) -> keras.Model:
+    """Keras drops the mask at the Conv1D: the GRU runs over the padded steps too."""
+    keras.utils.set_random_seed(7)
+    layers = [
+        keras.layers.Masking(mask_value, name="mask"),
+        keras.layers.Conv1D(4, 3, padding="causal", name="conv"),
+        keras.layers.GRU(6, name="gru"),
+    ]
+    return keras.Sequential([keras.Input((STEPS, 2)), *layers], name="masked_conv")
+
+
+def test_native_c_runs_padded_steps_where_keras_drops_the_mask(tmp_path: Path) -> None:
+    from edge_rnn.native import generate
+    from edge_rnn.native.host import compile_host, run_binary
+
+    model = _masked_conv_gru(PAD)
+    x, _ = _padded(30)
+    binary = compile_host(generate(load_model_ir(model), tmp_path / "g"), tmp_path / "model")
+    out = run_binary(binary, x)
+    np.testing.assert_allclose(out.values, model(x).numpy(), atol=1e-5)
+
+
+def test_native_c_refuses_a_nonzero_mask_dropped_by_conv1d(tmp_path: Path) -> None:
+    from edge_rnn.native import generate
+
+    with pytest.raises(EdgeRnnError, match="drops the mask of 'mask' at layer 'conv' \\(Conv1D\\)"):
+        generate(load_model_ir(_masked_conv_gru(-1.0)), tmp_path / "g")

@@ -155,12 +155,34 @@ def embed_tokens(embedding: ir.EmbeddingLayer, ids: np.ndarray) -> np.ndarray:
 
 
 def split_masking(model: ir.Model) -> tuple[ir.Model, float | None]:
-    """A model starting with Masking as (the layers after it, its mask value): the generated
-    code skips the steps that equal it, as Keras' recurrent layers do."""
+    """A model starting with Masking as (the layers after it, its mask value or None): the
+    generated code skips the steps that equal it in every layer, as Keras' recurrent layers
+    do while the mask reaches them.
+
+    Keras drops the mask at a Conv1D or pooling layer (they do not support masking) and runs
+    it over the padded steps, which Masking set to zero. With mask value 0 and no recurrent
+    layer before it, that is the model without Masking; otherwise skipping steps would
+    differ from Keras, so the native backend refuses the model."""
     first = model.layers[0]
     if not isinstance(first, ir.MaskingLayer):
         return model, None
-    return replace(model, layers=model.layers[1:]), first.mask_value
+    rest = replace(model, layers=model.layers[1:])
+    for index, layer in enumerate(rest.layers):
+        if not isinstance(layer, ir.Conv1DLayer | ir.PoolingLayer):
+            continue
+        before = rest.layers[:index]
+        if first.mask_value == 0.0 and not any(
+            isinstance(b, ir.RecurrentLayer | ir.BidirectionalLayer) for b in before
+        ):
+            return rest, None
+        raise EdgeRnnError(
+            f"model '{model.name}': Keras drops the mask of '{first.name}' at layer "
+            f"'{layer.name}' ({type(layer).__name__.removesuffix('Layer')}) and runs it over "
+            "the padded steps, which the native C backend (it skips padded steps in every "
+            "layer) cannot reproduce; use the TFLite or ONNX artefacts, or put the recurrent "
+            "layers right after Masking (a mask value of 0 before any recurrent layer works)"
+        )
+    return rest, first.mask_value
 
 
 def generate(
