@@ -18,6 +18,10 @@ kernel: matrix (the dot products), act (requantization + activations), update (t
 arithmetic of the cell state), dense (the head) and other (input loading, copies, calls). Its
 total exceeds the plain build's by the marker calls (printed as `markers`).
 
+Under each row (Cortex-M, RISC-V): the instruction mix the plugin counted by class and the
+estimated cycles per instruction it gives with the core's cost table, next to the CPI of the
+assumed mix used without counts (edge_rnn.ontarget.latency: an estimate).
+
 Models have seeded random weights (instruction counts do not depend on training); each run
 is also checked against the host build of the same C (max abs difference printed).
 """
@@ -36,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edge_rnn import ir  # noqa: E402
 from edge_rnn.cells import CELLS  # noqa: E402
 from edge_rnn.ontarget import build_firmware, missing_tools, run_firmware  # noqa: E402
-from edge_rnn.ontarget.run import ZONES  # noqa: E402
+from edge_rnn.ontarget.latency import core_cost, describe_mix, estimate  # noqa: E402
+from edge_rnn.ontarget.run import ZONES, InstructionCount  # noqa: E402
 from edge_rnn.targets import list_targets  # noqa: E402
 
 T, F, UNITS, CLASSES = 20, 3, 16, 4
@@ -150,11 +155,24 @@ def main() -> int:
                         f"{diff:>8.2g}",
                         flush=True,
                     )
+                    if result.instructions and result.instructions.classes:
+                        print_mix(target, result.instructions.per_inference, result.instructions)
                     if quant == "int8" and not args.no_zones:
                         print_zones(
                             target, gen.out_dir, x, build.with_name(build.name + "-zones"), count
                         )
     return 0
+
+
+def print_mix(target, count: int, counts: InstructionCount) -> None:
+    """The counted instruction mix and the CPI and latency estimated from it."""
+    latency = estimate(count, target, counts.classes)
+    assumed = core_cost(target)
+    print(
+        f"{'':14} mix: {describe_mix(counts.classes or {})}; est. CPI {latency.cpi} "
+        f"(assumed mix {assumed.cpi if assumed else '-'}), {latency.cycles} cycles, "
+        f"{latency.ms} ms at {target.clock_mhz} MHz"
+    )
 
 
 def print_zones(target, model_dir: Path, x: np.ndarray, build: Path, plain: int) -> None:

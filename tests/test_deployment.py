@@ -60,6 +60,23 @@ def test_recommendation_is_the_smallest_artefact_that_fits_and_passed() -> None:
     # 8,000 instructions x 1.45 cycles (Cortex-M0+ mix) at the Pico's 133 MHz
     assert (row["estimated_cycles"], row["estimated_ms"]) == (11_600, round(11_600 / 133e3, 4))
     assert table["rows"][3]["estimated_ms"] == round(300_000 * 1.6 / 64e3, 4)  # M4F, 64 MHz
+    assert (row["cpi"], row["instruction_mix"]) == (1.45, None)  # no counts per class
+
+
+def test_counted_mix_gives_the_cpi_of_a_row() -> None:
+    """A stage with the plugin's counts per class (M0+: load/store and taken branch 2 cycles,
+    the rest 1) is estimated from them, not from the assumed mix."""
+    stage = _stage("native_int8", "cortex-m0plus", 80_000, 3_000)
+    mix = {"alu": 6_000, "mul": 1_000, "load_store": 1_000, "branch_taken": 500}
+    mix |= {"branch_not_taken": 500, "fpu": 0}
+    stage.memory.update({f"instructions_{name}": n for name, n in mix.items()})
+    row = deployment_table([stage], allow_skip=False)["rows"][0]
+    cycles = 6_000 + 1_000 + 2 * 1_000 + 2 * 500 + 500  # 8,000 instructions
+    assert (row["estimated_cycles"], row["cpi"], row["instruction_mix"]) == (
+        cycles,
+        round(cycles / 8_000, 3),
+        mix,
+    )
 
 
 def test_a_model_that_does_not_fit_its_board_is_a_stage_failure() -> None:

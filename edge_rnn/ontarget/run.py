@@ -19,6 +19,7 @@ from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget.build import Firmware
 from edge_rnn.ontarget.elf import symbol_address
 from edge_rnn.ontarget.fault import describe_fault
+from edge_rnn.ontarget.latency import MIX_NAMES
 from edge_rnn.ontarget.plugin import build_plugin
 from edge_rnn.ontarget.toolchain import ToolMissing, require_tools
 from edge_rnn.protocol import ProtocolLog, parse_protocol
@@ -44,11 +45,17 @@ class InstructionCount:
     # Profile builds (-DERN_PROFILE): instructions per inference by kernel zone (ZONES), the
     # instructions before the first zone switch counted as "other".
     zones: dict[str, int] | None = None
+    # Instructions per inference by class (CLASSES; Cortex-M and RISC-V), summing to the count.
+    classes: dict[str, int] | None = None
 
 
 # The kernel zones of a profile build (ERN_ZONE in firmware_templates/native/ern.h): entering
 # ern_zone_<name> switches the plugin's current zone.
 ZONES = ("matrix", "act", "update", "dense", "other")
+
+# The plugin's instruction classes, in the order of its "classes=" line; `isa=` by target kind.
+CLASSES = tuple(MIX_NAMES)
+_PLUGIN_ISA = {"cortex-m": "arm", "riscv": "riscv"}
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,21 @@ def _built_for(firmware: Firmware) -> str:
     return f"; built with {march[0]}" if march and firmware.target.bare_metal else ""
 
 
-def _read_counts(path: Path, pairs_per_window: int = 1) -> InstructionCount:
+def plugin_arguments(firmware: Firmware, counts_file: Path, *, zones: bool = False) -> list[str]:
+    """QEMU's -plugin option counting between the firmware's markers into `counts_file`:
+    by class too on Cortex-M and RISC-V, by kernel zone with `zones`."""
+    start = symbol_address(firmware.elf, "edge_rnn_marker_start")
+    end = symbol_address(firmware.elf, "edge_rnn_marker_end")
+    option = f"{build_plugin()},start={start:#x},end={end:#x},out={counts_file}"
+    if firmware.target.kind in _PLUGIN_ISA:
+        option += f",isa={_PLUGIN_ISA[firmware.target.kind]}"
+    if zones:
+        addresses = (symbol_address(firmware.elf, f"ern_zone_{z}") for z in ZONES)
+        option += ",zones=" + ":".join(f"{a:#x}" for a in addresses)
+    return ["-plugin", option]
+
+
+def read_counts(path: Path, pairs_per_window: int = 1) -> InstructionCount:
     """The plugin's totals per inference (a window run step by step brackets each step)."""
     if not path.is_file():
         raise EdgeRnnError("the QEMU icount plugin wrote no result (did QEMU load it?)")
@@ -119,6 +140,10 @@ def _read_counts(path: Path, pairs_per_window: int = 1) -> InstructionCount:
         before, *counts = (int(n) for n in fields["zones"].split(","))
         zones = {name: round(n / pairs) for name, n in zip(ZONES, counts, strict=True)}
         zones["other"] += round(before / pairs)
+    classes = None
+    if "classes" in fields:
+        totals = (int(n) for n in fields["classes"].split(","))
+        classes = {name: round(n / pairs) for name, n in zip(CLASSES, totals, strict=True)}
     return InstructionCount(
         per_inference=round(int(fields["total"]) / pairs),
         first=int(fields["first"]),
@@ -126,6 +151,7 @@ def _read_counts(path: Path, pairs_per_window: int = 1) -> InstructionCount:
         highest=int(fields["max"]),
         inferences=pairs,
         zones=zones,
+        classes=classes,
     )
 
 
@@ -143,14 +169,7 @@ def run_firmware(
         counts_file = Path(scratch) / "icount.txt"
         command = qemu_command(firmware)
         if count_instructions:
-            start = symbol_address(firmware.elf, "edge_rnn_marker_start")
-            end = symbol_address(firmware.elf, "edge_rnn_marker_end")
-            plugin = build_plugin()
-            option = f"{plugin},start={start:#x},end={end:#x},out={counts_file}"
-            if zones:
-                addresses = (symbol_address(firmware.elf, f"ern_zone_{z}") for z in ZONES)
-                option += ",zones=" + ":".join(f"{a:#x}" for a in addresses)
-            command += ["-plugin", option]
+            command += plugin_arguments(firmware, counts_file, zones=zones)
         command += (
             ["-kernel", str(firmware.elf)] if firmware.target.bare_metal else [str(firmware.elf)]
         )
@@ -178,7 +197,5 @@ def run_firmware(
                 f"firmware on {where} stopped with {what}" + (f": {detail[0]}" if detail else "")
             )
         log = parse_protocol(stdout, source=f"{where} output")
-        counts = (
-            _read_counts(counts_file, firmware.pairs_per_window) if count_instructions else None
-        )
+        counts = read_counts(counts_file, firmware.pairs_per_window) if count_instructions else None
     return OnTargetResult(log=log, instructions=counts, firmware=firmware)

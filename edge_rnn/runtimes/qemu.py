@@ -35,7 +35,8 @@ from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget import ToolMissing, build_firmware, missing_tools, run_firmware
 from edge_rnn.ontarget.build import STEP_WINDOWS, DoesNotFit
 from edge_rnn.ontarget.fit import ModelFit, boards_with_room, measure_fit
-from edge_rnn.ontarget.latency import estimate
+from edge_rnn.ontarget.latency import describe_mix, estimate, mix_memory
+from edge_rnn.ontarget.run import InstructionCount
 from edge_rnn.ontarget.toolchain import FIRMWARE_DIR
 from edge_rnn.runtimes.base import (
     Artefact,
@@ -48,7 +49,7 @@ from edge_rnn.runtimes.base import (
     register,
 )
 from edge_rnn.runtimes.device_log import result_from_log
-from edge_rnn.targets import list_targets, load_target
+from edge_rnn.targets import Target, list_targets, load_target
 
 NATIVE_KERNELS = FIRMWARE_DIR / "native"  # headers of the native kernel library
 DEFAULT_TARGETS = {
@@ -144,19 +145,41 @@ class QemuRunner(Runner):
         if outcome.stack_bytes is not None:
             result.memory["stack_bytes"] = outcome.stack_bytes
         if outcome.instructions is not None:
-            count = outcome.instructions.per_inference
-            result.memory["instructions_per_inference"] = count
-            latency = estimate(count, target)
-            cycles, ms = latency["estimated_cycles"], latency["estimated_ms"]
-            if cycles is not None and ms is not None:
-                result.memory["estimated_cycles_per_inference"] = int(cycles)
-                result.notes.append(
-                    f"{count:,} instructions per inference, about {ms:g} ms "
-                    f"at {target.clock_mhz} MHz (estimate: {latency['cpi']} cycles per "
-                    "instruction, docs/ontarget.md)"
-                )
+            result.memory.update(instruction_memory(outcome.instructions, target))
+            note = latency_note(outcome.instructions, target)
+            if note:
+                result.notes.append(note)
         result.notes.append(f"{target.title} on {target.emulator.qemu}: {target.board}")
         return result
+
+
+def instruction_memory(counts: InstructionCount, target: Target) -> dict[str, int]:
+    """The stage's memory fields: instructions per inference, their counted mix by class
+    (instructions_alu, ...) and the estimated cycles."""
+    memory = {"instructions_per_inference": counts.per_inference}
+    if counts.classes:
+        memory.update(mix_memory(counts.classes))
+    latency = estimate(counts.per_inference, target, counts.classes)
+    if latency.cycles is not None:
+        memory["estimated_cycles_per_inference"] = latency.cycles
+    return memory
+
+
+def latency_note(counts: InstructionCount, target: Target) -> str | None:
+    """ "N instructions per inference, about X ms at F MHz (estimate: CPI ... )"."""
+    latency = estimate(counts.per_inference, target, counts.classes)
+    if latency.ms is None:
+        return None
+    source = (
+        f"the counted mix {describe_mix(counts.classes)}"
+        if counts.classes and latency.counted
+        else "an assumed mix"
+    )
+    return (
+        f"{counts.per_inference:,} instructions per inference, about {latency.ms:g} ms at "
+        f"{target.clock_mhz} MHz (estimate: {latency.cpi} cycles per instruction from {source}; "
+        "docs/ontarget.md)"
+    )
 
 
 def _steps_through(artefact: Artefact, meta: ModelMeta) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.manifest import Manifest, ManifestEntry
-from edge_rnn.ontarget.latency import estimate
+from edge_rnn.ontarget.latency import estimate, mix_from_memory
 from edge_rnn.sweep.config import CONSTRAINTS, SweepConfig
 from edge_rnn.targets import load_target
 
@@ -37,20 +37,22 @@ def _artefact_entry(manifest: Manifest, name: str) -> ManifestEntry:
 
 def _instructions(
     build_dir: Path, entry: ManifestEntry, report: Any, target: str, proxy: dict[str, int]
-) -> tuple[int | None, str]:
+) -> tuple[int | None, str, dict[str, int] | None]:
+    """Instructions per inference, where they come from, and their counted mix by class."""
     for stage in report.stages:
         if stage.name == f"{entry.name}/qemu-{target}":
             count = stage.memory.get("instructions_per_inference")
             if count:
-                return int(count), f"QEMU {target} (icount plugin)"
+                mix = mix_from_memory(stage.memory)
+                return int(count), f"QEMU {target} (icount plugin)", mix
     if entry.format != "native-c":
-        return None, "not measured (TFLite Micro cannot be compiled here)"
+        return None, "not measured (TFLite Micro cannot be compiled here)", None
     if "count" not in proxy:  # one count serves every target
         from edge_rnn.native.host import host_instructions
 
         with np.load(build_dir / "data" / "test.npz") as data:
             proxy["count"] = host_instructions(entry.resolve(build_dir), data["x"][:1])
-    return proxy["count"], HOST_PROXY
+    return proxy["count"], HOST_PROXY, None
 
 
 def _footprint(build_dir: Path, entry: ManifestEntry, target: Any) -> tuple[int, int | None]:
@@ -75,15 +77,17 @@ def measure(build_dir: Path, report: Any, artefact: str, targets: tuple[str, ...
     for name in targets:
         target = load_target(name)
         flash, ram = _footprint(build_dir, entry, target)
-        count, source = _instructions(build_dir, entry, report, name, proxy)
-        latency = estimate(count, target)
+        count, source, mix = _instructions(build_dir, entry, report, name, proxy)
+        latency = estimate(count, target, mix)
         per_target[name] = {
             "flash_bytes": flash,
             "ram_bytes": ram,
             "instructions": count,
             "instructions_source": source,
-            "estimated_cycles": latency["estimated_cycles"],
-            "latency_ms": latency["estimated_ms"],
+            "estimated_cycles": latency.cycles,
+            "latency_ms": latency.ms,
+            "cpi": latency.cpi,
+            "instruction_mix": mix if latency.counted else None,
             "clock_mhz": target.clock_mhz,
         }
     primary = per_target[targets[0]]

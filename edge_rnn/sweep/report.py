@@ -19,6 +19,7 @@ _LABELS = {
     "ram_bytes": "RAM bytes",
     "instructions": "instructions / inference",
     "latency_ms": "est. ms at board clock",
+    "cpi": "est. cycles / instruction",
 }
 
 
@@ -116,7 +117,7 @@ def render_html(summary: dict[str, Any]) -> str:
         for r in records
         if r["status"] != "complete"
     )
-    standard = ["accuracy", "flash_bytes", "ram_bytes", "instructions", "latency_ms"]
+    standard = ["accuracy", "flash_bytes", "ram_bytes", "instructions", "latency_ms", "cpi"]
     shown = list(dict.fromkeys([*metrics, *standard]))
     shown = [m for m in shown if m in _LABELS]
     sources = "; ".join(summary["instructions_source"]) or "none measured"
@@ -133,8 +134,8 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}</style></head><b
 objectives {", ".join(f"{o['direction']} {o['name']}" for o in summary["objectives"])};
 constraints {html.escape(limits)} on
 {", ".join(summary["targets"])} (plots: {summary["targets"][0]}). Instructions: {sources}.
-Milliseconds are an estimate: instructions x the core's average cycles per instruction /
-board clock (docs/ontarget.md, "Latency").</p>
+Milliseconds are an estimate: instructions x cycles per instruction (from the instruction mix
+QEMU counted by class, else an assumed mix) / board clock (docs/ontarget.md, "Latency").</p>
 {"".join(plots)}
 <h2>Pareto front ({len(front)} trials)</h2>
 {_table(records, front, shown)}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from edge_rnn.errors import EdgeRnnError
-from edge_rnn.ontarget.latency import estimate
+from edge_rnn.ontarget.latency import Estimate, estimate, mix_from_memory
 from edge_rnn.targets import load_target
 from edge_rnn.validate.stages import StageResult
 
@@ -33,12 +33,20 @@ def fit_failure(memory: dict[str, int]) -> str | None:
     )
 
 
-def _latency(instructions: int | None, target: str) -> dict[str, Any]:
+def _latency(instructions: int | None, target: str, memory: dict[str, int]) -> dict[str, Any]:
+    """estimated_cycles, estimated_ms, cpi and the counted instruction_mix (None: not counted,
+    the CPI is that of the assumed mix)."""
+    mix = mix_from_memory(memory)
     try:
-        latency = estimate(instructions, load_target(target))
+        latency = estimate(instructions, load_target(target), mix)
     except EdgeRnnError:  # a stage of a target profile that is gone: no estimate
-        return {"estimated_cycles": None, "estimated_ms": None}
-    return {key: latency[key] for key in ("estimated_cycles", "estimated_ms")}
+        latency = Estimate(None, None, None, counted=False)
+    return {
+        "estimated_cycles": latency.cycles,
+        "estimated_ms": latency.ms,
+        "cpi": latency.cpi,
+        "instruction_mix": mix if latency.counted else None,
+    }
 
 
 def deployment_table(stages: list[StageResult], allow_skip: bool) -> dict[str, Any]:
@@ -55,7 +63,7 @@ def deployment_table(stages: list[StageResult], allow_skip: bool) -> dict[str, A
             "target": target,
             **{key: stage.memory[key] for key in _MEMORY},
             "instructions": instructions,
-            **_latency(instructions, target),
+            **_latency(instructions, target, stage.memory),
             **{metric: stage.metrics.get(metric) for metric in _METRICS},
             "fits": bool(stage.memory["fits"]),
             "passed": stage.ok(allow_skip),
