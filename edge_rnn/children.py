@@ -11,10 +11,12 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 PIPE = subprocess.PIPE
+POLL_S = 1.0  # how often a `stalled` check runs
 
 
 def run_child(
@@ -28,9 +30,11 @@ def run_child(
     env: dict[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     on_start: Callable[[int], object] | None = None,
+    stalled: Callable[[], BaseException | None] | None = None,
 ) -> subprocess.CompletedProcess[Any]:
     """Run `command` to completion within `timeout_s`, else kill its group and raise
-    `on_timeout()`. A missing program raises FileNotFoundError as `subprocess.run` does."""
+    `on_timeout()`. A missing program raises FileNotFoundError as `subprocess.run` does.
+    `stalled`, asked every POLL_S while the child runs: an error to kill it with at once."""
     with subprocess.Popen(
         list(command),
         stdout=stdout,
@@ -42,14 +46,21 @@ def run_child(
     ) as child:
         if on_start is not None:
             on_start(child.pid)
-        try:
-            out, err = child.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(child)
-            raise on_timeout() from None
-        except BaseException:
-            _kill_group(child)
-            raise
+        deadline = time.monotonic() + timeout_s
+        while True:
+            wait_s = deadline - time.monotonic()
+            try:
+                out, err = child.communicate(timeout=min(wait_s, POLL_S) if stalled else wait_s)
+                break
+            except subprocess.TimeoutExpired:
+                timed_out = time.monotonic() >= deadline
+                error = None if timed_out or stalled is None else stalled()
+                if timed_out or error is not None:
+                    _kill_group(child)
+                    raise (error or on_timeout()) from None
+            except BaseException:
+                _kill_group(child)
+                raise
     return subprocess.CompletedProcess(list(command), child.returncode, out, err)
 
 

@@ -305,6 +305,35 @@ def test_riscv_firmware_for_a_missing_extension_fails_fast(
     assert re.search(trap, message) and f"built for {march}, with an extension" in message
 
 
+HANG = (
+    "static volatile int forever = 1;\nstatic float hang(void) { while (forever) {} return 0.0f; }"
+)
+IN_START_UP = "__attribute__((constructor)) static void before_main(void) { (void)hang(); }"
+
+
+@pytest.mark.parametrize(
+    "name,extra,use,expected",
+    [
+        ("esp32-c3", IN_START_UP, "", r"printed nothing within 2 s of starting: it hangs in start"),
+        ("cortex-m3", "", " + hang()", r"did not finish within 8 s \(it printed 0 of 6 windows'"),
+    ],
+)
+def test_a_hang_is_reported_with_where_it_stopped(
+    name: str, extra: str, use: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A firmware that prints nothing is stopped after START_UP_S (not the whole timeout); one
+    that hangs in the model is reported at the timeout with the windows it got through."""
+    _skip_without(name)
+    monkeypatch.setattr("edge_rnn.ontarget.run.START_UP_S", 2.0)
+    model = _model_dir(tmp_path, f"{HANG}\n{extra}", use)
+    firmware = build_firmware(load_target(name), model, X, tmp_path / "b")
+    timeout_s = 8 if use else 60
+    with pytest.raises(EdgeRnnError, match=expected) as raised:
+        run_firmware(firmware, count_instructions=False, timeout_s=timeout_s)
+    assert f"on {name} (qemu-system-" in str(raised.value)
+    assert str(raised.value).endswith(f"built with {load_target(name).cflags[0]}")
+
+
 def test_riscv_fit_probe_is_the_model_and_a_small_runtime(tmp_path: Path) -> None:
     """On RISC-V the probe links picolibc's plain crt0 (the semihosted one prints on a trap and
     adds ~14 KB); the sweep's footprint (model minus empty program) grows by a table's size."""

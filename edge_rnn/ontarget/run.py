@@ -11,6 +11,8 @@ directory, where the firmware reads its test windows file.
 from __future__ import annotations
 
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,7 @@ ZONES = ("matrix", "act", "update", "dense", "other")
 # The plugin's instruction classes, in the order of its "classes=" line; `isa=` by target kind.
 CLASSES = tuple(MIX_NAMES)
 _PLUGIN_ISA = {"cortex-m": "arm", "riscv": "riscv"}
+START_UP_S = 20.0  # a bare-metal firmware that has printed nothing by then hangs in start-up
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,31 @@ def plugin_arguments(firmware: Firmware, counts_file: Path, *, zones: bool = Fal
     return ["-plugin", option]
 
 
+def _progress(output: Path, firmware: Firmware) -> str:
+    """How far a run got, from the protocol lines it printed."""
+    lines = output.read_bytes().decode("utf-8", errors="replace").splitlines()
+    samples = sum(line.startswith("S ") for line in lines)
+    if not lines:
+        return "it printed nothing"
+    return f"it printed {samples} of {firmware.samples} windows' outputs"
+
+
+def _start_up_watch(output: Path, firmware: Firmware) -> Callable[[], EdgeRnnError | None]:
+    """A check for run_child: the firmware has printed nothing START_UP_S after QEMU started
+    (its header comes within a fraction of a second), so it hangs in start-up."""
+    started = time.monotonic()
+
+    def check() -> EdgeRnnError | None:
+        if time.monotonic() - started < START_UP_S or output.stat().st_size > 0:
+            return None
+        return EdgeRnnError(
+            f"firmware on {_where(firmware)} printed nothing within {START_UP_S:.0f} s of "
+            f"starting: it hangs in start-up, before its first line{_built_for(firmware)}"
+        )
+
+    return check
+
+
 def read_counts(path: Path, pairs_per_window: int = 1) -> InstructionCount:
     """The plugin's totals per inference (a window run step by step brackets each step)."""
     if not path.is_file():
@@ -174,20 +202,27 @@ def run_firmware(
             ["-kernel", str(firmware.elf)] if firmware.target.bare_metal else [str(firmware.elf)]
         )
         where = _where(firmware)
+        output = Path(scratch) / "stdout.txt"
         try:
-            done = run_child(
-                command,
-                timeout_s=timeout_s,
-                text=False,
-                cwd=firmware.windows.parent,
-                on_timeout=lambda: EdgeRnnError(
-                    f"firmware on {where} did not finish within {timeout_s:.0f} s "
-                    f"(a hang in the model, or too many test windows){_built_for(firmware)}"
-                ),
-            )
+            with open(output, "wb") as stdout_file:
+                done = run_child(
+                    command,
+                    timeout_s=timeout_s,
+                    stdout=stdout_file,
+                    text=False,
+                    cwd=firmware.windows.parent,
+                    on_timeout=lambda: EdgeRnnError(
+                        f"firmware on {where} did not finish within {timeout_s:.0f} s "
+                        f"({_progress(output, firmware)}: a hang in the model, or too many "
+                        f"test windows){_built_for(firmware)}"
+                    ),
+                    stalled=_start_up_watch(output, firmware)
+                    if firmware.target.bare_metal
+                    else None,
+                )
         except FileNotFoundError:
             raise ToolMissing(f"{command[0]} not found") from None
-        stdout = done.stdout.decode("utf-8", errors="replace")
+        stdout = output.read_bytes().decode("utf-8", errors="replace")
         if done.returncode != 0:
             what = EXIT_CODES.get(done.returncode, f"exit status {done.returncode}")
             if firmware.target.kind == "riscv":
