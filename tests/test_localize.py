@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_validate_fixtures import manifest_entry, write_manifest
+from test_validate_fixtures import manifest_entry, save_model, write_manifest
 
 from edge_rnn.fsutil import read_json
 
@@ -24,7 +24,6 @@ def _build(build: Path) -> Path:
     import keras
 
     from edge_rnn.export.tflite import convert_tflite
-    from edge_rnn.training.metadata import ModelMetadata
 
     for sub in ("model", "data", "tflite"):
         (build / sub).mkdir(parents=True)
@@ -38,19 +37,7 @@ def _build(build: Path) -> Path:
         ],
         name="tiny_gru",
     )
-    model.save(build / "model" / "model.keras")
-    meta = ModelMetadata(
-        name="tiny_gru",
-        task="classification",
-        dataset="synthetic",
-        input_shape=(T, F),
-        output_shape=(3,),
-        sequence_output=False,
-        class_names=("a", "b", "c"),
-        feature_names=("f0", "f1", "f2"),
-        normalization=None,
-    )
-    meta.write(build / "model" / "metadata.json")
+    meta = save_model(build, model, "classification", ("a", "b", "c"))
     rng = np.random.default_rng(0)
     x_test = rng.normal(size=(16, T, F)).astype(np.float32)
     calibration = rng.normal(size=(64, T, F)).astype(np.float32)

@@ -15,8 +15,8 @@ from edge_rnn.errors import EdgeRnnError
 from edge_rnn.native import generate
 from edge_rnn.native.generate import prepare
 from edge_rnn.native.host import compile_host, run_binary
-from edge_rnn.native.lower import DenseStage, lower
-from edge_rnn.native.quantize import int8w_rows
+from edge_rnn.native.lower import lower
+from edge_rnn.native.quantize import int8w_stages
 from edge_rnn.native.twin import float_forward
 from edge_rnn.native.twin_int import int_forward, quantize_input
 
@@ -113,30 +113,13 @@ def test_model_against_keras_twin_and_streaming(case, quant, tmp_path):
         np.testing.assert_array_equal(run_binary(binary, x_raw, mode="runq").raw, result.raw)
     else:  # the float twin with the same (dequantized) weights
         if quant == "int8w":
-            stages = _dequantized(stages)
+            stages = int8w_stages(stages)
         twin = float_forward(stages, x_norm).reshape(N, -1)
         np.testing.assert_allclose(result.values, twin, atol=2e-5, rtol=0)
 
     assert gen.streaming == (name not in ("backwards", "backwards_seq") and "bi_" not in name)
     if gen.streaming:  # T steps after a reset == run, window after window
         np.testing.assert_array_equal(run_binary(binary, x_raw, mode="step").raw, result.raw)
-
-
-def _dequantized(stages):
-    import dataclasses
-
-    def deq(w):
-        wq, scale = int8w_rows(w)
-        return (wq.astype(np.float32) * scale[:, None]).astype(np.float32)
-
-    out = []
-    for stage in stages:
-        if isinstance(stage, DenseStage):
-            out.append(dataclasses.replace(stage, w=deq(stage.w)))
-        else:
-            cells = tuple(dataclasses.replace(c, w=deq(c.w)) for c in stage.cells)
-            out.append(dataclasses.replace(stage, cells=cells))
-    return tuple(out)
 
 
 @pytest.mark.parametrize("name", ["stacked", "bi_mul_seq", "gru_reset_before"])

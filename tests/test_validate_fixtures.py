@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
 from edge_rnn.fsutil import sha256_file, write_json
+
+if TYPE_CHECKING:
+    from edge_rnn.ir import Normalization
+    from edge_rnn.training.metadata import ModelMetadata
 
 T, F, CLASSES = 10, 3, 3
 TFLITE = ("float32", "float16", "dynamic", "int8", "int16x8")
@@ -52,13 +57,40 @@ def write_manifest(build: Path, entries: list[dict]) -> None:
     )
 
 
+def save_model(
+    build: Path,
+    model: Any,
+    task: str,
+    class_names: tuple[str, ...] = (),
+    normalization: Normalization | None = None,
+) -> ModelMetadata:
+    """DIR/model/model.keras and its metadata.json, as a build writes them (synthetic data,
+    features f0, f1, ...)."""
+    from edge_rnn.training.metadata import ModelMetadata
+
+    model.save(build / "model" / "model.keras")
+    _, steps, features = model.input_shape
+    meta = ModelMetadata(
+        name=model.name,
+        task=task,
+        dataset="synthetic",
+        input_shape=(steps, features),
+        output_shape=tuple(model.output_shape[1:]),
+        sequence_output=False,
+        class_names=class_names,
+        feature_names=tuple(f"f{i}" for i in range(features)),
+        normalization=normalization,
+    )
+    meta.write(build / "model" / "metadata.json")
+    return meta
+
+
 def make_build(build: Path) -> Path:
     import keras
 
     from edge_rnn.data.dataset import fit_normalization
     from edge_rnn.export.onnx import convert_onnx
     from edge_rnn.export.tflite import convert_tflite
-    from edge_rnn.training.metadata import ModelMetadata
 
     for sub in ("model", "data", "tflite", "onnx"):
         (build / sub).mkdir(parents=True, exist_ok=True)
@@ -76,19 +108,7 @@ def make_build(build: Path) -> Path:
     )
     model.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
     model.fit(norm.apply(x_train), y_train, epochs=12, batch_size=32, verbose=0)
-    model.save(build / "model" / "model.keras")
-    meta = ModelMetadata(
-        name="tiny_lstm",
-        task="classification",
-        dataset="synthetic",
-        input_shape=(T, F),
-        output_shape=(CLASSES,),
-        sequence_output=False,
-        class_names=("a", "b", "c"),
-        feature_names=("f0", "f1", "f2"),
-        normalization=norm,
-    )
-    meta.write(build / "model" / "metadata.json")
+    meta = save_model(build, model, "classification", ("a", "b", "c"), norm)
     np.savez(build / "data" / "test.npz", x=x_test, y=y_test)
     np.savez(build / "data" / "calibration.npz", x=x_train[:200])
     entries = []

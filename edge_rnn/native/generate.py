@@ -185,6 +185,31 @@ def split_masking(model: ir.Model) -> tuple[ir.Model, float | None]:
     return rest, first.mask_value
 
 
+@dataclass(frozen=True)
+class NativePlan:
+    """What the generated code computes, before any file is written."""
+
+    model: ir.Model  # folded, without a first Embedding or Masking layer
+    embedding: ir.EmbeddingLayer | None  # looked up while loading each step's input
+    mask: float | None  # Masking's value: steps equal to it are skipped
+    stages: tuple[Stage, ...]
+    plan: QPlan | None  # int8 only
+
+
+def plan_native(model: ir.Model, quant: str, calibration_x: np.ndarray | None) -> NativePlan:
+    """Fold, split off Embedding and Masking, lower, check and (int8) quantize `model` as
+    `generate` does (calibration_x: raw windows, or token ids)."""
+    model = fold_affines(model)
+    model, embedding = split_embedding(model)
+    model, mask = split_masking(model)
+    input_max = 0.0
+    if embedding is not None and quant == "int8" and calibration_x is not None:
+        calibration_x = embed_tokens(embedding, calibration_x)  # the first stage's input
+        input_max = float(np.abs(embedding.embeddings).max())
+    stages, plan = prepare(model, quant, calibration_x, input_max)
+    return NativePlan(model, embedding, mask, stages, plan)
+
+
 def generate(
     model: ir.Model,
     out_dir: str | Path,
@@ -199,15 +224,9 @@ def generate(
     `layout` (int8 only): cell weights as int16 ("speed") or int8 ("size", half the flash);
     "auto" chooses for `target` (a profile name, see choose_layout)."""
     layout = choose_layout(layout, target)
-    model = fold_affines(model)
-    model, embedding = split_embedding(model)
-    model, mask = split_masking(model)
-    input_max = 0.0
-    if embedding is not None and quant == "int8" and calibration_x is not None:
-        calibration_x = embed_tokens(embedding, calibration_x)  # the first stage's input
-        input_max = float(np.abs(embedding.embeddings).max())
-    stages, plan = prepare(model, quant, calibration_x, input_max)
-    ctx = build_context(model, stages, quant, plan, embedding, mask, layout)
+    planned = plan_native(model, quant, calibration_x)
+    model, embedding, mask, plan = planned.model, planned.embedding, planned.mask, planned.plan
+    ctx = build_context(model, planned.stages, quant, plan, embedding, mask, layout)
     if mask is not None and not ctx["streaming"]:
         raise EdgeRnnError(
             f"model '{model.name}': the native C backend skips masked steps only in models that "

@@ -10,7 +10,7 @@ one (multiplier, shift) pair per row that maps the accumulator to the activation
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,6 +51,29 @@ def int8w_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scale = row_scales(w)
     wq = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
     return wq, scale.astype(np.float32)
+
+
+def int8w_values(w: np.ndarray) -> np.ndarray:
+    """The float values of int8w rows: int8 weights times their row scale."""
+    wq, scale = int8w_rows(w)
+    return (wq.astype(np.float32) * scale[:, None]).astype(np.float32)
+
+
+def int8w_stages(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
+    """The stages with the weights the int8w C code computes with: with
+    `twin.float_forward`, the twin of the int8w code."""
+    out: list[Stage] = []
+    for stage in stages:
+        if isinstance(stage, DenseStage):
+            stage = replace(stage, w=int8w_values(stage.w))
+        elif isinstance(stage, ConvStage):
+            stage = replace(stage, rows=replace(stage.rows, w=int8w_values(stage.rows.w)))
+        elif isinstance(stage, (RecurrentStage, BidirectionalStage)):
+            stage = replace(
+                stage, cells=tuple(replace(c, w=int8w_values(c.w)) for c in stage.cells)
+            )
+        out.append(stage)
+    return tuple(out)
 
 
 def q_format(max_abs: float) -> int:

@@ -3,9 +3,14 @@
 `float_forward` runs the lowered stages on normalized windows exactly as the C code orders
 them (Keras semantics); with `stats` it records the largest magnitude of every quantity the
 integer mode needs a Q format for (keys like "2.0.h": stage 2, direction 0, hidden state).
+`stats` may instead be a callable that gets every recorded value (per time step for the
+cells), in the order the integer twin (`twin_int`) reports the same keys: the error
+localization compares the two (edge_rnn/validate/localize_native.py).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -39,8 +44,15 @@ def activate(x: np.ndarray, act: str) -> np.ndarray:
     return x
 
 
-def _record(stats: dict[str, float] | None, key: str, value: np.ndarray) -> None:
-    if stats is not None and value.size:
+Stats = dict[str, float] | Callable[[str, np.ndarray], None]
+
+
+def _record(stats: Stats | None, key: str, value: np.ndarray) -> None:
+    if stats is None or not value.size:
+        return
+    if callable(stats):
+        stats(key, value)
+    else:
         stats[key] = max(stats.get(key, 0.0), float(np.max(np.abs(value))))
 
 
@@ -59,12 +71,13 @@ def _cell_step(cell: Cell, x: np.ndarray, h: np.ndarray, c: np.ndarray, stats, k
         c = f * c + i * g
         a = activate(c, layer.activation)
         h = o * a
-        _record(stats, key + ".g", g)
-        _record(stats, key + ".c", c)
-        _record(stats, key + ".a", a)
+        for name, value in (("i", i), ("f", f), ("g", g), ("o", o), ("c", c), ("a", a)):
+            _record(stats, f"{key}.{name}", value)
     elif layer.cell == "gru":
         zr = activate(xh @ w[: 2 * u].T + bias[: 2 * u], layer.recurrent_activation)
         z, r = zr[:, :u], zr[:, u:]
+        _record(stats, key + ".z", z)
+        _record(stats, key + ".r", r)
         wh = w[2 * u :]
         xpart = x @ wh[:, :n_in].T + bias[2 * u :]
         if layer.reset_after:
@@ -143,7 +156,9 @@ def layer_norm(stage: LayerNormStage, v: np.ndarray) -> np.ndarray:
 
 
 def _other_stage(stage: Stage, v: np.ndarray, stats, key: str) -> np.ndarray:
-    """Stages around the recurrent core."""
+    """Every stage but the recurrent ones."""
+    if isinstance(stage, DenseStage):
+        return dense(stage, v, stats, key)
     if isinstance(stage, ConvStage):
         cols = gather_windows(v, stage.window_steps())
         return dense(stage.rows, cols.reshape(cols.shape[0], cols.shape[1], -1), stats, key)
@@ -167,16 +182,13 @@ def _other_stage(stage: Stage, v: np.ndarray, stats, key: str) -> np.ndarray:
 
 
 def float_forward(
-    stages: tuple[Stage, ...], x_norm: np.ndarray, stats: dict[str, float] | None = None
+    stages: tuple[Stage, ...], x_norm: np.ndarray, stats: Stats | None = None
 ) -> np.ndarray:
     """Model outputs for normalized windows x_norm (N, T, F), float32."""
     v = np.asarray(x_norm, np.float32)
     _record(stats, "input", v)
     for index, stage in enumerate(stages):
         key = str(index)
-        if isinstance(stage, DenseStage):
-            v = dense(stage, v, stats, key)
-            continue
         if not isinstance(stage, (BidirectionalStage, RecurrentStage)):
             v = _other_stage(stage, v, stats, key)
             _record(stats, key + ".y", v)

@@ -2,7 +2,9 @@
 
 Every function mirrors its C namesake on int64 arrays; values stay within the int32/int16
 ranges that the C code uses (the generator checks the accumulator bounds). The activation
-tables are read from the C source so both sides always use the same numbers.
+tables are read from the C source so both sides always use the same numbers. A `probe` gets
+the quantities `twin.float_forward` records, under the same keys and in the same order, with
+their Q format (for the error localization, edge_rnn/validate/localize_native.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,17 +27,25 @@ from edge_rnn.native.lower import (
 from edge_rnn.native.quantize import (
     PRE_Q,
     QCell,
+    QCellStage,
     QConvStage,
     QDenseStage,
     QLayerNormStage,
     QPassStage,
     QPlan,
     QRows,
+    QStage,
 )
 from edge_rnn.native.twin import gather_windows
 from edge_rnn.resources import FIRMWARE_DIR
 
 I64 = np.int64
+Probe = Callable[[str, np.ndarray, int], None]  # key, int16 values, their Q format
+
+
+def _tell(probe: Probe | None, key: str, value: np.ndarray, q: int) -> None:
+    if probe is not None:
+        probe(key, value, q)
 
 
 @functools.lru_cache(maxsize=1)
@@ -128,7 +139,9 @@ def _gates(qc: QCell, xh: np.ndarray, gate: int, act: str) -> np.ndarray:
     return q_act(requant(acc, qc.rows.mult[r0:r1], qc.rows.shift[r0:r1]), act)
 
 
-def cell_step(qc: QCell, xh: np.ndarray, c: np.ndarray) -> np.ndarray:
+def cell_step(
+    qc: QCell, xh: np.ndarray, c: np.ndarray, probe: Probe | None = None, key: str = ""
+) -> np.ndarray:
     """One step on xh (N, in_pad + units_pad), updated in place; returns the new c."""
     layer = qc.cell.layer
     u, ip = layer.units, qc.in_pad
@@ -141,9 +154,15 @@ def cell_step(qc: QCell, xh: np.ndarray, c: np.ndarray) -> np.ndarray:
             a = q_act(q_shift(c, qc.q_c - PRE_Q), layer.activation)
         else:
             a = q_act(c, layer.activation)
+        for name, value, q in (("i", i, 15), ("f", f, 15), ("g", g, qc.q_g), ("o", o, 15)):
+            _tell(probe, f"{key}.{name}", value, q)
+        _tell(probe, key + ".c", c, qc.q_c)
+        _tell(probe, key + ".a", a, qc.q_a)
         xh[:, ip : ip + u] = q_shift(o * a, 15 + qc.q_a - qc.q_v)
     elif layer.cell == "gru":
         z, r = _gates(qc, xh, 0, acts[0]), _gates(qc, xh, 1, acts[1])
+        _tell(probe, key + ".z", z, 15)
+        _tell(probe, key + ".r", r, 15)
         r0, r1, k = 2 * u, 3 * u, ip + qc.units_pad
         acc = _rows(qc.rows, xh[:, :ip], r0, r1, 0, ip)
         if layer.reset_after:
@@ -154,16 +173,26 @@ def cell_step(qc: QCell, xh: np.ndarray, c: np.ndarray) -> np.ndarray:
             rh = np.zeros((xh.shape[0], qc.units_pad), I64)
             rh[:, :u] = (r * h + (1 << 14)) >> 15
             acc = _rows(qc.rows, rh, r0, r1, ip, k, acc=acc)
-        hh = requant(acc, qc.rows.mult[r0:r1], qc.rows.shift[r0:r1])
-        hh = q_shift(q_act(hh, layer.activation), qc.q_g - qc.q_v)
+        hh = q_act(requant(acc, qc.rows.mult[r0:r1], qc.rows.shift[r0:r1]), layer.activation)
+        _tell(probe, key + ".g", hh, qc.q_g)
+        hh = q_shift(hh, qc.q_g - qc.q_v)
         xh[:, ip : ip + u] = (z * h + (32768 - z) * hh + (1 << 14)) >> 15
     else:
         g = _gates(qc, xh, 0, acts[0])
+        _tell(probe, key + ".g", g, qc.q_g)
         xh[:, ip : ip + u] = q_shift(g, qc.q_g - qc.q_v)
+    _tell(probe, key + ".h", xh[:, ip : ip + u].copy(), qc.q_v)
     return c
 
 
-def run_cell(qc: QCell, xs: np.ndarray, q_in: int, keep: np.ndarray | None = None) -> np.ndarray:
+def run_cell(
+    qc: QCell,
+    xs: np.ndarray,
+    q_in: int,
+    keep: np.ndarray | None = None,
+    probe: Probe | None = None,
+    key: str = "",
+) -> np.ndarray:
     """Hidden states (N, T, units) in processing order; xs in Q q_in. keep (N, T): False
     where Masking skips the step (state and output carry over)."""
     n, steps, n_in = xs.shape
@@ -175,7 +204,8 @@ def run_cell(qc: QCell, xs: np.ndarray, q_in: int, keep: np.ndarray | None = Non
     for t in order:
         new = xh.copy()
         new[:, :n_in] = q_shift(xs[:, t], q_in - qc.q_v)
-        c_new = cell_step(qc, new, c)
+        _tell(probe, key + ".x", new[:, :n_in].copy(), qc.q_v)
+        c_new = cell_step(qc, new, c, probe, key)
         live = np.ones((n, 1), bool) if keep is None else keep[:, t, None]
         xh, c = np.where(live, new, xh), np.where(live, c_new, c)
         outs.append(xh[:, qc.in_pad : qc.in_pad + u].copy())
@@ -209,12 +239,13 @@ def lookup(wq: np.ndarray, mult: np.ndarray, shift: np.ndarray, ids: np.ndarray)
     return np.where(inside[..., None], rows, 0)
 
 
-def dense(qs: QDenseStage, v: np.ndarray) -> np.ndarray:
+def dense(qs: QDenseStage, v: np.ndarray, probe: Probe | None = None, key: str = "") -> np.ndarray:
     pad = np.zeros(v.shape[:-1] + (qs.in_pad,), I64)
     pad[..., : qs.stage.in_size] = v
     acc = _rows(qs.rows, pad, 0, qs.stage.out_size, 0, qs.in_pad)
     act = qs.stage.activation
     y = requant(acc, qs.rows.mult, qs.rows.shift)
+    _tell(probe, key + ".out", y, PRE_Q if act in (*BOUNDED, "softmax") else qs.q_out)
     y = q_act(y, "linear" if act == "softmax" else act)
     return q_softmax(y) if act == "softmax" else y
 
@@ -232,9 +263,10 @@ def act_run(v: np.ndarray, act: str, q_in: int) -> np.ndarray:
     return q_softmax(v) if act == "softmax" else q_act(v, act)
 
 
-def _pass(qs: QPassStage, v: np.ndarray) -> np.ndarray:
+def _pass(qs: QPassStage, v: np.ndarray, probe: Probe | None, key: str) -> np.ndarray:
     stage = qs.stage
     if isinstance(stage, ActivationStage):
+        _tell(probe, key + ".out", v, qs.q_in)
         return act_run(v, stage.activation, qs.q_in)
     if isinstance(stage, ReshapeStage):
         shape = (stage.steps_out, stage.out_size) if stage.steps_out else (stage.out_size,)
@@ -271,32 +303,43 @@ def layer_norm(qs: QLayerNormStage, v: np.ndarray) -> np.ndarray:
     return sat16(((z * qs.gamma + (1 << (k - 1))) >> k) + qs.beta)
 
 
-def int_forward(plan: QPlan, xq: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+def _other_stage(qs: QStage, v: np.ndarray, probe: Probe | None, key: str) -> np.ndarray:
+    """Every stage but the recurrent ones."""
+    if isinstance(qs, QDenseStage):
+        return dense(qs, v, probe, key)
+    if isinstance(qs, QConvStage):
+        cols = gather_windows(v, qs.stage.window_steps())
+        return dense(qs.rows, cols.reshape(cols.shape[0], cols.shape[1], -1), probe, key)
+    if isinstance(qs, QPassStage):
+        return _pass(qs, v, probe, key)
+    assert isinstance(qs, QLayerNormStage)
+    return layer_norm(qs, v)
+
+
+def int_forward(
+    plan: QPlan, xq: np.ndarray, keep: np.ndarray | None = None, probe: Probe | None = None
+) -> np.ndarray:
     """Raw int16 model outputs for quantized windows xq (N, T, F) in Q plan.q_in; keep
     (N, T): the steps a Masking model does not skip (its recurrent layers skip the others)."""
     v = np.asarray(xq, I64)
-    for qs in plan.stages:
-        if isinstance(qs, QDenseStage):
-            v = dense(qs, v)
-            continue
-        if isinstance(qs, QConvStage):
-            cols = gather_windows(v, qs.stage.window_steps())
-            v = dense(qs.rows, cols.reshape(cols.shape[0], cols.shape[1], -1))
-            continue
-        if isinstance(qs, QPassStage):
-            v = _pass(qs, v)
-            continue
-        if isinstance(qs, QLayerNormStage):
-            v = layer_norm(qs, v)
+    _tell(probe, "input", v, plan.q_in)
+    for index, qs in enumerate(plan.stages):
+        key = str(index)
+        if not isinstance(qs, QCellStage):
+            v = _other_stage(qs, v, probe, key)
+            _tell(probe, key + ".y", v, qs.q_out)
             continue
         stage = qs.stage
-        outs = [run_cell(qc, v, qs.q_in, keep) for qc in qs.cells]
+        outs = [
+            run_cell(qc, v, qs.q_in, keep, probe, f"{key}.{d}") for d, qc in enumerate(qs.cells)
+        ]
         if isinstance(stage, BidirectionalStage):
             (fwd, bwd), (qa, qb) = outs, (qs.cells[0].q_v, qs.cells[1].q_v)
             if stage.seq_out:
                 v = q_merge(stage.merge, fwd, qa, bwd[:, ::-1], qb, qs.q_out)
             else:
                 v = q_merge(stage.merge, fwd[:, -1], qa, bwd[:, -1], qb, qs.q_out)
+            _tell(probe, key + ".m", v, qs.q_out)
         else:
             v = outs[0] if stage.seq_out else outs[0][:, -1]
     return v

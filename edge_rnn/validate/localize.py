@@ -169,7 +169,7 @@ def _carries_state(own: int | None, read_at: set[int | None]) -> bool:
     return any(s is not None and s > own for s in read_at)
 
 
-class _Accumulator:
+class Accumulator:
     """Squared error, squared float values, range and saturation of one tensor over windows."""
 
     def __init__(self, params: tuple[float, int] | None, dtype: np.dtype) -> None:
@@ -205,6 +205,27 @@ class _Accumulator:
             return float(np.sqrt(self.sse / self.ssf))
         return 0.0 if self.sse == 0 else float("inf")
 
+    def error(
+        self, name: str, op: str, layer: str, step: int | None, introduced: float, state: bool
+    ) -> TensorError:
+        """The comparison as a TensorError; `introduced`: rel_l2 minus that of its inputs."""
+        return TensorError(
+            name=name,
+            op=op,
+            layer=layer,
+            step=step,
+            dtype=np.dtype(self.dtype).name,
+            rel_l2=self.rel_l2(),
+            introduced=introduced,
+            float_min=float(self.low),
+            float_max=float(self.high),
+            representable=self.representable(),
+            saturated=self.outside / self.count if self.count else 0.0,
+            step_lsb=self.params[0] if self.params else None,
+            float_rms=float(np.sqrt(self.ssf / self.count)) if self.count else 0.0,
+            carries_state=state,
+        )
+
 
 def compare_tensors(
     quantized_path: Path, reference_path: Path, windows: np.ndarray, model_name: str
@@ -228,7 +249,7 @@ def compare_tensors(
             continue
         if params is None and not np.issubdtype(q_type, np.floating):
             continue
-        kept.append((q, f, op, _Accumulator(params, q_type)))
+        kept.append((q, f, op, Accumulator(params, q_type)))
     in_params = quant_params(q_in)
     for window in windows:
         sample = window[np.newaxis]
@@ -251,23 +272,14 @@ def compare_tensors(
     result = []
     for q, _, op, acc in kept:
         feeding = [errors[i] for i in inputs.get(q, []) if i in errors]
-        rel = errors[q]
         result.append(
-            TensorError(
-                name=details[q]["name"],
-                op=op.name,
-                layer=layer.get(q, "input"),
-                step=step.get(q),
-                dtype=np.dtype(details[q]["dtype"]).name,
-                rel_l2=rel,
-                introduced=rel - max(feeding, default=0.0),
-                float_min=float(acc.low),
-                float_max=float(acc.high),
-                representable=acc.representable(),
-                saturated=acc.outside / acc.count if acc.count else 0.0,
-                step_lsb=acc.params[0] if acc.params else None,
-                float_rms=float(np.sqrt(acc.ssf / acc.count)) if acc.count else 0.0,
-                carries_state=_carries_state(step.get(q), read_at.get(q, set())),
+            acc.error(
+                details[q]["name"],
+                op.name,
+                layer.get(q, "input"),
+                step.get(q),
+                errors[q] - max(feeding, default=0.0),
+                _carries_state(step.get(q), read_at.get(q, set())),
             )
         )
     return result

@@ -218,10 +218,10 @@ class _Validation:
         found = self.localizer.localize(
             stage,
             artefact,
-            self.meta.normalize(self.x),
+            self.x,
+            self.meta.for_artefact(artefact.manifest_entry),
             self.reference.outputs,
             result.outputs,
-            self.meta.name,
         )
         stage.details["localization"] = found
         stage.notes.append(f"error localization: {found['summary']}")
