@@ -130,6 +130,8 @@ def test_group_dot_product_and_rounded_multiply_add(host_output):
     rec = host_output["dot4"]
     w = rec["w"].astype(np.int64).reshape(-1, 12, 4, 2)  # [pair][row][2] per ern.h
     v = rec["v"].astype(np.int64).reshape(-1, 12, 2)
+    npairs = 2 + 2 * (np.arange(len(rec)) % 6)  # as test_kernels.c varies it
+    v = np.where(np.arange(12)[None, :, None] < npairs[:, None, None], v, 0)
     expected = rec["acc"][:, :4] + np.einsum("nprk,npk->nr", w, v)
     np.testing.assert_array_equal(rec["acc"][:, 4:], expected)
     a, b, c, got = host_output["mla"].astype(np.int64).T

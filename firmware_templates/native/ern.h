@@ -21,8 +21,10 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ERN_ALIGNED(n) __attribute__((aligned(n)))
+#define ERN_INLINE static inline __attribute__((always_inline))
 #else
 #define ERN_ALIGNED(n)
+#define ERN_INLINE static inline
 #endif
 
 enum { ERN_LINEAR = 0, ERN_RELU, ERN_TANH, ERN_SIGMOID, ERN_HARD_SIGMOID, ERN_SOFTMAX };
@@ -196,16 +198,6 @@ static inline uint32_t ern_ld32(const void *p)
     return v;
 }
 
-/* Two words from a word-aligned address + off bytes in one LDRD (GCC does not pair the loads
- * of the dot loops by itself). */
-typedef struct { uint32_t lo, hi; } ern_u32x2;
-typedef struct { uint32_t w[4]; } ern_u32x4;
-typedef struct { uint32_t w[8]; } ern_u32x8;
-#define ERN_LDRD(a, b, p, off)                                                   \
-    __asm__("ldrd %0, %1, [%2, #" #off "]"                                        \
-            : "=r"(a), "=r"(b)                                                   \
-            : "r"(p), "m"(*(const ern_u32x2 *)(const void *)((const char *)(p) + (off))))
-
 /* SXTB16 of the word rotated right by 8: bytes 1 and 3 sign-extended (one instruction). */
 static inline uint32_t ern_sxtb16_ror8(uint32_t x)
 {
@@ -274,20 +266,10 @@ static inline int32_t ern_mve_row(int32_t acc, const int32_t *wr, uint32x4_t row
  * col 0, row 0 col 1, row 1 col 1, then the same for rows 2 and 3, so SXTB16 of a word gives
  * the even row's pair and SXTB16 ROR 8 the odd row's. Returns w past the pairs read (the
  * next group's rows follow). */
-static inline const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int npairs,
-                                       int32_t *acc)
-{
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    int p;
 #ifdef ERN_DSP
-    /* Speed: one LDM loads a pair's four row words (another two pairs of v): 11 instructions
-     * per 16 MACs. Size: 19 (two words per pair, four SXTB16). Two blocks per loop pass halve
-     * the loop's share (four made GCC spill). LDM needs ascending registers, hence the fixed
-     * ones. */
-    register uint32_t x __asm__("r4"), y __asm__("r5");
-    register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
+/* One column pair of the four rows (speed: one LDM of the four row words; size: two words,
+ * four SXTB16) times the pair of v in register X: 5 or 9 instructions. */
 #if ERN_Q_SIZE
-    typedef ern_u32x4 block_w; /* weight bytes read per block */
 #define ERN_DOT4_PAIR(X)                                                                     \
     "ldmia %[w]!, {%[w0], %[w1]}\n\t"                                                        \
     "sxtb16 %[w2], %[w0]\n\t"                                                                \
@@ -299,19 +281,32 @@ static inline const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int np
     "smlad %[a2], %[w3], %[" X "], %[a2]\n\t"                                                \
     "smlad %[a3], %[w1], %[" X "], %[a3]\n\t"
 #else
-    typedef ern_u32x8 block_w;
 #define ERN_DOT4_PAIR(X)                                                                     \
     "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                          \
     "smlad %[a0], %[w0], %[" X "], %[a0]\n\t"                                                \
     "smlad %[a1], %[w1], %[" X "], %[a1]\n\t"                                                \
     "smlad %[a2], %[w2], %[" X "], %[a2]\n\t"                                                \
     "smlad %[a3], %[w3], %[" X "], %[a3]\n\t"
-#ifdef ERN_MVE
+#endif
+/* Two pairs: one LDM of two words of v, then a pair from each (speed: 11 instructions per
+ * 16 MACs, size: 19). */
+#define ERN_DOT4_BLOCK "ldmia %[v]!, {%[x], %[y]}\n\t" ERN_DOT4_PAIR("x") ERN_DOT4_PAIR("y")
+#define ERN_DOT4_OPERANDS(W, V)                                                              \
+    [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [v] "+r"(V), [w] "+r"(W),     \
+        [x] "=&r"(x), [y] "=&r"(y), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2),            \
+        [w3] "=&r"(w3)
+#endif
+
+ERN_INLINE const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int npairs,
+                                   int32_t *acc)
+{
+#if defined(ERN_MVE) && !ERN_Q_SIZE
     /* Helium, four pairs per pass: a gather of words 4p + r (p = 0..3) is row r's eight
-     * weights, VMLADAVA adds their products with eight values of v; a remaining two pairs go
-     * to the DSP block below. */
+     * weights, VMLADAVA adds their products with eight values of v; a remaining two pairs
+     * take one DSP block. The accumulators stay free: VMLADAVA needs even registers. */
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     const uint32x4_t rows = vidupq_n_u32(0, 4);
-    for (p = npairs; p >= 4; p -= 4, w += 32, v += 8) {
+    for (; npairs >= 4; npairs -= 4, w += 32, v += 8) {
         const int32_t *wr = (const int32_t *)(const void *)w;
         int16x8_t vx = vld1q_s16(v);
         a0 = ern_mve_row(a0, wr, rows, vx);
@@ -319,28 +314,49 @@ static inline const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int np
         a2 = ern_mve_row(a2, wr + 2, rows, vx);
         a3 = ern_mve_row(a3, wr + 3, rows, vx);
     }
-    npairs = p;
-#endif
-#endif
-#define ERN_DOT4_BLOCK                                                                       \
-    __asm__("ldmia %[v]!, {%[x], %[y]}\n\t" ERN_DOT4_PAIR("x") ERN_DOT4_PAIR("y")             \
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [v] "+r"(v),       \
-              [w] "+r"(w), [x] "=&r"(x), [y] "=&r"(y), [w0] "=&r"(w0), [w1] "=&r"(w1),         \
-              [w2] "=&r"(w2), [w3] "=&r"(w3)                                                 \
-            : "m"(*(const block_w *)(const void *)w),                                        \
-              "m"(*(const ern_u32x2 *)(const void *)v))
-    for (p = npairs; p >= 4; p -= 4) {
-        ERN_DOT4_BLOCK;
-        ERN_DOT4_BLOCK;
+    if (npairs > 0) {
+        register uint32_t x __asm__("r4"), y __asm__("r5");
+        register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"),
+            w3 __asm__("r11");
+        __asm__(ERN_DOT4_BLOCK
+                : ERN_DOT4_OPERANDS(w, v)
+                : "m"(*(const struct { uint32_t w[8]; } *)(const void *)w),
+                  "m"(*(const struct { uint32_t w[2]; } *)(const void *)v));
     }
-    if (p > 0) {
-        ERN_DOT4_BLOCK;
-    }
-#undef ERN_DOT4_BLOCK
-#undef ERN_DOT4_PAIR
+#elif defined(ERN_DSP)
+    /* The whole loop is one asm statement: four blocks (8 pairs) per pass, counted by
+     * SUBS/BGE on the pairs left, then the remaining 0-3 blocks by the bits of that count
+     * (npairs is even): 2 instructions per pass and 6 per call besides the blocks. Every
+     * register is fixed: LDM needs ascending ones, and GCC finds no allocation for 13 free
+     * operands. */
+    register int32_t a0 __asm__("r0") = acc[0], a1 __asm__("r1") = acc[1];
+    register int32_t a2 __asm__("r2") = acc[2], a3 __asm__("r3") = acc[3];
+    register uint32_t x __asm__("r4"), y __asm__("r5");
+    register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
+    register int p __asm__("r12") = npairs;
+    register const ern_qw *wr __asm__("r6") = w;
+    register const int16_t *vr __asm__("r7") = v;
+    __asm__("subs %[p], %[p], #8\n\t"
+            "blt 2f\n"
+            "1:\n\t" ERN_DOT4_BLOCK ERN_DOT4_BLOCK ERN_DOT4_BLOCK ERN_DOT4_BLOCK
+            "subs %[p], %[p], #8\n\t"
+            "bge 1b\n"
+            "2:\n\t"
+            "tst %[p], #4\n\t"
+            "beq 3f\n\t" ERN_DOT4_BLOCK ERN_DOT4_BLOCK
+            "3:\n\t"
+            "tst %[p], #2\n\t"
+            "beq 4f\n\t" ERN_DOT4_BLOCK
+            "4:"
+            : ERN_DOT4_OPERANDS(wr, vr), [p] "+r"(p)
+            : /* memory operands for w and v make GCC 12 fail (internal error) */
+            : "cc", "memory");
+    w = wr;
 #else
     /* The size layout swaps the middle two of each four weights (k ^ 3 maps 1 <-> 2). */
     enum { M = ERN_Q_SIZE ? 3 : 0 };
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int p;
     for (p = 0; p < npairs; p++, w += 8, v += 2) {
         a0 += w[0] * v[0] + w[1 ^ M] * v[1];
         a1 += w[2 ^ M] * v[0] + w[3] * v[1];
@@ -351,6 +367,9 @@ static inline const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int np
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
     return w;
 }
+#undef ERN_DOT4_OPERANDS
+#undef ERN_DOT4_BLOCK
+#undef ERN_DOT4_PAIR
 
 /* Saturate to the int16 range, kept as int32 (no sign extension after SSAT). */
 static inline int32_t ern_ssat16(int32_t v)

@@ -16,12 +16,6 @@ ERN_ZONE_MARKER(dense)
 ERN_ZONE_MARKER(other)
 #endif
 
-#if defined(__GNUC__) || defined(__clang__)
-#define ERN_INLINE static inline __attribute__((always_inline))
-#else
-#define ERN_INLINE static inline
-#endif
-
 /* Linear interpolation in a 513-entry table; u < 512 << bits. */
 ERN_INLINE int32_t interp(const int16_t *table, int32_t u, int bits)
 {
@@ -121,7 +115,11 @@ void ern_q_convert(const int16_t *src, int16_t *dst, int n, int q_src, int q_dst
     int s = q_src - q_dst, i;
     if (s >= 0) { /* ern_q_shift of an int16 by s >= 0 needs neither branch nor saturation */
         int32_t rnd = (1 << s) >> 1;
-        for (i = 0; i < n; i++) {
+        for (i = 0; i + 1 < n; i += 2) { /* two per pass: half the loop's instructions */
+            dst[i] = (int16_t)((src[i] + rnd) >> s);
+            dst[i + 1] = (int16_t)((src[i + 1] + rnd) >> s);
+        }
+        if (i < n) {
             dst[i] = (int16_t)((src[i] + rnd) >> s);
         }
     } else {
@@ -162,7 +160,9 @@ ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act, 
 {
     int s = row_shift(par[12], r);
     if (rshift) {
-        return act_q(ern_ssat16(ern_mulhi_round_add(acc, par[4 + 2 * r], par[5 + 2 * r]) >> s), act);
+        int32_t y = ern_mulhi_round_add(acc, par[4 + 2 * r], par[5 + 2 * r]) >> s; /* < 2^29 */
+        /* tanh saturates 2y itself: saturating y first would change nothing */
+        return act == ERN_TANH ? tanh_q(y) : act_q(ern_ssat16(y), act);
     }
     return act_q(ern_q_requant(acc, par[4 + 2 * r], s), act);
 }
@@ -254,7 +254,9 @@ ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c
         cj = ern_ssat16(fc + ig);
         c[j] = (int16_t)cj;
         ERN_ZONE(act);
-        if (act != ERN_RELU && act != ERN_LINEAR) {
+        if (fast) { /* tanh; (cj + rnd_c) >> sh_c stays in the int16 range */
+            a = tanh_q((cj + rnd_c) >> sh_c);
+        } else if (act != ERN_RELU && act != ERN_LINEAR) {
             a = act_q(shift_q(cj, sh_c, rnd_c, fast), act);
         } else {
             a = act == ERN_RELU && cj < 0 ? 0 : cj;
@@ -310,8 +312,9 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
 
 static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh)
 {
-    int u = cell->units, up = cell->units_pad, j;
-    int16_t *h = xh + cell->in_pad;
+    int u = cell->units, up = cell->units_pad, j, s;
+    int16_t *h = xh + cell->in_pad, *cand = g + 2 * up;
+    int32_t rnd;
     gate_groups(cell, 0, up / 2, xh, cell->rec_act, g);
     ERN_ZONE(update);
     if (!cell->reset_after) {
@@ -325,10 +328,16 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
         gru_candidates(cell, xh, g, rh, cell->act, 0);
     }
     ERN_ZONE(update);
-    ern_q_convert(g + 2 * up, g + 2 * up, u, cell->q_g, cell->q_v);
-    for (j = 0; j < u; j++) {
-        int32_t z = g[j];
-        h[j] = (int16_t)((z * h[j] + (32768 - z) * g[2 * up + j] + (1 << 14)) >> 15);
+    s = cell->q_g - cell->q_v;
+    if (s < 0) {
+        ern_q_convert(cand, cand, u, cell->q_g, cell->q_v);
+        s = 0;
+    }
+    rnd = (1 << s) >> 1;
+    for (j = 0; j < u; j++) { /* the candidate into Q q_v (ern_q_convert), then
+                               * (z h + (32768 - z) c + 2^14) >> 15 = c + (z (h - c) + 2^14) >> 15 */
+        int32_t z = g[j], cj = (cand[j] + rnd) >> s;
+        h[j] = (int16_t)(cj + ((z * (h[j] - cj) + (1 << 14)) >> 15));
     }
 }
 

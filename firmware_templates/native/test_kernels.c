@@ -1,7 +1,8 @@
 /* Kernel self-test driver for tests/test_native_kernels.py: writes, as raw little-endian
  * arrays on stdout, every int16 input through each integer activation, float activations
  * on a grid, requantization of pseudo-random triples, interleaved dot products, four-row
- * group dot products (ern_q_dot4) and rounded multiply-adds (ern_mulhi_round_add). */
+ * group dot products (ern_q_dot4, 2-12 column pairs) and rounded multiply-adds
+ * (ern_mulhi_round_add). */
 #include "ern.h"
 
 #include <stdio.h>
@@ -60,6 +61,7 @@ int main(void)
     for (i = 0; i < 1000; i++) {
         int16_t w[96] ERN_ALIGNED(4), v[24] ERN_ALIGNED(4);
         int32_t k, acc[8];
+        int npairs = 2 + 2 * (i % 6); /* every path of the DSP loop: 0-1 passes, 0-3 blocks */
         for (k = 0; k < 96; k++) {
             w[k] = (int16_t)((int8_t)(next() >> 24));
         }
@@ -75,10 +77,10 @@ int main(void)
             for (k = 0; k < 96; k++) { /* [pair][row pair][row in pair][col] -> [..][col][row] */
                 ws[(k & ~7) | (k & 4) | ((k & 1) << 1) | ((k >> 1) & 1)] = (int8_t)w[k];
             }
-            ern_q_dot4(ws, v, 12, acc + 4);
+            ern_q_dot4(ws, v, npairs, acc + 4);
         }
 #else
-        ern_q_dot4(w, v, 12, acc + 4);
+        ern_q_dot4(w, v, npairs, acc + 4);
 #endif
         fwrite(w, sizeof w, 1, stdout);
         fwrite(v, sizeof v, 1, stdout);
