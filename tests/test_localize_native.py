@@ -109,6 +109,35 @@ def test_native_int8w_localization_compares_float_values() -> None:
     assert found["saturated"] == [] and "adds the most error" in found["summary"]
 
 
+def test_native_localization_skips_masked_steps_as_keras() -> None:
+    """The float twin skips a Masking model's padded steps (the int8 twin always did)."""
+    import keras
+
+    from edge_rnn.frontends.keras import load_model_ir
+    from edge_rnn.native.generate import plan_native
+    from edge_rnn.validate.localize_native import native_errors
+
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential(
+        [
+            keras.Input((T, F)),
+            keras.layers.Masking(0.0),
+            keras.layers.GRU(4, name="gru"),
+            keras.layers.Dense(2),
+        ]
+    )
+    rng = np.random.default_rng(2)
+    x = (rng.normal(size=(8, T, F)) + 0.5).astype(np.float32)
+    for window, length in zip(x, (3, 5, 7, 9, 12, 12, 6, 4), strict=True):
+        window[length:] = 0.0
+    planned = plan_native(load_model_ir(model, {}), "int8", x)
+    assert planned.mask == 0.0
+    errors, got, expected = native_errors(planned, "int8", x[:4])
+    np.testing.assert_allclose(expected, model(x[:4]).numpy(), atol=1e-5)
+    assert np.abs(got - expected).max() < 0.05
+    assert max(e.rel_l2 for e in errors if e.layer == "gru") < 0.1
+
+
 @pytest.mark.slow
 def test_failing_native_stage_carries_the_localization_in_its_reports(tmp_path: Path) -> None:
     from edge_rnn.frontends.keras import load_model_ir

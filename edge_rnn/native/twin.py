@@ -91,12 +91,14 @@ def _cell_step(cell: Cell, x: np.ndarray, h: np.ndarray, c: np.ndarray, stats, k
     else:
         h = activate(xh @ w.T + bias, layer.activation)
         _record(stats, key + ".g", h)
-    _record(stats, key + ".h", h)
     return h.astype(np.float32), c.astype(np.float32)
 
 
-def run_cell(cell: Cell, xs: np.ndarray, stats=None, key: str = "") -> np.ndarray:
-    """Outputs (N, T, units) in processing order (reversed time for go_backwards)."""
+def run_cell(
+    cell: Cell, xs: np.ndarray, stats=None, key: str = "", keep: np.ndarray | None = None
+) -> np.ndarray:
+    """Outputs (N, T, units) in processing order (reversed time for go_backwards). keep
+    (N, T): False where Masking skips the step (state and output carry over)."""
     n, steps = xs.shape[:2]
     u = cell.layer.units
     h = np.zeros((n, u), np.float32)
@@ -105,7 +107,10 @@ def run_cell(cell: Cell, xs: np.ndarray, stats=None, key: str = "") -> np.ndarra
     outs = []
     for t in order:
         _record(stats, key + ".x", xs[:, t])
-        h, c = _cell_step(cell, xs[:, t], h, c, stats, key)
+        h_new, c_new = _cell_step(cell, xs[:, t], h, c, stats, key)
+        live = np.ones((n, 1), bool) if keep is None else keep[:, t, None]
+        h, c = np.where(live, h_new, h), np.where(live, c_new, c)
+        _record(stats, key + ".h", h)
         outs.append(h)
     return np.stack(outs, axis=1)
 
@@ -182,9 +187,13 @@ def _other_stage(stage: Stage, v: np.ndarray, stats, key: str) -> np.ndarray:
 
 
 def float_forward(
-    stages: tuple[Stage, ...], x_norm: np.ndarray, stats: Stats | None = None
+    stages: tuple[Stage, ...],
+    x_norm: np.ndarray,
+    stats: Stats | None = None,
+    keep: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Model outputs for normalized windows x_norm (N, T, F), float32."""
+    """Model outputs for normalized windows x_norm (N, T, F), float32; keep (N, T): the
+    steps a Masking model does not skip (its recurrent layers skip the others)."""
     v = np.asarray(x_norm, np.float32)
     _record(stats, "input", v)
     for index, stage in enumerate(stages):
@@ -193,7 +202,7 @@ def float_forward(
             v = _other_stage(stage, v, stats, key)
             _record(stats, key + ".y", v)
             continue
-        outs = [run_cell(cell, v, stats, f"{key}.{d}") for d, cell in enumerate(stage.cells)]
+        outs = [run_cell(cell, v, stats, f"{key}.{d}", keep) for d, cell in enumerate(stage.cells)]
         if isinstance(stage, BidirectionalStage):
             fwd, bwd = outs
             if stage.seq_out:

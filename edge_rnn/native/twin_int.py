@@ -181,7 +181,6 @@ def cell_step(
         g = _gates(qc, xh, 0, acts[0])
         _tell(probe, key + ".g", g, qc.q_g)
         xh[:, ip : ip + u] = q_shift(g, qc.q_g - qc.q_v)
-    _tell(probe, key + ".h", xh[:, ip : ip + u].copy(), qc.q_v)
     return c
 
 
@@ -208,6 +207,7 @@ def run_cell(
         c_new = cell_step(qc, new, c, probe, key)
         live = np.ones((n, 1), bool) if keep is None else keep[:, t, None]
         xh, c = np.where(live, new, xh), np.where(live, c_new, c)
+        _tell(probe, key + ".h", xh[:, qc.in_pad : qc.in_pad + u].copy(), qc.q_v)
         outs.append(xh[:, qc.in_pad : qc.in_pad + u].copy())
     return np.stack(outs, axis=1)
 

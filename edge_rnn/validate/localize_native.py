@@ -137,20 +137,19 @@ def native_errors(
 ) -> tuple[list[TensorError], np.ndarray, np.ndarray]:
     """(errors, quantized twin outputs, float twin outputs) on raw windows (token ids for a
     model with an Embedding) for the native `quant` (int8 or int8w) code of `planned`."""
-    from edge_rnn.errors import EdgeRnnError
     from edge_rnn.native.quantize import embedding_rows, int8w_stages, int8w_values
     from edge_rnn.native.twin import float_forward
     from edge_rnn.native.twin_int import int_forward, lookup, quantize_input
 
-    if planned.mask is not None:
-        raise EdgeRnnError("the float twin does not skip masked steps (a Masking model)")
     embedding, norm = planned.embedding, planned.model.normalization
     if embedding is not None:
         x = embed_tokens(embedding, x_raw)
     else:
         x = norm.apply(x_raw) if norm else np.asarray(x_raw, np.float32)
+    # the C code skips a step whose normalized features all equal the mask value
+    keep = None if planned.mask is None else ~np.all(x == np.float32(planned.mask), axis=2)
     reference, quantized = Trace(), Trace()
-    expected = float_forward(planned.stages, x, reference)
+    expected = float_forward(planned.stages, x, reference, keep)
     if quant == "int8":
         plan = planned.plan
         assert plan is not None
@@ -158,10 +157,10 @@ def native_errors(
             xq = lookup(*embedding_rows(embedding.embeddings, plan.q_in), x_raw)
         else:
             xq = quantize_input(x, plan.q_in)
-        got = int_forward(plan, xq, probe=quantized) * 2.0**-plan.q_out
+        got = int_forward(plan, xq, keep, quantized) * 2.0**-plan.q_out
     else:
         if embedding is not None:
             table = int8w_values(np.asarray(embedding.embeddings, np.float32))
             x = embed_tokens(replace(embedding, embeddings=table), x_raw)
-        got = float_forward(int8w_stages(planned.stages), x, quantized)
+        got = float_forward(int8w_stages(planned.stages), x, quantized, keep)
     return trace_errors(planned.stages, reference, quantized), got, expected
