@@ -109,6 +109,37 @@ def test_native_int8w_localization_compares_float_values() -> None:
     assert found["saturated"] == [] and "adds the most error" in found["summary"]
 
 
+def test_native_bidirectional_directions_are_layers_with_their_own_steps() -> None:
+    import keras
+
+    from edge_rnn.frontends.keras import load_model_ir
+    from edge_rnn.native.generate import plan_native
+    from edge_rnn.validate.localize_native import native_errors
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [
+            keras.Input((T, F)),
+            keras.layers.Bidirectional(keras.layers.GRU(3, return_sequences=True), name="bi"),
+            keras.layers.SimpleRNN(2, name="top"),
+        ]
+    )
+    x_test, _ = _windows()
+    planned = plan_native(load_model_ir(model, {}), "int8", x_test)
+    errors, got, expected = native_errors(planned, "int8", x_test[:4])
+    assert np.abs(got - expected).max() < 0.05
+    steps: dict[str, set] = {}
+    for e in errors:
+        steps.setdefault(e.layer, set()).add(e.step)
+    assert steps == {
+        "input": {None},
+        "bi/forward": set(range(T)),
+        "bi/backward": set(range(T)),
+        "bi": {None},
+        "top": set(range(T)),
+    }
+
+
 def test_native_localization_skips_masked_steps_as_keras() -> None:
     """The float twin skips a Masking model's padded steps (the int8 twin always did)."""
     import keras

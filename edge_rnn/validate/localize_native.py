@@ -54,9 +54,10 @@ class Trace:
         self.records.append((key, np.array(value), q))
 
 
-def _places(stages: tuple[Stage, ...]) -> dict[str, tuple[str, str]]:
-    """Key prefix ("2", or "2.1" for a cell) -> (layer name, what computes it)."""
-    places = {"input": ("input", "input")}
+def _places(stages: tuple[Stage, ...]) -> tuple[dict[str, tuple[str, str]], set[str]]:
+    """Key prefix ("2", or "2.1" for a cell) -> (layer name, what computes it); the cells
+    that run backwards in time."""
+    places, backwards = {"input": ("input", "input")}, set()
     for index, stage in enumerate(stages):
         places[str(index)] = (stage.name, type(stage).__name__.removesuffix("Stage"))
         if isinstance(stage, (RecurrentStage, BidirectionalStage)):
@@ -64,7 +65,9 @@ def _places(stages: tuple[Stage, ...]) -> dict[str, tuple[str, str]]:
                 bidir = isinstance(stage, BidirectionalStage)
                 layer = f"{stage.name}/{DIRECTIONS[d]}" if bidir else stage.name
                 places[f"{index}.{d}"] = (layer, f"{CELLS[cell.layer.cell].keras_class} step")
-    return places
+                if cell.layer.go_backwards:
+                    backwards.add(f"{index}.{d}")
+    return places, backwards
 
 
 def _compare(reference: np.ndarray, quantized: np.ndarray, q: int | None) -> Accumulator:
@@ -88,7 +91,7 @@ def trace_errors(
     keys = [key for key, _, _ in reference.records]
     if keys != [key for key, _, _ in quantized.records]:
         raise RuntimeError("the float and quantized twins reported different quantities")
-    places = _places(stages)
+    places, backwards = _places(stages)
     rel: list[float] = []
     errors: list[TensorError] = []
     feed: list[int] = []  # the current layer's input: the previous layer's output records
@@ -108,13 +111,16 @@ def trace_errors(
         if cell in places and cell != stage:  # a cell quantity at one step
             if quantity == "x":
                 step_of[cell] = step_of.get(cell, -1) + 1
-                last_states[cell] = [i for i in this_step.get(cell, []) if keys[i][-1] in STATES]
+                held = this_step.get(cell, [])
+                last_states[cell] = [i for i in held if keys[i].rpartition(".")[2] in STATES]
                 this_step[cell] = []
             step = step_of[cell]
             if quantity != "x":
                 inputs = this_step[cell] + last_states[cell]
+            elif len(feed) > 1:  # one output per step: the one at this step's time
+                inputs = [feed[len(feed) - 1 - step if cell in backwards else step]]
             else:
-                inputs = [feed[step]] if len(feed) > 1 and step < len(feed) else feed
+                inputs = feed
             this_step[cell].append(index)
         else:
             inputs = layer_records + feed
