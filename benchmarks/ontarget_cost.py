@@ -1,7 +1,9 @@
 """Per microcontroller target (Cortex-M and RISC-V): instructions per inference, instructions per
 MAC, flash and RAM of the native backend in each numeric mode, for LSTM(16) / GRU(16) /
-SimpleRNN(16) on 20x3 inputs + Dense(4); for Cortex-M4F also the ratio to the TFLite Micro +
-CMSIS-NN figures (docs/ontarget.md, "TFLite Micro reference").
+SimpleRNN(16) on 20x3 inputs + Dense(4); for each core with a recorded TFLite Micro figure
+(TFLM_RECORDED: the same models, plugin and emulated machine, counted outside this repository)
+also TFLM's instructions per Invoke and the ratio TFLM / native (docs/ontarget.md, "TFLite
+Micro reference").
 
     python3 benchmarks/ontarget_cost.py [--targets cortex-m4f,cortex-m0plus] [--windows 4]
         [--quant int8] [--cells lstm,gru] [--units 64] [--layout speed,size] [--no-zones]
@@ -32,6 +34,7 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -45,7 +48,37 @@ from edge_rnn.ontarget.run import ZONES, InstructionCount  # noqa: E402
 from edge_rnn.targets import list_targets  # noqa: E402
 
 T, F, UNITS, CLASSES = 20, 3, 16, 4
-TFLM_CMSIS_NN = {"lstm": 258_859, "gru": 844_997, "simple_rnn": 233_279}  # M4F, int8, 16 units
+
+# TFLite Micro cannot be built here (no package ships its sources), so its side is recorded:
+# one Invoke of these models (make_model's weights in Keras, full int8 with int8 I/O, GRU and
+# SimpleRNN unrolled) counted by the same QEMU plugin on the target's emulated machine.
+# Measured 2026-11-30: TFLM 90b983c, CMSIS-NN 4ab83cc (M4F/M33: DSP, M55: MVE; M0+: TFLM's
+# reference kernels), arm-none-eabi-gcc 12.2.1 -O2 with the target's cflags, smallest arena
+# by bisection; flash and RAM of the whole app as the native firmware's (static RAM: .data +
+# .bss with the arena, no stack or heap reserve).
+TFLM_SOURCE = "recorded 2026-11-30, TFLM 90b983c + CMSIS-NN 4ab83cc, gcc 12.2.1 -O2"
+
+
+class TflmFigure(NamedTuple):
+    instructions: int  # per Invoke
+    flash_bytes: int
+    ram_bytes: int
+    arena_bytes: int
+
+
+TFLM_RECORDED: dict[tuple[str, str, int], TflmFigure] = {  # (target, cell, units)
+    ("cortex-m0plus", "lstm", 16): TflmFigure(1_070_447, 134_208, 6_168, 2_992),
+    ("cortex-m0plus", "gru", 16): TflmFigure(2_576_136, 258_224, 73_208, 69_776),
+    ("cortex-m0plus", "simple_rnn", 16): TflmFigure(745_742, 153_872, 23_608, 20_368),
+    ("cortex-m0plus", "lstm", 64): TflmFigure(8_255_164, 151_248, 6_968, 3_792),
+}
+# Printed under the row: where a figure was not counted as the native side was, or why none.
+TFLM_NOTES: dict[tuple[str, str, int], str] = {
+    ("cortex-m0plus", "gru", 16): "M0+ code counted on mps2-an385: its RAM does not fit the "
+    "micro:bit's 16 KiB",
+    ("cortex-m0plus", "simple_rnn", 16): "M0+ code counted on mps2-an385: its RAM does not fit "
+    "the micro:bit's 16 KiB",
+}
 
 
 def macs(cell: str, units: int) -> int:
@@ -107,8 +140,10 @@ def main() -> int:
     calibration = rng.normal(0, 1, (64, T, F)).astype(np.float32)
     header = (
         f"{'target':14} {'model':10} {'mode':10} {'instr/inf':>10} {'instr/MAC':>9} "
-        f"{'flash B':>8} {'model B':>8} {'RAM B':>6} {'stack B':>7} {'vs TFLM':>8} {'max|d|':>8}"
+        f"{'flash B':>8} {'model B':>8} {'RAM B':>6} {'stack B':>7} {'TFLM':>8} {'TFLM/nat':>8} "
+        f"{'max|d|':>8}"
     )
+    print(f"TFLM: instructions per Invoke {TFLM_SOURCE} (docs/ontarget.md)")
     print(header)
     with tempfile.TemporaryDirectory(prefix="edge-rnn-bench-") as tmp:
         work = Path(args.keep or tmp)
@@ -143,20 +178,20 @@ def main() -> int:
                         outputs = outputs * np.float32(gen.output_scale)
                     diff = float(np.max(np.abs(outputs - host)))
                     count = result.instructions.per_inference if result.instructions else 0
-                    ratio = ""
-                    if target.name == "cortex-m4f" and args.units == UNITS:
-                        ratio = f"{count / TFLM_CMSIS_NN[cell]:.3f}"
+                    tflm, ratio = tflm_columns(target.name, cell, args.units, quant, count)
                     memory = firmware.memory
                     mac_count = macs(cell, args.units)
                     print(
                         f"{target.name:14} {cell:10} {mode:10} {count:>10} "
                         f"{count / mac_count:>9.2f} {memory.flash_bytes:>8} {gen.const_bytes:>8} "
-                        f"{memory.ram_bytes:>6} {result.stack_bytes or 0:>7} {ratio:>8} "
-                        f"{diff:>8.2g}",
+                        f"{memory.ram_bytes:>6} {result.stack_bytes or 0:>7} {tflm:>8} "
+                        f"{ratio:>8} {diff:>8.2g}",
                         flush=True,
                     )
                     if result.instructions and result.instructions.classes:
                         print_mix(target, result.instructions.per_inference, result.instructions)
+                    if quant == "int8":
+                        print_tflm_facts((target.name, cell, args.units))
                     if quant == "int8" and not args.no_zones:
                         print_zones(
                             target, gen.out_dir, x, build.with_name(build.name + "-zones"), count
@@ -173,6 +208,29 @@ def print_mix(target, count: int, counts: InstructionCount) -> None:
         f"(assumed mix {assumed.cpi if assumed else '-'}), {latency.cycles} cycles, "
         f"{latency.ms} ms at {target.clock_mhz} MHz"
     )
+
+
+def tflm_columns(target: str, cell: str, units: int, quant: str, count: int) -> tuple[str, str]:
+    """TFLM's recorded instructions per Invoke and TFLM / native for an int8 row."""
+    key = (target, cell, units)
+    if quant != "int8" or key not in TFLM_RECORDED:
+        return ("n/a" if quant == "int8" and key in TFLM_NOTES else "", "")
+    instructions = TFLM_RECORDED[key].instructions
+    return str(instructions), f"{instructions / count:.2f}x"
+
+
+def print_tflm_facts(key: tuple[str, str, int]) -> None:
+    """The recorded TFLM app's flash, RAM and arena, and the note on how it was counted."""
+    facts = []
+    if key in TFLM_RECORDED:
+        figure = TFLM_RECORDED[key]
+        facts.append(
+            f"flash {figure.flash_bytes} B, RAM {figure.ram_bytes} B (arena {figure.arena_bytes} B)"
+        )
+    if key in TFLM_NOTES:
+        facts.append(TFLM_NOTES[key])
+    if facts:
+        print(f"{'':14} TFLM: {'; '.join(facts)}")
 
 
 def print_zones(target, model_dir: Path, x: np.ndarray, build: Path, plain: int) -> None:
