@@ -208,3 +208,37 @@ def test_per_step_labels_of_a_model_that_shortens_the_sequence(tmp_path: Path) -
     np.savez(tmp_path / "long.npz", x=x, y=rng.integers(0, 2, (30, 17)))
     with pytest.raises(EdgeRnnError, match="17 per-time-step labels but x has only 16"):
         load_dataset(str(tmp_path / "long.npz"))
+
+
+def _binary_sigmoid(activation: str = "sigmoid") -> keras.Model:
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [keras.Input((STEPS, FEATURES)), keras.layers.GRU(4), keras.layers.Dense(1, activation)]
+    )
+
+
+def test_one_sigmoid_output_is_a_binary_classifier(tmp_path: Path) -> None:
+    """Dense(1, 'sigmoid') + binary_crossentropy on 0/1 labels is taken as a 2-class model whose
+    output is p(class 1): class 1 when p > 0.5, in every metric and in the chance check."""
+    from edge_rnn.data import load_dataset
+    from edge_rnn.errors import EdgeRnnError
+    from edge_rnn.training.chance import check_chance
+    from edge_rnn.training.metadata import metadata_for
+    from edge_rnn.validate import metrics
+
+    x, y = _raw_offset_data(40)
+    np.savez(tmp_path / "binary.npz", x=x, y=y)
+    dataset = load_dataset(str(tmp_path / "binary.npz"))
+    meta = metadata_for(_binary_sigmoid(), dataset, None)
+    assert meta.output_shape == (1,) and meta.class_names == ("0", "1")
+    with pytest.raises(EdgeRnnError, match="one output for 2 classes needs a sigmoid"):
+        metadata_for(_binary_sigmoid("linear"), dataset, None)
+
+    ref = np.array([[0.9], [0.2], [0.6], [0.45]], np.float32)
+    out = np.array([[0.8], [0.1], [0.4], [0.45]], np.float32)  # the third window flips
+    labels = np.array([1, 0, 1, 1])
+    found, details = metrics.compare(ref, out, classifier=True, sequence=False, labels=labels)
+    assert found["top1_agreement"] == 0.75 and found["top1_real_flips"] == 1
+    assert found["accuracy"] == 0.5
+    assert details["confusion"] == [[1, 0], [2, 1]]
+    assert check_chance(ref, labels, "classification").value == 0.75

@@ -41,6 +41,15 @@ class ChanceCheck:
         return asdict(self)
 
 
+def class_scores(outputs: np.ndarray) -> np.ndarray:
+    """One score per class. A classifier with one output is a binary one whose output is
+    p(class 1) (a sigmoid): its scores are [1 - p, p], so argmax is p > 0.5 and the top-2
+    margin is |2p - 1|."""
+    if outputs.shape[-1] == 1:
+        return np.concatenate([1.0 - outputs, outputs], axis=-1)
+    return outputs
+
+
 def binomial_tail(successes: int, trials: int, p: float) -> float:
     """P(X >= successes) for X ~ Binomial(trials, p), exactly (log space)."""
     if successes <= 0:
@@ -68,7 +77,7 @@ def check_chance(
     """Chance-level verdict of `outputs` (probabilities or targets) on `labels`."""
     if task == "classification":
         truth = np.asarray(labels).ravel().astype(np.int64)
-        predicted = np.argmax(outputs, axis=-1).ravel()
+        predicted = np.argmax(class_scores(outputs), axis=-1).ravel()
         counts = np.bincount(truth)
         majority = int(np.argmax(counts))
         rate = float(counts[majority] / truth.size)

@@ -140,8 +140,9 @@ class ModelMetadata:
             problems.append(f"normalization mean/scale need {features} values each")
         if len(self.feature_names) != features:
             problems.append(f"feature_names needs {features} names")
-        if self.task == "classification" and len(self.class_names) != self.output_shape[-1]:
-            problems.append(f"class_names needs {self.output_shape[-1]} names")
+        classes = self.output_shape[-1] if self.output_shape[-1] > 1 else 2  # one: sigmoid
+        if self.task == "classification" and len(self.class_names) != classes:
+            problems.append(f"class_names needs {classes} names")
         if problems:
             raise EdgeRnnError(f"model metadata '{source}': {'; '.join(problems)}")
 
@@ -173,6 +174,16 @@ def metadata_for(
             f"({dataset.timesteps}, {dataset.features}) from {dataset.source or dataset.name}"
             + hint
         )
+    binary = dataset.task == "classification" and dataset.num_outputs == 2
+    if binary and output_shape == (*expected_out[:-1], 1):
+        # One output for two classes: p(class 1), which only a sigmoid gives.
+        if _last_activation(model) != "sigmoid":
+            raise EdgeRnnError(
+                f"{source}: one output for 2 classes needs a sigmoid last activation "
+                f"(p of class 1), not '{_last_activation(model)}'; add "
+                "activation='sigmoid' (or use Dense(2, activation='softmax'))"
+            )
+        expected_out = output_shape
     if output_shape != expected_out:
         raise EdgeRnnError(
             f"{source}: output shape {_shape(output_shape)} does not match the data's "
@@ -193,6 +204,13 @@ def metadata_for(
     )
     meta.check(source)
     return meta
+
+
+def _last_activation(model: keras.Model) -> str:
+    """The last layer's activation (inside TimeDistributed); "linear" if it has none."""
+    last = model.layers[-1]
+    activation = getattr(last, "layer", last).get_config().get("activation", "linear")
+    return activation if isinstance(activation, str) else "linear"
 
 
 def _output_shape_at(model: keras.Model, steps: int) -> tuple[Any, ...]:

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from edge_rnn.training.chance import class_scores
+
 SQNR_CAP_DB = 200.0
 
 
@@ -141,6 +143,7 @@ def compare(
     if sequence:
         details["per_step"] = per_step_error(ref, out)
     if classifier:
+        ref, out = class_scores(ref), class_scores(out)
         metrics["top1_agreement"] = top1_agreement(ref, out)
         metrics.update(flips(ref, out, near_tie_margin))
         if labels is not None:

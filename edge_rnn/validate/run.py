@@ -103,8 +103,9 @@ def _labels(y: Any, x: np.ndarray, meta: ModelMeta, source: str) -> np.ndarray |
         raise EdgeRnnError(
             f"{source}: labels y have shape {tuple(y.shape)} but model '{meta.name}' needs {want}"
         )
-    if meta.task == "classification" and (y.min() < 0 or y.max() >= meta.output_shape[-1]):
-        raise EdgeRnnError(f"{source}: class labels outside 0..{meta.output_shape[-1] - 1}")
+    classes = meta.output_shape[-1] if meta.output_shape[-1] > 1 else 2  # one: sigmoid
+    if meta.task == "classification" and (y.min() < 0 or y.max() >= classes):
+        raise EdgeRnnError(f"{source}: class labels outside 0..{classes - 1}")
     return y
 
 
