@@ -144,7 +144,7 @@ typedef struct {
 
 extern const uint16_t ern_sigmoid_table[1025]; /* sigmoid(i/32 - 16) in Q16, i = 0..1024 */
 extern const int16_t ern_exp_table[513];   /* exp(-i/32) in Q15, i = 0..512 */
-extern const uint32_t ern_sigmoid_steps[1024]; /* slope << 16 | start of each table step */
+extern const uint32_t ern_sigmoid_steps[1024]; /* slope << 16 | (start + 1) per step */
 
 int16_t ern_q_tanh(int32_t x_q11);          /* Q11 in, Q15 out */
 int16_t ern_q_sigmoid(int32_t x_q11);
@@ -253,11 +253,34 @@ static inline void ern_q_dot2(const int8_t *w0, const int8_t *w1, const int16_t 
 }
 
 #ifdef ERN_MVE
-/* acc + the eight products of one row's words wr[0], wr[4], wr[8], wr[12] (int16 pairs) with x. */
-static inline int32_t ern_mve_row(int32_t acc, const int32_t *wr, uint32x4_t rows, int16x8_t x)
+/* acc + the eight products of row r of four column pairs at w (ern_q_dot4's layouts) with x.
+ * Speed: the row's words are w32[4p + r], one word gather. Size: its bytes are 8p + o and
+ * 8p + o + 2 (o = 0, 1, 4, 5 for r = 0..3), one byte gather sign-extending to int16. */
+#if ERN_Q_SIZE
+typedef uint16x8_t ern_mve_idx;
+static inline ern_mve_idx ern_mve_index(void) /* 0, 2, 8, 10, 16, 18, 24, 26 */
 {
-    return vmladavaq_s16(acc, vreinterpretq_s16_s32(vldrwq_gather_shifted_offset_s32(wr, rows)), x);
+    uint16x8_t d = vidupq_n_u16(0, 2);
+    return vaddq_u16(d, vandq_u16(d, vdupq_n_u16(0xfffc)));
 }
+static inline int32_t ern_mve_row(int32_t acc, const ern_qw *w, int r, ern_mve_idx idx,
+                                  int16x8_t x)
+{
+    return vmladavaq_s16(acc, vldrbq_gather_offset_s16(w + (r & 1) + 2 * (r & 2), idx), x);
+}
+#else
+typedef uint32x4_t ern_mve_idx;
+static inline ern_mve_idx ern_mve_index(void) /* words 0, 4, 8, 12 */
+{
+    return vidupq_n_u32(0, 4);
+}
+static inline int32_t ern_mve_row(int32_t acc, const ern_qw *w, int r, ern_mve_idx idx,
+                                  int16x8_t x)
+{
+    const int32_t *wr = (const int32_t *)(const void *)w + r;
+    return vmladavaq_s16(acc, vreinterpretq_s16_s32(vldrwq_gather_shifted_offset_s32(wr, idx)), x);
+}
+#endif
 #endif
 
 /* Four rows at once over npairs (even) column pairs of v (word-aligned, as is w). Speed layout:
@@ -300,19 +323,18 @@ static inline int32_t ern_mve_row(int32_t acc, const int32_t *wr, uint32x4_t row
 ERN_INLINE const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int npairs,
                                    int32_t *acc)
 {
-#if defined(ERN_MVE) && !ERN_Q_SIZE
-    /* Helium, four pairs per pass: a gather of words 4p + r (p = 0..3) is row r's eight
-     * weights, VMLADAVA adds their products with eight values of v; a remaining two pairs
-     * take one DSP block. The accumulators stay free: VMLADAVA needs even registers. */
+#ifdef ERN_MVE
+    /* Helium, four pairs per pass: one gather is row r's eight weights (either layout),
+     * VMLADAVA adds their products with eight values of v; a remaining two pairs take one
+     * DSP block. The accumulators stay free: VMLADAVA needs even registers. */
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    const uint32x4_t rows = vidupq_n_u32(0, 4);
+    const ern_mve_idx idx = ern_mve_index();
     for (; npairs >= 4; npairs -= 4, w += 32, v += 8) {
-        const int32_t *wr = (const int32_t *)(const void *)w;
         int16x8_t vx = vld1q_s16(v);
-        a0 = ern_mve_row(a0, wr, rows, vx);
-        a1 = ern_mve_row(a1, wr + 1, rows, vx);
-        a2 = ern_mve_row(a2, wr + 2, rows, vx);
-        a3 = ern_mve_row(a3, wr + 3, rows, vx);
+        a0 = ern_mve_row(a0, w, 0, idx, vx);
+        a1 = ern_mve_row(a1, w, 1, idx, vx);
+        a2 = ern_mve_row(a2, w, 2, idx, vx);
+        a3 = ern_mve_row(a3, w, 3, idx, vx);
     }
     if (npairs > 0) {
         register uint32_t x __asm__("r4"), y __asm__("r5");
@@ -320,7 +342,7 @@ ERN_INLINE const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int npair
             w3 __asm__("r11");
         __asm__(ERN_DOT4_BLOCK
                 : ERN_DOT4_OPERANDS(w, v)
-                : "m"(*(const struct { uint32_t w[8]; } *)(const void *)w),
+                : "m"(*(const struct { ern_qw w[16]; } *)(const void *)w),
                   "m"(*(const struct { uint32_t w[2]; } *)(const void *)v));
     }
 #elif defined(ERN_DSP)

@@ -24,31 +24,35 @@ ERN_INLINE int32_t interp(const int16_t *table, int32_t u, int bits)
     return t0 + (((table[i + 1] - t0) * f + (1 << (bits - 1))) >> bits);
 }
 
-/* sigmoid in Q16 of a Q11 value in [-32768, 32767]: the table covers the whole int16 range in
- * steps of 64, so the index needs no abs, sign or clamp. */
-ERN_INLINE int32_t sigmoid_q16(int32_t x)
+/* sigmoid in Q16 of a Q11 value in [-32768, 32767], plus 1 (the rounding of the Q15 sigmoid,
+ * held in the DSP table's starts): the table covers the whole int16 range in steps of 64, so
+ * the index needs no abs, sign or clamp. */
+ERN_INLINE int32_t sigmoid_q16_plus1(int32_t x)
 {
 #ifdef ERN_DSP
     /* The same interpolation from one word: start + (slope * (x & 63) + 32) >> 6 (SMLATB). */
-    uint32_t step = ern_sigmoid_steps[(x >> 6) + 512];
+    const uint32_t *mid = ern_sigmoid_steps + 512;
+    uint32_t step;
+    __asm__("" : "+r"(mid)); /* a base register for the middle: the index needs no add */
+    step = mid[x >> 6];
     return (int32_t)(step & 0xffff) + (__builtin_arm_smlatb((int32_t)step, x & 63, 32) >> 6);
 #else
     uint32_t u = (uint32_t)(x + 32768);
     const uint16_t *t = ern_sigmoid_table + (u >> 6);
     int32_t t0 = t[0];
-    return t0 + (((t[1] - t0) * (int32_t)(u & 63) + 32) >> 6);
+    return t0 + 1 + (((t[1] - t0) * (int32_t)(u & 63) + 32) >> 6);
 #endif
 }
 
 ERN_INLINE int16_t sigmoid_q(int32_t x)
 {
-    return (int16_t)((sigmoid_q16(x) + 1) >> 1); /* table <= 65534: at most 32767 */
+    return (int16_t)(sigmoid_q16_plus1(x) >> 1); /* table <= 65534: at most 32767 */
 }
 
 ERN_INLINE int16_t tanh_q(int32_t x)
 {
     /* tanh(x) = 2 sigmoid(2x) - 1; tanh is flat (|x| >= 16) where 2x saturates */
-    return (int16_t)(sigmoid_q16(ern_ssat16_x2(x)) - 32768);
+    return (int16_t)(sigmoid_q16_plus1(ern_ssat16_x2(x)) - 32769);
 }
 
 ERN_INLINE int16_t hard_sigmoid_q(int32_t x)
@@ -278,36 +282,59 @@ static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *
     memcpy(xh + cell->in_pad, hn, sizeof *hn * cell->units);
 }
 
-/* GRU candidate rows into g[2 up ..), in act() output Q; act is a constant where inlined. */
+/* acc + ((a * r + 2^14) >> 15) for r in the int16 range, exactly. */
+ERN_INLINE int32_t add_mul_q15(int32_t acc, int32_t a, int32_t r)
+{
+#ifdef ERN_DSP
+    /* SMMLAR by r << 17 rounds (a r 2^17 + 2^31) / 2^32 as wanted, but r << 17 wraps by
+     * k 2^32, k = (r + 2^14) >> 15 in {-1, 0, 1}: the accumulator adds k a back (mod 2^32,
+     * like the hardware; the result fits) */
+    uint32_t k = (uint32_t)((r + (1 << 14)) >> 15);
+    return ern_mulhi_round_add(a, (int32_t)((uint32_t)r << 17),
+                               (int32_t)((uint32_t)acc + (uint32_t)a * k));
+#else
+    return acc + (int32_t)(((int64_t)a * r + (1 << 14)) >> 15);
+#endif
+}
+
+/* GRU candidate rows into g[2 up ..), in act() output Q; act is a constant where inlined.
+ * Each group's rows run over the input columns, then the recurrent ones. */
 ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_t *g,
                                const int16_t *rh, uint8_t act, int rshift)
 {
-    int up = cell->units_pad, in = cell->in_pad, q, r;
-    const int16_t *h = xh + in;
-    for (q = 0; q < up / 4; q++) {
-        int grp = up / 2 + q;
-        const ern_qw *wh;
+    static const int32_t no_bias[4] = {0, 0, 0, 0};
+    int up = cell->units_pad, in = cell->in_pad, q;
+    const int16_t *h = xh + in, *rg = g + up;
+    const ern_qw *w = group_rows(cell, up / 2);
+    for (q = 0; q < up / 4; q++, rg += 4) {
+        const int32_t *par = cell->par + 13 * (up / 2 + q);
         int32_t acc[4];
         ERN_ZONE(matrix);
-        wh = group_acc(group_rows(cell, grp), cell->par + 13 * grp, xh, in / 2, acc);
+        w = group_acc(w, par, xh, in / 2, acc);
         if (cell->reset_after) {
-            int32_t inner[4] = {0, 0, 0, 0};
-            if (cell->rbias) {
-                for (r = 0; r < 4; r++) {
-                    inner[r] = cell->rbias[4 * q + r];
-                }
-            }
-            ern_q_dot4(wh, h, up / 2, inner);
+            const int32_t *rb = cell->rbias ? cell->rbias + 4 * q : no_bias;
+            int32_t inner[4];
+            inner[0] = rb[0], inner[1] = rb[1], inner[2] = rb[2], inner[3] = rb[3];
+            w = ern_q_dot4(w, h, up / 2, inner);
             ERN_ZONE(update);
-            for (r = 0; r < 4; r++) {
-                acc[r] += (int32_t)(((int64_t)inner[r] * g[up + 4 * q + r] + (1 << 14)) >> 15);
-            }
+            acc[0] = add_mul_q15(acc[0], inner[0], rg[0]);
+            acc[1] = add_mul_q15(acc[1], inner[1], rg[1]);
+            acc[2] = add_mul_q15(acc[2], inner[2], rg[2]);
+            acc[3] = add_mul_q15(acc[3], inner[3], rg[3]);
         } else {
-            ern_q_dot4(wh, rh, up / 2, acc);
+            w = ern_q_dot4(w, rh, up / 2, acc);
         }
         ERN_ZONE(act);
-        group_out(acc, cell->par + 13 * grp, act, rshift, g + 2 * up + 4 * q);
+        group_out(acc, par, act, rshift, g + 2 * up + 4 * q);
     }
+}
+
+/* New h of a GRU unit: the candidate into Q q_v (as ern_q_convert with s >= 0), then
+ * (z h + (32768 - z) c + 2^14) >> 15, computed as c + (z (h - c) + 2^14) >> 15 (the same). */
+ERN_INLINE int16_t gru_h(int32_t z, int32_t h, int32_t cand, int32_t rnd, int s)
+{
+    int32_t c = (cand + rnd) >> s;
+    return (int16_t)(c + ((z * (h - c) + (1 << 14)) >> 15));
 }
 
 static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh)
@@ -334,10 +361,12 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
         s = 0;
     }
     rnd = (1 << s) >> 1;
-    for (j = 0; j < u; j++) { /* the candidate into Q q_v (ern_q_convert), then
-                               * (z h + (32768 - z) c + 2^14) >> 15 = c + (z (h - c) + 2^14) >> 15 */
-        int32_t z = g[j], cj = (cand[j] + rnd) >> s;
-        h[j] = (int16_t)(cj + ((z * (h[j] - cj) + (1 << 14)) >> 15));
+    for (j = 0; j + 1 < u; j += 2) { /* two per pass: half the loop's instructions */
+        h[j] = gru_h(g[j], h[j], cand[j], rnd, s);
+        h[j + 1] = gru_h(g[j + 1], h[j + 1], cand[j + 1], rnd, s);
+    }
+    if (j < u) {
+        h[j] = gru_h(g[j], h[j], cand[j], rnd, s);
     }
 }
 
