@@ -141,6 +141,7 @@ class _Builder:
                 merge_mode=cfg.model.merge_mode,
                 head=head_for(dataset.sequence_output, cfg.model.head),
                 dropout=cfg.model.dropout,
+                pool=cfg.model.pool,
             )
             result = train(
                 dataset,

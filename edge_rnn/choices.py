@@ -7,8 +7,9 @@ CELL_TYPES = ("simple_rnn", "lstm", "gru")
 MERGE_MODES = ("concat", "sum", "ave", "mul")
 TASKS = ("classification", "regression")
 HEADS = ("last", "sequence")
-LR_SCHEDULES = ("plateau", "cosine", "constant")
+LR_SCHEDULES = ("auto", "plateau", "cosine", "constant")  # auto: cosine for the small-data recipe
 CLASS_WEIGHTS = ("auto", "balanced", "none")
+SMALL_DATA_MODES = ("auto", "on", "off")  # the small-data recipe (see README "Training")
 
 TFLITE_QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
 ONNX_QUANTIZATIONS = ("float32", "int8")

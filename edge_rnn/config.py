@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from edge_rnn.choices import (
+    LR_SCHEDULES,
     NATIVE_LAYOUTS,
     NATIVE_QUANTIZATIONS,
     ONNX_QUANTIZATIONS,
     ROUTE_CHOICES,
+    SMALL_DATA_MODES,
     TFLITE_QUANTIZATIONS,
     TFLM_ECOSYSTEMS,
     TFLM_QUANTIZATIONS,
@@ -46,6 +48,7 @@ class ModelConfig:
     merge_mode: str = "concat"
     head: str | None = None  # "last" | "sequence"; default: what the labels need
     dropout: float = 0.0
+    pool: int | None = None  # AveragePooling1D front (1: none); unset: the trainer's choice
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,10 @@ class TrainConfig:
     patience: int | None = None
     min_epochs: int | None = None
     learning_rate: float | None = None
-    lr_schedule: str = "plateau"
-    validation_fraction: float = 0.2
+    lr_schedule: str = "auto"
+    validation_fraction: float | None = None  # None: 0.2, or 0 under the small-data recipe
     class_weight: str = "auto"
+    small_data: str = "auto"  # the small-data recipe; auto: classification, < 200 windows
     fail_at_chance: bool = False
     folds: int = 0  # >= 2: also a k-fold estimate of the float metric (k more trainings)
 
@@ -123,8 +127,9 @@ _CHOICES = {
     ("native", "layout"): NATIVE_LAYOUTS,
     ("model", "head"): ("last", "sequence"),
     ("model", "normalization"): NORMALIZATION_CHOICES,
-    ("train", "lr_schedule"): ("plateau", "cosine", "constant"),
+    ("train", "lr_schedule"): LR_SCHEDULES,
     ("train", "class_weight"): ("auto", "balanced", "none"),
+    ("train", "small_data"): SMALL_DATA_MODES,
     ("tflm", "projects"): TFLM_ECOSYSTEMS,
     ("tflm", "quantizations"): TFLM_QUANTIZATIONS,
 }

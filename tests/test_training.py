@@ -71,6 +71,8 @@ def test_model_spec_rejects_bad_options() -> None:
         ({"cell": "lstm", "units": (4,), "merge_mode": "max"}, "unknown merge mode 'max'"),
         ({"cell": "lstm", "units": (4,), "head": "all"}, "unknown head 'all'"),
         ({"cell": "lstm", "units": (4,), "dropout": 1.0}, "dropout must be in [0, 1)"),
+        ({"cell": "lstm", "units": (4,), "pool": 0}, "pool must be a positive integer"),
+        ({"cell": "lstm", "units": (4,), "pool": 2, "head": "sequence"}, "head 'sequence' needs"),
     ]:
         with pytest.raises(EdgeRnnError) as info:
             ModelSpec(**kwargs)

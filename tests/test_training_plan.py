@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,9 +11,17 @@ import pytest
 
 from edge_rnn.data import load_dataset
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.frontends.keras import load_model_ir
 from edge_rnn.training import ModelMetadata, ModelSpec, train
+from edge_rnn.training.augment import Augmentation, augment_windows
 from edge_rnn.training.chance import binomial_tail, check_chance
-from edge_rnn.training.plan import class_weights, plan_training
+from edge_rnn.training.plan import (
+    SMALL_DATA_WINDOWS,
+    class_weights,
+    plan_training,
+    recipe_pool,
+    small_data_recipe,
+)
 from edge_rnn.training.split import stratified_folds, stratified_split
 
 
@@ -41,6 +50,84 @@ def test_plan_scales_with_the_data() -> None:
     assert (fixed.epochs, fixed.min_epochs, fixed.learning_rate) == (7, 7, 0.1)
     with pytest.raises(EdgeRnnError, match="unknown learning-rate schedule 'step'"):
         plan_training(40, 20, 10, None, 1, lr_schedule="step")
+
+
+def test_small_data_recipe_rule_and_plan() -> None:
+    assert small_data_recipe("auto", 36, per_window_classes=True)
+    assert not small_data_recipe("auto", SMALL_DATA_WINDOWS, per_window_classes=True)
+    assert not small_data_recipe("auto", 36, per_window_classes=False)  # regression, per step
+    assert not small_data_recipe("off", 36, per_window_classes=True)
+    assert small_data_recipe("on", 5000, per_window_classes=True)
+    with pytest.raises(EdgeRnnError, match="small_data 'on' needs one class label per window"):
+        small_data_recipe("on", 36, per_window_classes=False)
+    with pytest.raises(EdgeRnnError, match="unknown small-data mode 'yes'"):
+        small_data_recipe("yes", 36, per_window_classes=True)
+    # 251 steps -> 62, 150 -> 50, 128 -> 64, 100 -> 50: at most 64 steps reach the RNN.
+    assert [recipe_pool(t, small_data=True) for t in (251, 150, 128, 100, 64)] == [4, 3, 2, 2, 1]
+    assert recipe_pool(251, small_data=False) == 1
+    labels = np.arange(36) % 3
+    small = plan_training(36, 251, 0, labels, 3, small_data=True)
+    # 9 windows a batch, 4 batches an epoch: the 1500-step budget is 375 epochs, cosine.
+    assert (small.batch_size, small.epochs, small.lr_schedule) == (9, 375, "cosine")
+    assert small.augmentation == Augmentation()
+    assert "no early stopping" in small.describe() and "augmented (scale +-0.2" in small.describe()
+    plain = plan_training(29, 251, 7, labels[:29], 3)
+    assert (plain.epochs, plain.lr_schedule, plain.augmentation) == (200, "plateau", None)
+    assert (
+        plan_training(36, 251, 0, labels, 3, small_data=True, lr_schedule="constant").lr_schedule
+        == "constant"
+    )
+
+
+def test_augmentation_scales_shifts_and_jitters() -> None:
+    x = np.tile(np.linspace(1, 2, 40, dtype=np.float32)[None, :, None], (300, 1, 2))
+    scaled = augment_windows(x, np.random.default_rng(0), Augmentation(0.2, 0.0, 0.0))
+    factors = (scaled / x)[:, :, 0]
+    np.testing.assert_allclose(factors, factors[:, :1] * np.ones((1, 40)), rtol=1e-6)
+    assert 0.8 <= factors.min() < 0.82 and 1.18 < factors.max() <= 1.2
+    shifted = augment_windows(x, np.random.default_rng(0), Augmentation(0.0, 0.1, 0.0))
+    # Each window is the ramp moved by -4..4 steps, the edge value repeated into the gap.
+    moves = set()
+    for window in shifted[:, :, 0]:
+        offset = int(round((x[0, 20, 0] - window[20]) * 39))
+        expected = x[0, np.clip(np.arange(40) - offset, 0, 39), 0]
+        np.testing.assert_allclose(window, expected, rtol=1e-6)
+        moves.add(offset)
+    assert moves == set(range(-4, 5))
+    noisy = augment_windows(x, np.random.default_rng(0), Augmentation(0.0, 0.0, 0.05))
+    assert noisy.dtype == np.float32 and noisy.shape == x.shape
+    assert np.std(noisy - x) == pytest.approx(0.05, rel=0.05)
+    again = augment_windows(x, np.random.default_rng(0), Augmentation())
+    np.testing.assert_array_equal(
+        again, augment_windows(x, np.random.default_rng(0), Augmentation())
+    )
+
+
+def test_small_sets_fit_every_window_augmented(tmp_path: Path) -> None:
+    full = load_dataset("builtin:gesture")
+    ds = dataclasses.replace(full, x_train=full.x_train[:60], y_train=full.y_train[:60])
+    spec = ModelSpec("lstm", (2,))
+    lines: list[str] = []
+    small = train(ds, spec, tmp_path / "a", epochs=2, log=lines.append)
+    history = json.loads(small.history_path.read_text())
+    assert history["plan"]["validation_windows"] == 0 and history["plan"]["lr_schedule"] == "cosine"
+    assert history["plan"]["augmentation"] == {"scale": 0.2, "shift": 0.05, "jitter": 0.05}
+    assert "val_loss" not in history["history"] and "augmented" in lines[1]
+    off = train(ds, spec, tmp_path / "b", epochs=2, small_data="off", verbose=False)
+    plan = json.loads(off.history_path.read_text())["plan"]
+    assert (plan["validation_windows"], plan["lr_schedule"], plan["augmentation"]) == (
+        12,
+        "plateau",
+        None,
+    )
+    # Augmented batches change what is learned: not the same weights as without.
+    assert not np.array_equal(small.model.get_weights()[0], off.model.get_weights()[0])
+    pooled = ModelSpec("lstm", (2,), pool=2)  # what the recipe gives long windows
+    held = train(ds, pooled, tmp_path / "c", epochs=1, validation_fraction=0.25, verbose=False)
+    assert json.loads(held.history_path.read_text())["plan"]["validation_windows"] == 15
+    assert [layer.name for layer in held.model.layers[1:]] == ["pool", "lstm_1", "head"]
+    layers = load_model_ir(held.model_path).layers  # the native backend reads the front
+    assert [type(layer).__name__ for layer in layers][:2] == ["PoolingLayer", "RecurrentLayer"]
 
 
 def test_stratified_split_keeps_every_class() -> None:
@@ -91,6 +178,7 @@ def test_early_stopping_waits_for_min_epochs_and_chance_is_flagged(tmp_path: Pat
         patience=1,
         min_epochs=8,
         learning_rate=0.05,
+        small_data="off",  # 96 windows: the small-data recipe would not stop early at all
         log=lines.append,
     )
     assert result.epochs_run >= 8  # validation loss on noise stops improving at once
@@ -106,6 +194,7 @@ def test_early_stopping_waits_for_min_epochs_and_chance_is_flagged(tmp_path: Pat
         patience=1,
         min_epochs=0,
         learning_rate=0.05,
+        small_data="off",
         verbose=False,
     )
     assert free.epochs_run < 12  # the same run without the minimum stops early

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge_rnn.choices import CELL_TYPES, CLASS_WEIGHTS, HEADS, LR_SCHEDULES, MERGE_MODES, TASKS
+from edge_rnn.choices import (
+    CELL_TYPES,
+    CLASS_WEIGHTS,
+    HEADS,
+    LR_SCHEDULES,
+    MERGE_MODES,
+    SMALL_DATA_MODES,
+    TASKS,
+)
 from edge_rnn.errors import EdgeRnnError
 
 
@@ -58,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         merge_mode=args.merge_mode,
         head=head,
         dropout=args.dropout,
+        pool=args.pool,
     )
     with atomic_output_dir(args.out) as tmp:
         train(
@@ -74,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             lr_schedule=args.lr_schedule,
             validation_fraction=args.validation_fraction,
             class_weight=args.class_weight,
+            small_data=args.small_data,
             fail_at_chance=args.fail_at_chance,
             folds=args.folds,
             verbose=not args.quiet,
@@ -102,6 +112,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Dense on the last state or on every time step (default: from the labels)",
     )
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument(
+        "--pool",
+        type=int,
+        help="average every N input steps before the RNN (1: none; default: 1, or down to "
+        "64 steps under the small-data recipe)",
+    )
     parser.add_argument("--task", choices=TASKS)
     parser.add_argument("--timesteps", type=int, help="window length of built-in data")
     parser.add_argument("--test-fraction", type=float, default=0.2)
@@ -111,18 +127,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--patience", type=int, help=f"early-stopping patience {auto}")
     parser.add_argument("--min-epochs", type=int, help=f"no early stop before {auto}")
     parser.add_argument("--learning-rate", type=float, help=auto)
-    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="plateau")
+    parser.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        default="auto",
+        help="auto: cosine under the small-data recipe, else halve on a plateau",
+    )
     parser.add_argument(
         "--validation-fraction",
         type=float,
-        default=0.2,
-        help="share of the training windows held out (stratified) for early stopping; 0: none",
+        help="share of the training windows held out (stratified) for early stopping; 0: none "
+        "(default: 0.2, 0 under the small-data recipe)",
     )
     parser.add_argument(
         "--class-weight",
         choices=CLASS_WEIGHTS,
         default="auto",
         help="balanced class weights; auto: when the largest class is 1.5x the smallest",
+    )
+    parser.add_argument(
+        "--small-data",
+        choices=SMALL_DATA_MODES,
+        default="auto",
+        help="small-data recipe: every training window fitted (no validation split), freshly "
+        "augmented each epoch, cosine learning rate; auto: classification, < 200 windows",
     )
     parser.add_argument(
         "--fail-at-chance",

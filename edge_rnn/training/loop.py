@@ -6,6 +6,7 @@ None are resolved from the data by `edge_rnn.training.plan` (see README "Trainin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import zipfile
@@ -20,14 +21,15 @@ from edge_rnn.data.dataset import Dataset, fit_normalization
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.fsutil import write_json
 from edge_rnn.ir import Normalization
+from edge_rnn.training.augment import augmented_batches
 from edge_rnn.training.chance import ChanceCheck, check_chance
 from edge_rnn.training.metadata import metadata_for
 from edge_rnn.training.model import ModelSpec, build_model, model_name
-from edge_rnn.training.plan import TrainPlan, plan_training
+from edge_rnn.training.plan import TrainPlan, plan_training, recipe_pool, small_data_recipe
 from edge_rnn.training.plot import plot_history
 from edge_rnn.training.split import stratified_split
 
-VALIDATION_FRACTION = 0.2  # of the training split, held out for early stopping
+VALIDATION_FRACTION = 0.2  # of the training split, held out for early stopping (not small)
 MIN_DELTA = {"classification": 1e-3, "regression": 1e-4}  # val_loss gain that counts
 
 
@@ -61,9 +63,10 @@ def train(
     patience: int | None = None,
     min_epochs: int | None = None,
     learning_rate: float | None = None,
-    lr_schedule: str = "plateau",
-    validation_fraction: float = VALIDATION_FRACTION,
+    lr_schedule: str = "auto",
+    validation_fraction: float | None = None,
     class_weight: str = "auto",
+    small_data: str = "auto",
     fail_at_chance: bool = False,
     folds: int = 0,
     verbose: bool = True,
@@ -73,9 +76,11 @@ def train(
     """Train `spec` on `dataset` and write the model files into `out_dir` (created if needed).
 
     None for epochs, batch_size, patience, min_epochs, learning_rate: chosen from the data
-    size. A model no better than the majority class (mean predictor) on the test split is
-    reported, or raises EdgeRnnError with `fail_at_chance`. `folds` >= 2 also estimates the
-    metric by k-fold cross-validation (edge_rnn.training.estimate) into cross_validation.json.
+    size; validation_fraction None and small_data "auto": see `plan.small_data_recipe`
+    (small classification sets fit every window, augmented). A model no better than the
+    majority class (mean predictor) on the test split is reported, or raises EdgeRnnError
+    with `fail_at_chance`. `folds` >= 2 also estimates the metric by k-fold cross-validation
+    (edge_rnn.training.estimate) into cross_validation.json.
     """
     import keras
 
@@ -87,6 +92,12 @@ def train(
     norm = fit_normalization(dataset.x_train)
     classification = dataset.task == "classification"
     per_window = classification and not dataset.sequence_output
+    small = small_data_recipe(small_data, len(dataset.x_train), per_window)
+    if spec.pool is None:
+        spec = dataclasses.replace(spec, pool=recipe_pool(dataset.timesteps, small))
+    pool = spec.pool or 1
+    if validation_fraction is None:
+        validation_fraction = 0.0 if small else VALIDATION_FRACTION
     fit_idx, val_idx = stratified_split(
         dataset.y_train if per_window else None,
         len(dataset.x_train),
@@ -95,7 +106,7 @@ def train(
     )
     plan = plan_training(
         len(fit_idx),
-        dataset.timesteps,
+        dataset.timesteps // pool,  # what the RNN reads
         len(val_idx),
         dataset.y_train[fit_idx] if classification else None,
         dataset.num_outputs,
@@ -106,6 +117,7 @@ def train(
         learning_rate=learning_rate,
         lr_schedule=lr_schedule,
         class_weight=class_weight,
+        small_data=small,
     )
     x_train = norm.apply(dataset.x_train)
     name = name or model_name(dataset.name, spec.cell)
@@ -132,22 +144,33 @@ def train(
     callbacks: list[Any] = [stopper, keras.callbacks.TerminateOnNaN()]
     callbacks += _schedule(keras, plan, monitor)
     if verbose:
+        front = f"input averaged over {pool} steps, " if pool > 1 else ""
         log(
-            f"training {name}: {spec.cell} {list(spec.units)}"
+            f"training {name}: {front}{spec.cell} {list(spec.units)}"
             f"{' bidirectional' if spec.bidirectional else ''}, head {spec.head}, "
             f"{len(fit_idx)} train / {len(val_idx)} validation / {len(dataset.x_test)} test windows"
         )
         log(f"  {plan.describe()}")
         callbacks.append(_progress(keras, plan.epochs, metric, log))
     y_fit = dataset.y_train[fit_idx]
+    fit_weights = _sample_weights(y_fit, plan.class_weights)
+    # Augmented: a keras PyDataset of fresh perturbed batches each epoch (it does the shuffling).
+    inputs: dict[str, Any] = {
+        "x": x_train[fit_idx],
+        "y": y_fit,
+        "sample_weight": fit_weights,
+        "batch_size": plan.batch_size,
+        "shuffle": True,
+    }
+    if plan.augmentation:
+        x_fit, batch = x_train[fit_idx], plan.batch_size
+        inputs = {
+            "x": augmented_batches(keras, x_fit, y_fit, fit_weights, batch, plan.augmentation, seed)
+        }
     fitted = model.fit(
-        x_train[fit_idx],
-        y_fit,
-        sample_weight=_sample_weights(y_fit, plan.class_weights),
+        **inputs,
         validation_data=(x_train[val_idx], dataset.y_train[val_idx]) if len(val_idx) else None,
         epochs=plan.epochs,
-        batch_size=plan.batch_size,
-        shuffle=True,
         callbacks=callbacks,
         verbose=0,
     )
@@ -225,6 +248,7 @@ def train(
             lr_schedule=lr_schedule,
             validation_fraction=validation_fraction,
             class_weight=class_weight,
+            small_data=small_data,
         )
         write_json(out / "cross_validation.json", estimate.to_dict())
         log(f"estimate: {estimate.summary()}")

@@ -19,6 +19,8 @@ class ModelSpec:
 
     head "last": Dense on the last RNN state (one output per sample);
     head "sequence": the last RNN layer returns sequences, Dense runs on every time step.
+    pool: an AveragePooling1D front averaging every `pool` input steps (1: none); None lets
+    `train` choose (the small-data recipe pools long windows, see README "Training").
     """
 
     cell: str
@@ -27,6 +29,7 @@ class ModelSpec:
     merge_mode: str = "concat"
     head: str = "last"
     dropout: float = 0.0
+    pool: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "units", tuple(self.units))  # accept a list from a config
@@ -44,6 +47,10 @@ class ModelSpec:
             raise EdgeRnnError(f"unknown head '{self.head}': use one of {', '.join(HEADS)}")
         if not 0.0 <= self.dropout < 1.0:
             raise EdgeRnnError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.pool is not None and (int(self.pool) != self.pool or self.pool < 1):
+            raise EdgeRnnError(f"pool must be a positive integer (1: no pooling), got {self.pool}")
+        if (self.pool or 1) > 1 and self.head == "sequence":
+            raise EdgeRnnError("pool > 1 shortens the sequence: head 'sequence' needs pool 1")
 
 
 def head_for(sequence_output: bool, head: str | None = None) -> str:
@@ -64,7 +71,7 @@ def build_model(
     *,
     name: str = "model",
 ) -> keras.Model:
-    """Layers are named `<cell>_<i>` (wrapped in `bidirectional_<i>`) and `head`."""
+    """Layers are named `pool` (if any), `<cell>_<i>` (wrapped in `bidirectional_<i>`), `head`."""
     import keras
 
     if task not in TASKS:
@@ -76,6 +83,11 @@ def build_model(
     }[spec.cell]
     inputs = keras.Input((timesteps, features), name="input")
     x = inputs
+    pool = spec.pool or 1
+    if pool > timesteps:
+        raise EdgeRnnError(f"pool {pool} is longer than the {timesteps}-step window")
+    if pool > 1:
+        x = keras.layers.AveragePooling1D(pool, name="pool")(x)
     for i, units in enumerate(spec.units, start=1):
         sequences = i < len(spec.units) or spec.head == "sequence"
         layer = layer_class(

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from edge_rnn.choices import CLASS_WEIGHTS, LR_SCHEDULES
+from edge_rnn.choices import CLASS_WEIGHTS, LR_SCHEDULES, SMALL_DATA_MODES
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.training.augment import Augmentation
 
 MAX_BATCH = 32
 MIN_BATCH = 8
@@ -27,6 +28,11 @@ PATIENCE_STEPS = 100  # ... nor before this many steps without improvement
 MIN_PATIENCE, MAX_PATIENCE = 5, 25
 BASE_LEARNING_RATE, BASE_TIMESTEPS = 1e-2, 20  # lr for windows up to 20 steps; less beyond
 IMBALANCE_RATIO = 1.5  # "auto" class weights when the largest class is this much bigger
+# The small-data recipe: classification sets with fewer training windows than this fit them
+# all (no validation split), freshly augmented each epoch, for the whole step budget.
+SMALL_DATA_WINDOWS = 200
+SMALL_DATA_MAX_EPOCHS = 400  # 1500 steps is 375 epochs of 4 batches
+SMALL_DATA_STEPS = 64  # ... and average-pool longer windows to at most this many steps
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class TrainPlan:
     lr_schedule: str
     validation_windows: int
     class_weights: tuple[float, ...]  # per class; () when unweighted
+    augmentation: Augmentation | None = None  # training-only; None: the windows as they are
 
     def describe(self) -> str:
         weights = (
@@ -53,9 +60,16 @@ class TrainPlan:
             if self.validation_windows
             else "no early stopping (no validation split)"
         )
+        aug = self.augmentation
+        augmented = (
+            f", augmented (scale +-{aug.scale:g}, shift +-{aug.shift:g} of the steps, "
+            f"jitter {aug.jitter:g})"
+            if aug
+            else ""
+        )
         return (
             f"batch {self.batch_size}, up to {self.epochs} epochs, {stopping}, "
-            f"lr {self.learning_rate:g} ({self.lr_schedule}), {weights}"
+            f"lr {self.learning_rate:g} ({self.lr_schedule}), {weights}{augmented}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,20 +88,24 @@ def plan_training(
     patience: int | None = None,
     batch_size: int | None = None,
     learning_rate: float | None = None,
-    lr_schedule: str = "plateau",
+    lr_schedule: str = "auto",
     class_weight: str = "auto",
+    small_data: bool = False,
 ) -> TrainPlan:
     """Resolve the options left as None ("auto") from the number of training windows.
 
-    `labels` are the fitted windows' class labels (None for regression). The learning rate
-    falls as 1/sqrt(timesteps) beyond BASE_TIMESTEPS: gradients through long windows are
-    larger and noisier, and 0.01 keeps a 150-step LSTM from learning at all.
+    `labels` are the fitted windows' class labels (None for regression). `small_data` (see
+    `small_data_recipe`) augments the windows, allows SMALL_DATA_MAX_EPOCHS and makes the
+    "auto" schedule cosine (without a validation curve there is no plateau to detect).
+    The learning rate falls as 1/sqrt(timesteps) beyond BASE_TIMESTEPS: gradients through
+    long windows are larger and noisier, and 0.01 keeps a 150-step LSTM from learning at all.
     """
     _check(epochs, min_epochs, patience, batch_size, learning_rate, lr_schedule, class_weight)
     batch = batch_size or int(np.clip(fit_windows // BATCHES_PER_EPOCH, MIN_BATCH, MAX_BATCH))
     steps_per_epoch = math.ceil(fit_windows / batch)
+    epoch_cap = SMALL_DATA_MAX_EPOCHS if small_data else MAX_MAX_EPOCHS
     max_epochs = epochs or int(
-        np.clip(math.ceil(STEPS_BUDGET / steps_per_epoch), MIN_MAX_EPOCHS, MAX_MAX_EPOCHS)
+        np.clip(math.ceil(STEPS_BUDGET / steps_per_epoch), MIN_MAX_EPOCHS, epoch_cap)
     )
     wait = patience if patience is not None else _epochs_for(PATIENCE_STEPS, steps_per_epoch)
     if patience is None:
@@ -100,10 +118,37 @@ def plan_training(
         batch_size=batch,
         learning_rate=learning_rate
         or round(BASE_LEARNING_RATE * min(1.0, math.sqrt(BASE_TIMESTEPS / timesteps)), 5),
-        lr_schedule=lr_schedule,
+        lr_schedule=lr_schedule
+        if lr_schedule != "auto"
+        else ("cosine" if small_data else "plateau"),
         validation_windows=validation_windows,
         class_weights=class_weights(labels, classes, class_weight) if labels is not None else (),
+        augmentation=Augmentation() if small_data else None,
     )
+
+
+def recipe_pool(timesteps: int, small_data: bool) -> int:
+    """The pooling front `train` gives a model whose `pool` is unset: windows longer than
+    SMALL_DATA_STEPS are averaged down to at most that many steps under the small-data recipe
+    (an LSTM learns a 251-step outline from 36 windows only when it reads 62 averaged steps)."""
+    return math.ceil(timesteps / SMALL_DATA_STEPS) if small_data else 1
+
+
+def small_data_recipe(mode: str, windows: int, per_window_classes: bool) -> bool:
+    """Whether to train with the small-data recipe: "on"/"off" as asked; "auto": per-window
+    class labels and fewer than SMALL_DATA_WINDOWS training windows (before the split)."""
+    if mode not in SMALL_DATA_MODES:
+        raise EdgeRnnError(
+            f"unknown small-data mode '{mode}': use one of {', '.join(SMALL_DATA_MODES)}"
+        )
+    if mode == "on" and not per_window_classes:
+        raise EdgeRnnError(
+            "small_data 'on' needs one class label per window (its time shifts would misalign "
+            "per-step labels, its scaling would change regression targets): use auto or off"
+        )
+    if mode == "auto":
+        return per_window_classes and windows < SMALL_DATA_WINDOWS
+    return mode == "on"
 
 
 def class_weights(labels: np.ndarray, classes: int, mode: str = "auto") -> tuple[float, ...]:
