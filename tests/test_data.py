@@ -95,6 +95,32 @@ def test_npz_per_step_labels(tmp_path: Path) -> None:
     assert ds.task == "regression" and ds.sequence_output and ds.num_outputs == 2
 
 
+def test_npz_one_hot_labels_are_class_indices(tmp_path: Path) -> None:
+    """keras.utils.to_categorical labels (float one-hot rows) are classes, not 4 regression
+    targets; per step too; a (N, T) array as wide as the windows stays per-step labels."""
+    path = tmp_path / "hot.npz"
+    classes = np.arange(12) % 4
+    np.savez(path, x=_x(12), y=np.eye(4, dtype=np.float32)[classes])
+    ds = load_dataset(str(path))
+    assert ds.task == "classification" and ds.num_outputs == 4 and not ds.sequence_output
+    assert sorted(np.concatenate([ds.y_train, ds.y_test]).tolist()) == sorted(classes.tolist())
+    assert any("one-hot: read as class indices 0..3" in note for note in ds.notes)
+    np.savez(path, x=_x(12), y=np.eye(3, dtype=np.float32)[np.arange(60).reshape(12, 5) % 3])
+    ds = load_dataset(str(path))
+    assert ds.task == "classification" and ds.sequence_output and ds.num_outputs == 3
+    np.savez(path, x=_x(12), y=np.eye(5, dtype=np.float32)[classes])  # 5 wide, 5 steps
+    assert load_dataset(str(path)).task == "regression"
+    np.savez(path, x=_x(12), y=np.eye(4, dtype=np.float32)[classes])
+    assert load_dataset(str(path), task="regression").num_outputs == 4
+    # `edge-rnn validate --data` reads such labels the same way.
+    from edge_rnn.runtimes.base import ModelMeta
+    from edge_rnn.validate.run import _labels
+
+    meta = ModelMeta("hot", (5, 2), (4,), "classification")
+    hot = np.eye(4, dtype=np.float32)[classes]
+    assert _labels(hot, _x(12), meta, "hot.npz").tolist() == classes.tolist()
+
+
 # --- CSV ------------------------------------------------------------------------------------
 
 

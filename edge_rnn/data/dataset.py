@@ -134,6 +134,16 @@ def encode_labels(
     return values.astype(np.int64), task, ()
 
 
+def one_hot_indices(values: np.ndarray) -> np.ndarray | None:
+    """Class indices of one-hot labels (keras.utils.to_categorical: float rows holding a single
+    1 along the last axis), or None when `values` are not one-hot."""
+    if values.ndim < 2 or values.shape[-1] < 2 or values.dtype.kind not in "fb" or not values.size:
+        return None
+    if not (np.isin(values, (0, 1)).all() and (values.sum(axis=-1) == 1).all()):
+        return None
+    return np.argmax(values, axis=-1).astype(np.int64)
+
+
 def check_finite(values: np.ndarray, source: str, field: str) -> None:
     found = first_non_finite(values)
     if found:

@@ -20,6 +20,7 @@ from edge_rnn.data.dataset import (
     check_windows,
     encode_labels,
     make_dataset,
+    one_hot_indices,
     split_indices,
 )
 from edge_rnn.errors import EdgeRnnError
@@ -40,10 +41,13 @@ ALIASES = {
 
 def load_npz(path: Path, *, seed: int, test_fraction: float, task: str | None) -> Dataset:
     source = str(path)
-    arrays, notes = _canonical(_read(path), source)
+    arrays, known = _canonical(_read(path), source)
+    notes = list(known)
     for key in ("y", "y_train", "y_test"):
         if key in arrays and arrays[key].dtype.kind in "f":
             check_finite(arrays[key], source, key)  # before any split: indices as in the file
+    if task != "regression":
+        notes += _one_hot_labels(arrays, source)
     if "x_train" in arrays:
         missing = [k for k in ("y_train",) if k not in arrays]
         has_test = "x_test" in arrays or "y_test" in arrays
@@ -85,7 +89,7 @@ def load_npz(path: Path, *, seed: int, test_fraction: float, task: str | None) -
         task=task,
         class_names=class_names,
         feature_names=tuple(_strings(arrays, "feature_names", source)),
-        notes=notes,
+        notes=tuple(notes),
         input_dtype="int32" if is_token_ids(arrays.get("x_train", arrays.get("x"))) else "float32",
     )
 
@@ -125,6 +129,26 @@ def _canonical(
             f"(edge-rnn reads {', '.join(KNOWN_ARRAYS)})"
         )
     return arrays, tuple(notes)
+
+
+def _one_hot_labels(arrays: dict[str, np.ndarray], source: str) -> list[str]:
+    """Replace one-hot label arrays by their class indices, in place; notes saying so. (N, K)
+    labels as wide as the windows are long stay per-step labels."""
+    x = arrays.get("x_train", arrays.get("x"))
+    steps = x.shape[1] if x is not None and x.ndim == 3 else None
+    notes = []
+    for key in ("y", "y_train", "y_test"):
+        labels = arrays.get(key)
+        if labels is None or (labels.ndim == 2 and labels.shape[1] == steps):
+            continue
+        indices = one_hot_indices(labels)
+        if indices is not None:
+            arrays[key] = indices
+            notes.append(
+                f"{source}: {key} {labels.shape} is one-hot: read as class indices "
+                f"0..{labels.shape[-1] - 1}"
+            )
+    return notes
 
 
 def _read(path: Path, source: str | None = None) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_rnn.data.dataset import one_hot_indices
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.manifest import Manifest, SkippedEntry
 from edge_rnn.runtimes.base import (
@@ -96,6 +97,8 @@ def _labels(y: Any, x: np.ndarray, meta: ModelMeta, source: str) -> np.ndarray |
     y = np.asarray(y)
     if meta.task == "classification":
         want = (len(x), *meta.output_shape[:-1])
+        hot = one_hot_indices(y) if y.ndim == len(want) + 1 else None
+        y = y if hot is None else hot
         y = y.reshape(want) if y.size == int(np.prod(want)) else y
     else:
         want = (len(x), *meta.output_shape)
