@@ -71,6 +71,10 @@ TFLM_RECORDED: dict[tuple[str, str, int], TflmFigure] = {  # (target, cell, unit
     ("cortex-m0plus", "gru", 16): TflmFigure(2_576_136, 258_224, 73_208, 69_776),
     ("cortex-m0plus", "simple_rnn", 16): TflmFigure(745_742, 153_872, 23_608, 20_368),
     ("cortex-m0plus", "lstm", 64): TflmFigure(8_255_164, 151_248, 6_968, 3_792),
+    ("cortex-m55", "lstm", 16): TflmFigure(136_504, 128_584, 6_928, 3_760),
+    ("cortex-m55", "gru", 16): TflmFigure(686_121, 250_736, 77_680, 74_256),
+    ("cortex-m55", "simple_rnn", 16): TflmFigure(197_025, 146_560, 28_080, 24_848),
+    ("cortex-m55", "lstm", 64): TflmFigure(537_726, 145_624, 9_136, 5_968),
 }
 # Printed under the row: where a figure was not counted as the native side was, or why none.
 TFLM_NOTES: dict[tuple[str, str, int], str] = {
