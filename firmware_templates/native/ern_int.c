@@ -171,10 +171,42 @@ ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act, 
     return act_q(ern_q_requant(acc, par[4 + 2 * r], s), act);
 }
 
+#ifdef ERN_MVE
+/* row_out of a group's four rows at once for rshift and act sigmoid or tanh, the same
+ * integers lane by lane: VRMULH is SMMULR, the rounding constant added after it is SMMLAR's
+ * accumulator, VSHL by -s the shift, then the table step by a gather and SMLATB's
+ * interpolation. (LSTM groups mix sigmoid and tanh rows; done the same way they got slower
+ * in the size layout, so they stay scalar.) */
+ERN_INLINE void group_out_mve(const int32_t *acc, const int32_t *par, uint8_t act, int16_t *out)
+{
+    int32x4x2_t mr = vld2q_s32(par + 4); /* mult and rnd of each row */
+    int32x4_t s = vldrbq_s32((const int8_t *)(const void *)(par + 12));
+    int32x4_t y = vrmulhq_s32(vld1q_s32(acc), mr.val[0]);
+    int32x4_t x, q16p1;
+    uint32x4_t step, idx;
+    y = vshlq_s32(vaddq_s32(y, mr.val[1]), vnegq_s32(s)); /* |y| < 2^29 */
+    x = act == ERN_TANH ? vshlq_n_s32(y, 1) : y;           /* tanh(x) = 2 sigmoid(2x) - 1 */
+    x = vminq_s32(vmaxq_s32(x, vdupq_n_s32(-32768)), vdupq_n_s32(32767));
+    idx = vreinterpretq_u32_s32(vaddq_n_s32(vshrq_n_s32(x, 6), 512));
+    step = vldrwq_gather_shifted_offset_u32(ern_sigmoid_steps, idx);
+    q16p1 = vmlasq_n_s32(vshrq_n_s32(vreinterpretq_s32_u32(step), 16),
+                         vandq_s32(x, vdupq_n_s32(63)), 32);
+    q16p1 = vaddq_s32(vshrq_n_s32(q16p1, 6),
+                      vreinterpretq_s32_u32(vandq_u32(step, vdupq_n_u32(0xffff))));
+    vstrhq_s32(out, act == ERN_TANH ? vsubq_n_s32(q16p1, 32769) : vshrq_n_s32(q16p1, 1));
+}
+#endif
+
 /* The four rows of a group, unrolled so the accumulators stay in registers. */
 ERN_INLINE void group_out(const int32_t *acc, const int32_t *par, uint8_t act, int rshift,
                           int16_t *out)
 {
+#ifdef ERN_MVE
+    if (rshift && (act == ERN_SIGMOID || act == ERN_TANH)) {
+        group_out_mve(acc, par, act, out);
+        return;
+    }
+#endif
     out[0] = row_out(acc[0], par, 0, act, rshift);
     out[1] = row_out(acc[1], par, 1, act, rshift);
     out[2] = row_out(acc[2], par, 2, act, rshift);
