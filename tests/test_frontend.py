@@ -105,3 +105,35 @@ def test_routes_fuse_lstm_unroll_others_and_refuse_int16x8_fused() -> None:
         tflite_route(lstm, "int16x8", "fused")
     with pytest.raises(EdgeRnnError, match="unknown tflite quantization 'int4'"):
         tflite_route(lstm, "int4")
+
+
+def test_tf_keras_h5_with_recurrent_layers_loads(tmp_path) -> None:
+    """A legacy .h5 saved by tf.keras (Keras 2: TF <= 2.15, tf-keras) stores time_major=False
+    in every LSTM/GRU, which Keras 3 refuses ("Unrecognized keyword arguments"): edge-rnn reads
+    it without that key and computes what tf.keras computes; time_major=True is refused."""
+    import tf_keras
+
+    from edge_rnn.frontends.keras import load_keras_model
+
+    tf_keras.utils.set_random_seed(0)
+    layers = tf_keras.layers
+    model = tf_keras.Sequential(
+        [
+            layers.Bidirectional(layers.LSTM(6, return_sequences=True), input_shape=(8, 3)),
+            layers.GRU(5),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.save(tmp_path / "tf_keras.h5")
+    x = np.random.default_rng(0).normal(size=(4, 8, 3)).astype(np.float32)
+    loaded = load_keras_model(tmp_path / "tf_keras.h5")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert [type(layer).__name__ for layer in load_model_ir(tmp_path / "tf_keras.h5").layers] == [
+        "BidirectionalLayer",
+        "RecurrentLayer",
+        "DenseLayer",
+    ]
+    major = tf_keras.Sequential([layers.LSTM(4, time_major=True, input_shape=(8, 3))])
+    major.save(tmp_path / "major.h5")
+    with pytest.raises(EdgeRnnError, match="time_major=True is not supported"):
+        load_keras_model(tmp_path / "major.h5")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -59,14 +61,56 @@ def load_keras_model(path: str | Path) -> Any:
         )
     import keras
 
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as err:  # Keras raises many types for corrupt files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    with tempfile.TemporaryDirectory(prefix="edge-rnn-h5-") as scratch:
+        try:
+            readable = _without_keras2_keys(path, Path(scratch)) if path.suffix == ".h5" else path
+            return keras.models.load_model(readable, compile=False)
+        except EdgeRnnError:
+            raise
+        except Exception as err:  # Keras raises many types for corrupt files
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise EdgeRnnError(
+                f"model '{path}' cannot be loaded: {reason[:200]} "
+                "(re-save it with model.save('model.keras'))"
+            ) from None
+
+
+# Recurrent-layer options of Keras 2 (tf.keras up to TF 2.15, tf-keras) that Keras 3 refuses
+# in a legacy .h5 file, with the only value Keras 3 computes.
+_KERAS2_ONLY = {"time_major": False}
+
+
+def _without_keras2_keys(path: Path, scratch: Path) -> Path:
+    """`path`, or a copy in `scratch` whose model config lacks the Keras 2 keys Keras 3 refuses
+    (an LSTM/GRU saved by tf.keras carries time_major=False: "Unrecognized keyword arguments")."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        config = handle.attrs.get("model_config")
+    if config is None:
+        return path
+    text = config.decode() if isinstance(config, bytes) else str(config)
+    found: list[tuple[str, Any]] = []
+    cleaned = json.loads(text, object_hook=lambda obj: _drop_keys(obj, found))
+    if not found:
+        return path
+    other = sorted({f"{key}={value}" for key, value in found if value != _KERAS2_ONLY[key]})
+    if other:
         raise EdgeRnnError(
-            f"model '{path}' cannot be loaded: {reason[:200]} "
-            "(re-save it with model.save('model.keras'))"
-        ) from None
+            f"model '{path}': {', '.join(other)} is not supported; "
+            "rebuild the model for (batch, timesteps, features) inputs"
+        )
+    copy = scratch / path.name
+    shutil.copyfile(path, copy)
+    with h5py.File(copy, "r+") as handle:
+        handle.attrs["model_config"] = json.dumps(cleaned)
+    return copy
+
+
+def _drop_keys(obj: dict[str, Any], found: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`obj` without the Keras 2 keys, each appended to `found` with its value."""
+    found.extend((key, obj.pop(key)) for key in sorted(_KERAS2_ONLY.keys() & obj.keys()))
+    return obj
 
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
