@@ -158,6 +158,42 @@ def raw_functional_gru(folder: Path) -> Path:
     return folder / "model.keras"
 
 
+def binary_sigmoid_gru(folder: Path) -> Path:
+    """A binary classifier with one sigmoid output (p of class 1), 0/1 labels."""
+    x, y = _sensor_windows(300, 20, 2, 2, 6)
+    np.savez(folder / "data.npz", x=x, y=y)
+    model = keras.Sequential(
+        [keras.Input((20, 2)), keras.layers.GRU(8), keras.layers.Dense(1, activation="sigmoid")]
+    )
+    model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy")
+    model.fit(x, y, epochs=8, batch_size=32, verbose=0)
+    model.save(folder / "model.keras")
+    return folder / "model.keras"
+
+
+def tf_keras_h5(folder: Path) -> Path:
+    """A legacy .h5 saved by tf.keras (Keras 2, as TF <= 2.15 writes it): stacked LSTM, GRU,
+    one-hot labels (keras.utils.to_categorical)."""
+    import tf_keras
+
+    x, y = _sensor_windows(300, 24, 3, 4, 7)
+    onehot = np.eye(4, dtype=np.float32)[y]
+    np.savez(folder / "data.npz", x=x, y=onehot)
+    tf_keras.utils.set_random_seed(0)
+    layers = tf_keras.layers
+    model = tf_keras.Sequential(
+        [
+            layers.LSTM(16, return_sequences=True, input_shape=(24, 3)),
+            layers.GRU(8),
+            layers.Dense(4, activation="softmax"),
+        ]
+    )
+    model.compile(tf_keras.optimizers.Adam(0.01), "categorical_crossentropy")
+    model.fit(x, onehot, epochs=8, batch_size=32, verbose=0)
+    model.save(folder / "model.h5")
+    return folder / "model.h5"
+
+
 MODELS: dict[str, Callable[[Path], Path]] = {
     "conv1d_lstm": conv1d_lstm,
     "embedding_lstm": embedding_lstm,
@@ -165,6 +201,8 @@ MODELS: dict[str, Callable[[Path], Path]] = {
     "normalized_stacked_h5": normalized_stacked,
     "stateful_lstm": stateful_lstm,
     "raw_functional_gru": raw_functional_gru,
+    "binary_sigmoid_gru": binary_sigmoid_gru,
+    "tf_keras_h5": tf_keras_h5,
 }
 
 
