@@ -35,7 +35,7 @@ from edge_rnn.errors import EdgeRnnError
 from edge_rnn.ontarget import ToolMissing, build_firmware, missing_tools, run_firmware
 from edge_rnn.ontarget.build import STEP_WINDOWS, DoesNotFit
 from edge_rnn.ontarget.fit import ModelFit, boards_with_room, measure_fit
-from edge_rnn.ontarget.latency import describe_mix, estimate, mix_memory
+from edge_rnn.ontarget.latency import Estimate, describe_mix, estimate, mix_memory
 from edge_rnn.ontarget.run import InstructionCount
 from edge_rnn.ontarget.toolchain import FIRMWARE_DIR
 from edge_rnn.runtimes.base import (
@@ -145,29 +145,30 @@ class QemuRunner(Runner):
         if outcome.stack_bytes is not None:
             result.memory["stack_bytes"] = outcome.stack_bytes
         if outcome.instructions is not None:
-            result.memory.update(instruction_memory(outcome.instructions, target))
-            note = latency_note(outcome.instructions, target)
+            latency = estimate(
+                outcome.instructions.per_inference, target, outcome.instructions.classes
+            )
+            result.memory.update(instruction_memory(outcome.instructions, latency))
+            note = latency_note(outcome.instructions, latency, target)
             if note:
                 result.notes.append(note)
         result.notes.append(f"{target.title} on {target.emulator.qemu}: {target.board}")
         return result
 
 
-def instruction_memory(counts: InstructionCount, target: Target) -> dict[str, int]:
+def instruction_memory(counts: InstructionCount, latency: Estimate) -> dict[str, int]:
     """The stage's memory fields: instructions per inference, their counted mix by class
     (instructions_alu, ...) and the estimated cycles."""
     memory = {"instructions_per_inference": counts.per_inference}
     if counts.classes:
         memory.update(mix_memory(counts.classes))
-    latency = estimate(counts.per_inference, target, counts.classes)
     if latency.cycles is not None:
         memory["estimated_cycles_per_inference"] = latency.cycles
     return memory
 
 
-def latency_note(counts: InstructionCount, target: Target) -> str | None:
+def latency_note(counts: InstructionCount, latency: Estimate, target: Target) -> str | None:
     """ "N instructions per inference, about X ms at F MHz (estimate: CPI ... )"."""
-    latency = estimate(counts.per_inference, target, counts.classes)
     if latency.ms is None:
         return None
     source = (
