@@ -102,17 +102,11 @@ class _Builder:
         self.user_paths: dict[str, str] = {}  # copies in the build -> the user's files
 
     def model(self) -> tuple[Path, dict[str, Any]]:
-        from edge_rnn.data import load_dataset
-        from edge_rnn.training import ModelSpec, head_for, train, write_metadata
+        from edge_rnn.training import ModelSpec, head_for, train
+        from edge_rnn.training.metadata import metadata_for
 
         cfg = self.config
-        dataset = load_dataset(
-            cfg.data.source,
-            seed=cfg.seed,
-            test_fraction=cfg.data.test_fraction,
-            timesteps=cfg.data.timesteps,
-            task=cfg.data.task,
-        )
+        dataset, user_model = self._dataset()
         for note in dataset.notes:
             self.log(f"note: {note}")
         data_dir = self.root / "data"
@@ -122,16 +116,15 @@ class _Builder:
         model_dir = self.root / "model"
         if cfg.model.path:
             source = Path(cfg.model.path)
-            if not source.is_file():
-                raise EdgeRnnError(f"{cfg.source}: model.path '{source}' not found")
             model_dir.mkdir()
             model_path = model_dir / f"model{source.suffix}"
             shutil.copyfile(source, model_path)
             self.user_paths[str(model_path)] = str(source)
             normalization, how = _brought_normalization(source, dataset, cfg.model.normalization)
-            write_metadata(
-                model_dir / "metadata.json", model_path, dataset, normalization, name=cfg.name
+            meta = metadata_for(
+                user_model, dataset, normalization, name=cfg.name, source=str(source)
             )
+            meta.write(model_dir / "metadata.json")
             self.log(f"model: using {source} as is ({how})")
         else:
             spec = ModelSpec(
@@ -158,6 +151,42 @@ class _Builder:
                 f"after {result.epochs_run} epochs"
             )
         return model_path, read_json(model_dir / "metadata.json", "model metadata")
+
+    def _dataset(self) -> tuple[Any, Any]:
+        """(the data set, the user's Keras model or None); logs the task and why.
+
+        A brought model's output layer decides what its labels are (edge_rnn.training.task):
+        Dense(1, "sigmoid") on float labels 0.0/1.0 is a binary classifier, not a regressor.
+        """
+        from edge_rnn.data import load_dataset
+        from edge_rnn.frontends.keras import load_keras_model
+        from edge_rnn.training.task import TaskChoice, brought_model_task, label_task, task_line
+
+        cfg = self.config
+        if cfg.model.path and not Path(cfg.model.path).is_file():
+            raise EdgeRnnError(f"{cfg.source}: model.path '{cfg.model.path}' not found")
+
+        def load(task: str | None) -> Any:
+            return load_dataset(
+                cfg.data.source,
+                seed=cfg.seed,
+                test_fraction=cfg.data.test_fraction,
+                timesteps=cfg.data.timesteps,
+                task=task,
+            )
+
+        dataset = load(cfg.data.task)  # data errors before TensorFlow loads
+        user_model = load_keras_model(cfg.model.path) if cfg.model.path else None
+        if cfg.data.task is not None:
+            choice = TaskChoice(cfg.data.task, "[data] task in the config")
+        elif user_model is not None:
+            choice = brought_model_task(user_model, dataset)
+            if choice.task != dataset.task:
+                dataset = load(choice.task)
+        else:
+            choice = label_task(dataset)
+        self.log(task_line(choice, dataset, overridable=cfg.data.task is None))
+        return dataset, user_model
 
     def manifest(
         self, metadata: dict[str, Any], model_path: Path, shown: dict[str, str]

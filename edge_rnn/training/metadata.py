@@ -16,6 +16,7 @@ from edge_rnn.errors import EdgeRnnError
 from edge_rnn.frontends.keras import load_keras_model
 from edge_rnn.fsutil import read_json, write_json
 from edge_rnn.ir import TASKS, Normalization
+from edge_rnn.training.task import head_activation
 
 if TYPE_CHECKING:
     import keras
@@ -177,11 +178,12 @@ def metadata_for(
     binary = dataset.task == "classification" and dataset.num_outputs == 2
     if binary and output_shape == (*expected_out[:-1], 1):
         # One output for two classes: p(class 1), which only a sigmoid gives.
-        if _last_activation(model) != "sigmoid":
+        if head_activation(model) != "sigmoid":
             raise EdgeRnnError(
                 f"{source}: one output for 2 classes needs a sigmoid last activation "
-                f"(p of class 1), not '{_last_activation(model)}'; add "
-                "activation='sigmoid' (or use Dense(2, activation='softmax'))"
+                f"(p of class 1), not '{head_activation(model)}'; add "
+                "activation='sigmoid' (or use Dense(2, activation='softmax')), or set "
+                '[data] task = "regression" if the output is a target value'
             )
         expected_out = output_shape
     if output_shape != expected_out:
@@ -204,13 +206,6 @@ def metadata_for(
     )
     meta.check(source)
     return meta
-
-
-def _last_activation(model: keras.Model) -> str:
-    """The last layer's activation (inside TimeDistributed); "linear" if it has none."""
-    last = model.layers[-1]
-    activation = getattr(last, "layer", last).get_config().get("activation", "linear")
-    return activation if isinstance(activation, str) else "linear"
 
 
 def _output_shape_at(model: keras.Model, steps: int) -> tuple[Any, ...]:
