@@ -37,6 +37,7 @@ from edge_rnn.native.quantize import (
     QLayerNormStage,
     QPlan,
     embedding_rows,
+    fast_rows,
     group_rows,
     int8w_rows,
     interleave,
@@ -129,7 +130,7 @@ def _cell_ctx(
                 "int32_t",
                 None if qc.rbias is None else np.pad(qc.rbias, (0, qc.units_pad - layer.units)),
             ),
-            rshift=int(bool(np.all(qc.rows.shift >= 1))),
+            fast=int(fast_rows(qc)),
         )
         width, vt = qc.in_pad + qc.units_pad, "int16_t"
     else:

@@ -3,8 +3,9 @@
 int8w: int8 weights with one float scale per row (symmetric, max |w| -> 127).
 int8 (full integer): the same weights padded to multiples of 4 columns, int16 activations in
 power-of-two Q formats chosen from calibration ranges, int32 biases in accumulator units and
-one (multiplier, shift) pair per row that maps the accumulator to the activation input
-(Q11 for bounded functions, the output Q for relu/linear).
+one (multiplier, shift) pair per row that maps the accumulator to the activation input: for
+sigmoid/tanh rows the floor index into the activation table (INDEX_Q), for hard_sigmoid Q11,
+for relu/linear the output Q.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from edge_rnn.native.lower import (
 )
 from edge_rnn.native.twin import float_forward
 
-PRE_Q = 11  # Q of the pre-activation fed to the tanh/sigmoid tables (range +-16)
+PRE_Q = 11  # Q of a pre-activation fed to a bounded activation (range +-16)
+INDEX_Q = {"sigmoid": 8, "tanh": 9}  # Q of the activation table's floor index (ern_tables.c)
 HEADROOM = 1.25  # calibrated ranges are widened by this factor before choosing a Q format
 ACC_LIMIT = 2**31 - 2**24  # keep every int32 sum below this (checked per row)
 
@@ -97,6 +99,13 @@ def multiplier(real: float) -> tuple[int, int]:
     if shift < -15:
         raise EdgeRnnError(f"requantization factor {real:g} is too large for int8 mode")
     return mult, shift
+
+
+def index_multiplier(real: float) -> tuple[int, int]:
+    """(mult, shift) of a table index floor(acc * mult / 2^(32 + shift)): shift 0 (one SMMUL)
+    unless real >= 1/2 needs a left shift (mult in [2^30, 2^31) then)."""
+    mult = int(round(real * 2**32))
+    return (mult, 0) if mult < 2**31 else multiplier(real)
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,6 +192,18 @@ class QPlan:
         return self.stages[-1].q_out
 
 
+def index_rows(cell: Cell) -> np.ndarray:
+    """Per row of the cell: true where it feeds sigmoid/tanh (a table index, INDEX_Q)."""
+    return np.repeat([a in INDEX_Q for a in cell.gate_activations()], cell.layer.units)
+
+
+def fast_rows(qc: QCell) -> bool:
+    """The C kernels' `fast` flag: every table-index row has shift 0 (one SMMUL) and every
+    other row shift >= 1 (requantization without branches)."""
+    index, shift = index_rows(qc.cell), qc.rows.shift
+    return bool(np.all(np.where(index, shift == 0, shift >= 1)))
+
+
 def interleave(wq: np.ndarray) -> np.ndarray:
     """Columns w0 w1 w2 w3 -> w0 w2 w1 w3 per group of four (see ern.h)."""
     rows, k = wq.shape
@@ -245,8 +266,11 @@ def _quantize_rows(
     bias: np.ndarray | None,
     targets: np.ndarray,
     extra: np.ndarray | None = None,
+    index: np.ndarray | None = None,
 ) -> tuple[QRows, np.ndarray | None]:
-    """Quantize float rows into a padded matrix: `cols` maps (source start, dest start) blocks."""
+    """Quantize float rows into a padded matrix: `cols` maps (source start, dest start) blocks.
+    Rows where `index` is true map to a table index (index_multiplier), the others to Q
+    `targets` (multiplier)."""
     scale = row_scales(w)
     wq_plain = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
     wq = np.zeros((w.shape[0], k_pad), np.int8)
@@ -266,7 +290,11 @@ def _quantize_rows(
             f"layer '{name}': weights or biases too large for 32-bit sums in int8 mode; "
             "use --quant int8w"
         )
-    pairs = [multiplier(float(a * 2.0**t)) for a, t in zip(acc_unit, targets, strict=True)]
+    index = np.zeros(len(targets), bool) if index is None else index
+    pairs = [
+        (index_multiplier if ix else multiplier)(float(a * 2.0**t))
+        for a, t, ix in zip(acc_unit, targets, index, strict=True)
+    ]
     mult = np.array([p[0] for p in pairs], np.int64)
     shift = np.array([p[1] for p in pairs], np.int64)
     qbias = None if qb is None else qb.astype(np.int32)
@@ -282,7 +310,8 @@ def _quantize_cell(cell: Cell, key: str, stats: dict[str, float]) -> QCell:
     q_g = 15 if bounded else q_format(stats.get(key + ".g", 0.0))
     q_c = q_format(stats.get(key + ".c", 0.0)) if cell.has_cell_state else 15
     q_a = 15 if bounded else q_c
-    targets = np.repeat([PRE_Q if act in BOUNDED else q_g for act in cell.gate_activations()], u)
+    acts = cell.gate_activations()
+    targets = np.repeat([INDEX_Q.get(a, PRE_Q if a in BOUNDED else q_g) for a in acts], u)
     rows, rbias = _quantize_rows(
         layer.name,
         cell.w,
@@ -292,6 +321,7 @@ def _quantize_cell(cell: Cell, key: str, stats: dict[str, float]) -> QCell:
         cell.bias,
         targets,
         cell.rbias,
+        index_rows(cell),
     )
     return QCell(cell, rows, rbias, in_pad, units_pad, q_v, q_c, q_g, q_a)
 

@@ -25,6 +25,7 @@ from edge_rnn.native.lower import (
     ReshapeStage,
 )
 from edge_rnn.native.quantize import (
+    INDEX_Q,
     PRE_Q,
     QCell,
     QCellStage,
@@ -77,19 +78,19 @@ def _interp(table: np.ndarray, u: np.ndarray, bits: int) -> np.ndarray:
     return t0 + (((table[i + 1] - t0) * f + (1 << (bits - 1))) >> bits)
 
 
-def _sigmoid_q16(x: np.ndarray) -> np.ndarray:
-    u = np.asarray(x, I64) + 32768
-    table = tables()["ern_sigmoid_table"]
-    t0 = table[u >> 6]
-    return t0 + (((table[(u >> 6) + 1] - t0) * (u & 63) + 32) >> 6)
+def act_at(k: np.ndarray, act: str) -> np.ndarray:
+    """sigmoid/tanh (Q15) of the floor index k of the input in Q INDEX_Q[act] (ern_int.c
+    act_at): one table of sigmoid at the middle of each Q8 step, tanh(x) = 2 sigmoid(2x) - 1."""
+    t = tables()["ern_sigmoid_q15"][np.clip(np.asarray(k, I64), -2048, 2047) + 2048]
+    return 2 * t - 32768 if act == "tanh" else t
 
 
 def q_tanh(x: np.ndarray) -> np.ndarray:
-    return _sigmoid_q16(sat16(2 * np.asarray(x, I64))) - 32768
+    return act_at(np.asarray(x, I64) >> (PRE_Q - INDEX_Q["tanh"]), "tanh")
 
 
 def q_sigmoid(x: np.ndarray) -> np.ndarray:
-    return (_sigmoid_q16(sat16(x)) + 1) >> 1
+    return act_at(np.asarray(x, I64) >> (PRE_Q - INDEX_Q["sigmoid"]), "sigmoid")
 
 
 def q_hard_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -119,6 +120,19 @@ def requant(acc: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return q_shift(hi, shift)
 
 
+def index_requant(acc: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """The table index floor(acc * mult / 2^(32 + shift)) (ern_q_index; act_at saturates)."""
+    return (np.asarray(acc, I64) * mult) >> (32 + np.asarray(shift, I64))
+
+
+def rows_out(acc: np.ndarray, rows: QRows, r0: int, r1: int, act: str) -> np.ndarray:
+    """Outputs of rows r0:r1 of a cell (ern_int.c row_out)."""
+    mult, shift = rows.mult[r0:r1], rows.shift[r0:r1]
+    if act in INDEX_Q:
+        return act_at(index_requant(acc, mult, shift), act)
+    return q_act(requant(acc, mult, shift), act)
+
+
 def q_softmax(v: np.ndarray) -> np.ndarray:
     d = np.maximum(v - v.max(axis=-1, keepdims=True), -32768)
     e = q_exp_neg(d)
@@ -135,8 +149,7 @@ def _rows(rows: QRows, v: np.ndarray, r0: int, r1: int, c0: int, c1: int, acc=No
 def _gates(qc: QCell, xh: np.ndarray, gate: int, act: str) -> np.ndarray:
     u, k = qc.cell.layer.units, qc.in_pad + qc.units_pad
     r0, r1 = gate * u, (gate + 1) * u
-    acc = _rows(qc.rows, xh, r0, r1, 0, k)
-    return q_act(requant(acc, qc.rows.mult[r0:r1], qc.rows.shift[r0:r1]), act)
+    return rows_out(_rows(qc.rows, xh, r0, r1, 0, k), qc.rows, r0, r1, act)
 
 
 def cell_step(
@@ -150,7 +163,10 @@ def cell_step(
     if layer.cell == "lstm":
         i, f, g, o = (_gates(qc, xh, n, acts[n]) for n in range(4))
         c = sat16(((f * c + (1 << 14)) >> 15) + q_shift(i * g, 15 + qc.q_g - qc.q_c))
-        if layer.activation in BOUNDED:
+        if layer.activation in INDEX_Q:
+            sh = qc.q_c - INDEX_Q[layer.activation]
+            a = act_at(c >> sh if sh >= 0 else c << -sh, layer.activation)
+        elif layer.activation in BOUNDED:
             a = q_act(q_shift(c, qc.q_c - PRE_Q), layer.activation)
         else:
             a = q_act(c, layer.activation)
@@ -173,7 +189,7 @@ def cell_step(
             rh = np.zeros((xh.shape[0], qc.units_pad), I64)
             rh[:, :u] = (r * h + (1 << 14)) >> 15
             acc = _rows(qc.rows, rh, r0, r1, ip, k, acc=acc)
-        hh = q_act(requant(acc, qc.rows.mult[r0:r1], qc.rows.shift[r0:r1]), layer.activation)
+        hh = rows_out(acc, qc.rows, r0, r1, layer.activation)
         _tell(probe, key + ".g", hh, qc.q_g)
         hh = q_shift(hh, qc.q_g - qc.q_v)
         xh[:, ip : ip + u] = (z * h + (32768 - z) * hh + (1 << 14)) >> 15

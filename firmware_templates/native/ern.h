@@ -127,10 +127,13 @@ typedef struct {
     const ern_qw *w;       /* groups of 4 rows (see ern_q_dot4); LSTM: group j = rows i,f,c,o of
                             * unit j; others: gate-major, each gate padded to units_pad rows */
     const int32_t *par;    /* per group: bias[4] (accumulator units), then per row mult in
-                            * [2^30, 2^31) and rnd = 2^(shift-1) (0 when shift <= 0), then the
-                            * four int8 right shifts packed in one word (row r: byte r) */
+                            * and rnd = 2^(shift-1) (0 when shift <= 0), then the four int8
+                            * right shifts packed in one word (row r: byte r); sigmoid/tanh
+                            * rows: mult < 2^31 and shift of the table index (ern_q_index),
+                            * others: mult in [2^30, 2^31), shift of the requantization */
     const int32_t *rbias;  /* GRU reset_after candidate recurrent bias, or NULL */
-    uint8_t rshift;        /* 1 when every shift is >= 1 (requantization without branches) */
+    uint8_t fast;          /* 1 when every sigmoid/tanh row's shift is 0 (its table index is
+                            * one SMMUL) and every other row's shift >= 1 (no branches) */
 } ern_q_cell;
 
 typedef struct {
@@ -142,9 +145,12 @@ typedef struct {
     const int8_t *shift;
 } ern_q_dense;
 
-extern const uint16_t ern_sigmoid_table[1025]; /* sigmoid(i/32 - 16) in Q16, i = 0..1024 */
+/* sigmoid((i - 2048 + 0.5) / 256) in Q15, i = 0..4095: sigmoid(x) is the entry at the floor
+ * index floor(x * 2^8) and tanh(x) = 2 sigmoid(2x) - 1 the one at floor(x * 2^9) (ern_tables.c) */
+extern const int16_t ern_sigmoid_q15[4096];
 extern const int16_t ern_exp_table[513];   /* exp(-i/32) in Q15, i = 0..512 */
-extern const uint32_t ern_sigmoid_steps[1024]; /* slope << 16 | (start + 1) per step */
+/* Q of the table index of sigmoid (8) and tanh (9) */
+#define ERN_INDEX_Q(act) ((act) == ERN_TANH ? 9 : 8)
 
 int16_t ern_q_tanh(int32_t x_q11);          /* Q11 in, Q15 out */
 int16_t ern_q_sigmoid(int32_t x_q11);
@@ -405,15 +411,15 @@ static inline int32_t ern_ssat16(int32_t v)
 #endif
 }
 
-/* ern_ssat16(2 * v) for |v| < 2^30, in one SSAT. */
-static inline int32_t ern_ssat16_x2(int32_t v)
+/* Saturate to [-2048, 2047], the activation table's index range (one SSAT). */
+static inline int32_t ern_ssat12(int32_t v)
 {
 #ifdef ERN_DSP
     int32_t r;
-    __asm__("ssat %0, #16, %1, lsl #1" : "=r"(r) : "r"(v));
+    __asm__("ssat %0, #12, %1" : "=r"(r) : "r"(v));
     return r;
 #else
-    return ern_ssat16(2 * v);
+    return v > 2047 ? 2047 : (v < -2048 ? -2048 : v);
 #endif
 }
 
@@ -449,6 +455,26 @@ static inline int32_t ern_mulhi_round(int32_t a, int32_t b)
 #else
     return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
 #endif
+}
+
+/* floor(a * b / 2^32): the high word of the product (SMMUL). */
+static inline int32_t ern_mulhi(int32_t a, int32_t b)
+{
+#ifdef ERN_DSP
+    int32_t r;
+    __asm__("smmul %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b) >> 32);
+#endif
+}
+
+/* The table index of an accumulator: floor(acc * mult / 2^(32 + shift)), shift in [-31, 31],
+ * saturated to the table's [-2048, 2047]. */
+static inline int32_t ern_q_index(int32_t acc, int32_t mult, int shift)
+{
+    int64_t k = ((int64_t)acc * mult) >> (32 + shift);
+    return k > 2047 ? 2047 : (k < -2048 ? -2048 : (int32_t)k);
 }
 
 /* c + round(a * b / 2^32) (SMMLAR). */

@@ -24,35 +24,33 @@ ERN_INLINE int32_t interp(const int16_t *table, int32_t u, int bits)
     return t0 + (((table[i + 1] - t0) * f + (1 << (bits - 1))) >> bits);
 }
 
-/* sigmoid in Q16 of a Q11 value in [-32768, 32767], plus 1 (the rounding of the Q15 sigmoid,
- * held in the DSP table's starts): the table covers the whole int16 range in steps of 64, so
- * the index needs no abs, sign or clamp. */
-ERN_INLINE int32_t sigmoid_q16_plus1(int32_t x)
+/* sigmoid (Q15) of the floor index k = floor(x * 2^8), saturated to [-2048, 2047]: the
+ * table holds the middle of each step, so there is no rounding and no interpolation. */
+ERN_INLINE int32_t sigmoid_at(int32_t k)
 {
+    const int16_t *mid = ern_sigmoid_q15 + 2048;
 #ifdef ERN_DSP
-    /* The same interpolation from one word: start + (slope * (x & 63) + 32) >> 6 (SMLATB). */
-    const uint32_t *mid = ern_sigmoid_steps + 512;
-    uint32_t step;
     __asm__("" : "+r"(mid)); /* a base register for the middle: the index needs no add */
-    step = mid[x >> 6];
-    return (int32_t)(step & 0xffff) + (__builtin_arm_smlatb((int32_t)step, x & 63, 32) >> 6);
-#else
-    uint32_t u = (uint32_t)(x + 32768);
-    const uint16_t *t = ern_sigmoid_table + (u >> 6);
-    int32_t t0 = t[0];
-    return t0 + 1 + (((t[1] - t0) * (int32_t)(u & 63) + 32) >> 6);
 #endif
+    return mid[ern_ssat12(k)];
 }
 
-ERN_INLINE int16_t sigmoid_q(int32_t x)
+/* act of the floor index of its input in Q ERN_INDEX_Q(act): sigmoid in Q8, tanh in Q9
+ * (tanh(x) = 2 sigmoid(2x) - 1 from the same table). */
+ERN_INLINE int16_t act_at(int32_t k, uint8_t act)
 {
-    return (int16_t)(sigmoid_q16_plus1(x) >> 1); /* table <= 65534: at most 32767 */
+    int32_t t = sigmoid_at(k);
+    return (int16_t)(act == ERN_TANH ? 2 * t - 32768 : t);
 }
 
-ERN_INLINE int16_t tanh_q(int32_t x)
+ERN_INLINE int16_t sigmoid_q(int32_t x) /* Q11 in */
 {
-    /* tanh(x) = 2 sigmoid(2x) - 1; tanh is flat (|x| >= 16) where 2x saturates */
-    return (int16_t)(sigmoid_q16_plus1(ern_ssat16_x2(x)) - 32769);
+    return act_at(x >> (11 - ERN_INDEX_Q(ERN_SIGMOID)), ERN_SIGMOID);
+}
+
+ERN_INLINE int16_t tanh_q(int32_t x) /* Q11 in */
+{
+    return act_at(x >> (11 - ERN_INDEX_Q(ERN_TANH)), ERN_TANH);
 }
 
 ERN_INLINE int16_t hard_sigmoid_q(int32_t x)
@@ -74,12 +72,12 @@ int16_t ern_q_exp_neg(int32_t x)
 
 int16_t ern_q_tanh(int32_t x)
 {
-    return tanh_q(ern_sat16(x));
+    return tanh_q(x);
 }
 
 int16_t ern_q_sigmoid(int32_t x)
 {
-    return sigmoid_q(ern_sat16(x));
+    return sigmoid_q(x);
 }
 
 int16_t ern_q_hard_sigmoid(int32_t x)
@@ -157,60 +155,55 @@ ERN_INLINE int row_shift(int32_t word, int r)
     return (int32_t)((uint32_t)word << (24 - 8 * r)) >> 24;
 }
 
-/* act(requant(acc)) for row r of a group. With rshift (shift >= 1, a constant wherever this
- * is inlined) the rounding constant rides in SMMLAR: (round(acc * mult / 2^32) + 2^(s-1)) >> s
- * is ern_q_shift's result for s >= 1, without its branch. */
-ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act, int rshift)
+/* Output of row r of a group. sigmoid/tanh rows: the table at the floor index
+ * acc * mult / 2^(32 + shift) (ern_q_index); with fast (a constant wherever this is inlined)
+ * every such shift is 0, so the index is one SMMUL. Other rows: act(requant(acc)); with fast
+ * their shifts are >= 1 and the rounding constant rides in SMMLAR:
+ * (round(acc * mult / 2^32) + 2^(s-1)) >> s is ern_q_shift's result, without its branch. */
+ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act, int fast)
 {
-    int s = row_shift(par[12], r);
-    if (rshift) {
-        int32_t y = ern_mulhi_round_add(acc, par[4 + 2 * r], par[5 + 2 * r]) >> s; /* < 2^29 */
-        /* tanh saturates 2y itself: saturating y first would change nothing */
-        return act == ERN_TANH ? tanh_q(y) : act_q(ern_ssat16(y), act);
+    int32_t mult = par[4 + 2 * r];
+    if (act == ERN_SIGMOID || act == ERN_TANH) {
+        return act_at(fast ? ern_mulhi(acc, mult) : ern_q_index(acc, mult, row_shift(par[12], r)),
+                      act);
     }
-    return act_q(ern_q_requant(acc, par[4 + 2 * r], s), act);
+    if (fast) {
+        int32_t y = ern_mulhi_round_add(acc, mult, par[5 + 2 * r]) >> row_shift(par[12], r);
+        return act_q(ern_ssat16(y), act);
+    }
+    return act_q(ern_q_requant(acc, mult, row_shift(par[12], r)), act);
 }
 
 #ifdef ERN_MVE
-/* row_out of a group's four rows at once for rshift and act sigmoid or tanh, the same
- * integers lane by lane: VRMULH is SMMULR, the rounding constant added after it is SMMLAR's
- * accumulator, VSHL by -s the shift, then the table step by a gather and SMLATB's
- * interpolation. (LSTM groups mix sigmoid and tanh rows; done the same way they got slower
- * in the size layout, so they stay scalar.) */
+/* row_out of a group's four rows at once for fast sigmoid or tanh rows, the same integers
+ * lane by lane: VMULH is SMMUL, the clamp SSAT #12, then a gather of the four table values.
+ * (LSTM groups mix sigmoid and tanh rows and stay scalar.) */
 ERN_INLINE void group_out_mve(const int32_t *acc, const int32_t *par, uint8_t act, int16_t *out)
 {
-    int32x4x2_t mr = vld2q_s32(par + 4); /* mult and rnd of each row */
-    int32x4_t s = vldrbq_s32((const int8_t *)(const void *)(par + 12));
-    int32x4_t y = vrmulhq_s32(vld1q_s32(acc), mr.val[0]);
-    int32x4_t x, q16p1;
-    uint32x4_t step, idx;
-    y = vshlq_s32(vaddq_s32(y, mr.val[1]), vnegq_s32(s)); /* |y| < 2^29 */
-    x = act == ERN_TANH ? vshlq_n_s32(y, 1) : y;           /* tanh(x) = 2 sigmoid(2x) - 1 */
-    x = vminq_s32(vmaxq_s32(x, vdupq_n_s32(-32768)), vdupq_n_s32(32767));
-    idx = vreinterpretq_u32_s32(vaddq_n_s32(vshrq_n_s32(x, 6), 512));
-    step = vldrwq_gather_shifted_offset_u32(ern_sigmoid_steps, idx);
-    q16p1 = vmlasq_n_s32(vshrq_n_s32(vreinterpretq_s32_u32(step), 16),
-                         vandq_s32(x, vdupq_n_s32(63)), 32);
-    q16p1 = vaddq_s32(vshrq_n_s32(q16p1, 6),
-                      vreinterpretq_s32_u32(vandq_u32(step, vdupq_n_u32(0xffff))));
-    vstrhq_s32(out, act == ERN_TANH ? vsubq_n_s32(q16p1, 32769) : vshrq_n_s32(q16p1, 1));
+    int32x4x2_t mr = vld2q_s32(par + 4); /* mult (and the unused rnd) of each row */
+    int32x4_t k = vmulhq_s32(vld1q_s32(acc), mr.val[0]);
+    int32x4_t t;
+    k = vminq_s32(vmaxq_s32(k, vdupq_n_s32(-2048)), vdupq_n_s32(2047));
+    t = vldrhq_gather_shifted_offset_s32(ern_sigmoid_q15,
+                                         vreinterpretq_u32_s32(vaddq_n_s32(k, 2048)));
+    vstrhq_s32(out, act == ERN_TANH ? vsubq_n_s32(vshlq_n_s32(t, 1), 32768) : t);
 }
 #endif
 
 /* The four rows of a group, unrolled so the accumulators stay in registers. */
-ERN_INLINE void group_out(const int32_t *acc, const int32_t *par, uint8_t act, int rshift,
+ERN_INLINE void group_out(const int32_t *acc, const int32_t *par, uint8_t act, int fast,
                           int16_t *out)
 {
 #ifdef ERN_MVE
-    if (rshift && (act == ERN_SIGMOID || act == ERN_TANH)) {
+    if (fast && (act == ERN_SIGMOID || act == ERN_TANH)) {
         group_out_mve(acc, par, act, out);
         return;
     }
 #endif
-    out[0] = row_out(acc[0], par, 0, act, rshift);
-    out[1] = row_out(acc[1], par, 1, act, rshift);
-    out[2] = row_out(acc[2], par, 2, act, rshift);
-    out[3] = row_out(acc[3], par, 3, act, rshift);
+    out[0] = row_out(acc[0], par, 0, act, fast);
+    out[1] = row_out(acc[1], par, 1, act, fast);
+    out[2] = row_out(acc[2], par, 2, act, fast);
+    out[3] = row_out(acc[3], par, 3, act, fast);
 }
 
 /* Accumulators of the group with rows w and parameters par over the first 2 * npairs columns
@@ -230,7 +223,7 @@ ERN_INLINE const ern_qw *group_rows(const ern_q_cell *cell, int grp)
 
 /* Groups [g0, g1) over the whole row: out[4 * grp + r] = act(requant(bias + W v)). */
 ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
-                           int rshift, int16_t *out)
+                           int fast, int16_t *out)
 {
     int npairs = (cell->in_pad + cell->units_pad) / 2, grp;
     const ern_qw *w = group_rows(cell, g0);
@@ -239,16 +232,16 @@ ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t
         ERN_ZONE(matrix);
         w = group_acc(w, cell->par + 13 * grp, v, npairs, acc);
         ERN_ZONE(act);
-        group_out(acc, cell->par + 13 * grp, act, rshift, out + 4 * grp);
+        group_out(acc, cell->par + 13 * grp, act, fast, out + 4 * grp);
     }
 }
 
 static void gate_groups(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
                         int16_t *out)
 {
-    if (cell->rshift && act == ERN_TANH) {
+    if (cell->fast && act == ERN_TANH) {
         groups_act(cell, g0, g1, v, ERN_TANH, 1, out);
-    } else if (cell->rshift && act == ERN_SIGMOID) {
+    } else if (cell->fast && act == ERN_SIGMOID) {
         groups_act(cell, g0, g1, v, ERN_SIGMOID, 1, out);
     } else {
         groups_act(cell, g0, g1, v, act, 0, out);
@@ -270,9 +263,8 @@ ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c
 {
     int u = cell->units, npairs = (cell->in_pad + cell->units_pad) / 2, j;
     int sh_ig = 15 + cell->q_g - cell->q_c, sh_h = 15 + cell->q_a - cell->q_v;
-    int sh_c = cell->q_c - 11;
+    int sh_c = cell->q_c - ERN_INDEX_Q(act); /* act(c)'s table index: c >> sh_c */
     int32_t rnd_ig = fast ? (1 << sh_ig) >> 1 : 0, rnd_h = fast ? (1 << sh_h) >> 1 : 0;
-    int32_t rnd_c = fast ? (1 << sh_c) >> 1 : 0;
     const ern_qw *w = cell->w;
     for (j = 0; j < u; j++) {
         const int32_t *par = cell->par + 13 * j;
@@ -290,10 +282,12 @@ ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c
         cj = ern_ssat16(fc + ig);
         c[j] = (int16_t)cj;
         ERN_ZONE(act);
-        if (fast) { /* tanh; (cj + rnd_c) >> sh_c stays in the int16 range */
-            a = tanh_q((cj + rnd_c) >> sh_c);
+        if (fast) { /* tanh, sh_c >= 0 */
+            a = act_at(cj >> sh_c, ERN_TANH);
+        } else if (act == ERN_SIGMOID || act == ERN_TANH) { /* |cj| < 2^15, sh_c >= -9 */
+            a = act_at(sh_c >= 0 ? cj >> sh_c : cj * (1 << -sh_c), act);
         } else if (act != ERN_RELU && act != ERN_LINEAR) {
-            a = act_q(shift_q(cj, sh_c, rnd_c, fast), act);
+            a = act_q(ern_q_shift(cj, cell->q_c - 11), act);
         } else {
             a = act == ERN_RELU && cj < 0 ? 0 : cj;
         }
@@ -305,8 +299,8 @@ ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c
 
 static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *hn)
 {
-    /* fast: sigmoid/tanh (so q_g = q_a = 15), shifts >= 1 and q_c >= 11: no shift goes left */
-    if (cell->rshift && cell->rec_act == ERN_SIGMOID && cell->act == ERN_TANH && cell->q_c >= 11) {
+    /* fast: sigmoid/tanh (so q_g = q_a = 15), fast rows and q_c >= 9: no shift goes left */
+    if (cell->fast && cell->rec_act == ERN_SIGMOID && cell->act == ERN_TANH && cell->q_c >= 9) {
         lstm_units(cell, xh, c, hn, ERN_SIGMOID, ERN_TANH, 1);
     } else {
         lstm_units(cell, xh, c, hn, cell->rec_act, cell->act, 0);
@@ -332,7 +326,7 @@ ERN_INLINE int32_t add_mul_q15(int32_t acc, int32_t a, int32_t r)
 /* GRU candidate rows into g[2 up ..), in act() output Q; act is a constant where inlined.
  * Each group's rows run over the input columns, then the recurrent ones. */
 ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_t *g,
-                               const int16_t *rh, uint8_t act, int rshift)
+                               const int16_t *rh, uint8_t act, int fast)
 {
     static const int32_t no_bias[4] = {0, 0, 0, 0};
     int up = cell->units_pad, in = cell->in_pad, q;
@@ -357,7 +351,7 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
             w = ern_q_dot4(w, rh, up / 2, acc);
         }
         ERN_ZONE(act);
-        group_out(acc, par, act, rshift, g + 2 * up + 4 * q);
+        group_out(acc, par, act, fast, g + 2 * up + 4 * q);
     }
 }
 
@@ -381,7 +375,7 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
             rh[j] = (int16_t)((g[up + j] * h[j] + (1 << 14)) >> 15);
         }
     }
-    if (cell->rshift && cell->act == ERN_TANH) {
+    if (cell->fast && cell->act == ERN_TANH) {
         gru_candidates(cell, xh, g, rh, ERN_TANH, 1);
     } else {
         gru_candidates(cell, xh, g, rh, cell->act, 0);
