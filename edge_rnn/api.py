@@ -160,7 +160,13 @@ class _Builder:
         """
         from edge_rnn.data import load_dataset
         from edge_rnn.frontends.keras import load_keras_model
-        from edge_rnn.training.task import TaskChoice, brought_model_task, label_task, task_line
+        from edge_rnn.training.task import (
+            TaskChoice,
+            brought_model_task,
+            label_task,
+            per_step_targets,
+            task_line,
+        )
 
         cfg = self.config
         if cfg.model.path and not Path(cfg.model.path).is_file():
@@ -186,6 +192,10 @@ class _Builder:
         else:
             choice = label_task(dataset)
         self.log(task_line(choice, dataset, overridable=cfg.data.task is None))
+        if user_model is not None:
+            dataset, note = per_step_targets(user_model, dataset)
+            if note:
+                self.log(f"note: {note}")
         return dataset, user_model
 
     def manifest(

@@ -260,7 +260,10 @@ def test_bad_csv(tmp_path: Path) -> None:
         return _error(str(_write_csv(tmp_path / "bad.csv", header, rows)))
 
     good = _csv_rows(4, 3, lambda s, k: s % 2)
-    assert "bad.csv: missing column(s) t, label" in err("sample,a,b,c,d", good)
+    assert "bad.csv: missing column(s) t, label (header: sample,a,b,c,d)" in err(
+        "sample,a,b,c,d", good
+    )
+    assert "rename the columns that hold them" in err("sample,a,b,c,d", good)
     assert "bad.csv: sample '2' has 2 time steps but sample '0' has 3" in err(
         "sample,t,a,b,label", [r for r in good if not r.startswith("2,2,")]
     )

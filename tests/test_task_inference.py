@@ -15,7 +15,7 @@ from edge_rnn.config import load_config
 from edge_rnn.data import load_dataset
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.training.metadata import metadata_for
-from edge_rnn.training.task import brought_model_task, head_activation
+from edge_rnn.training.task import brought_model_task, head_activation, per_step_targets
 
 STEPS, FEATURES = 6, 2
 
@@ -118,3 +118,20 @@ def test_build_says_which_task_it_inferred_and_how_to_override(tmp_path: Path) -
     meta, lines = _build(tmp_path / "forced", 'task = "regression"\n')
     assert meta["task"] == "regression"
     assert "task: regression ([data] task in the config)" in lines
+
+
+def test_per_step_regression_labels_without_a_feature_axis_fit_a_sequence_model(
+    tmp_path: Path,
+) -> None:
+    """y (N, T) for LSTM(return_sequences) + Dense(1): one target per step, not T per window."""
+    y = np.random.default_rng(1).normal(size=(30, STEPS)).astype(np.float32)
+    dataset = load_dataset(_data(tmp_path, y))
+    model = _model(1, None, sequence=True)
+    with pytest.raises(EdgeRnnError, match=r"output shape \(6, 1\) does not match"):
+        metadata_for(model, dataset, None)
+    shaped, note = per_step_targets(model, dataset)
+    assert shaped.y_train.shape == (24, STEPS, 1) and shaped.sequence_output
+    assert note is not None and "one target per time step" in note
+    assert metadata_for(model, shaped, None).output_shape == (STEPS, 1)
+    # A model with one output per window keeps T targets per window.
+    assert per_step_targets(_model(STEPS, None), dataset) == (dataset, None)

@@ -43,8 +43,9 @@ def load_csv(path: Path, *, seed: int, test_fraction: float, task: str | None) -
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise EdgeRnnError(
-            f"{source}: missing column(s) {', '.join(missing)}; the header needs sample, t, "
-            "feature columns and label"
+            f"{source}: missing column(s) {', '.join(missing)} (header: {','.join(header)}); "
+            "the header needs sample, t, feature columns and label: rename the columns that "
+            "hold them (every other column is read as a feature)"
         )
     col = {name: i for i, name in enumerate(header)}
     features = [c for c in header if c not in (*REQUIRED_COLUMNS, _SPLIT)]

@@ -8,7 +8,7 @@ both; what it cannot settle stays with the labels, and `[data] task` always wins
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -86,3 +86,18 @@ def task_line(choice: TaskChoice, dataset: Dataset, *, overridable: bool) -> str
     other = "regression" if choice.task == "classification" else "classification"
     override = f'; set [data] task = "{other}" to override' if overridable else ""
     return f"task: {choice.task}{classes} ({choice.why}{override})"
+
+
+def per_step_targets(model: keras.Model, dataset: Dataset) -> tuple[Dataset, str | None]:
+    """Regression labels (N, T) for a model that outputs (T, 1), one value per step, read as
+    (N, T, 1) - the shape such labels usually have - instead of T targets per window; with a
+    note saying so (None when nothing changed)."""
+    steps = dataset.y_train.shape[1] if dataset.y_train.ndim == 2 else None
+    output = tuple(model.output_shape[1:])
+    if dataset.task != "regression" or steps is None or output not in ((steps, 1), (None, 1)):
+        return dataset, None
+    shaped = replace(dataset, y_train=dataset.y_train[..., None], y_test=dataset.y_test[..., None])
+    return shaped, (
+        f"labels {dataset.y_train.shape[1:]} per window read as one target per time step "
+        f"({steps}, 1), as the model outputs one value per step"
+    )
