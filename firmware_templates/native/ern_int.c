@@ -249,50 +249,69 @@ static void gate_groups(const ern_q_cell *cell, int g0, int g1, const int16_t *v
 }
 
 /* LSTM: group j holds the i, f, c, o rows of unit j, so each unit is updated right after its
- * dot products; the new h goes to hn until every unit has read the old one. The activations
- * are constants wherever this is inlined. */
-/* ern_q_shift(v, s); with fast (s >= 0 known, |v| < 2^30) the rounding constant is precomputed
- * and there is no branch. */
-ERN_INLINE int32_t shift_q(int32_t v, int s, int32_t rnd, int fast)
-{
-    return fast ? ern_ssat16((v + rnd) >> s) : ern_q_shift(v, s);
-}
-
-ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c, int16_t *hn,
-                           uint8_t rec_act, uint8_t act, int fast)
+ * dot products; the new h goes to hn until every unit has read the old one. */
+ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c, int16_t *hn)
 {
     int u = cell->units, npairs = (cell->in_pad + cell->units_pad) / 2, j;
     int sh_ig = 15 + cell->q_g - cell->q_c, sh_h = 15 + cell->q_a - cell->q_v;
-    int sh_c = cell->q_c - ERN_INDEX_Q(act); /* act(c)'s table index: c >> sh_c */
-    int32_t rnd_ig = fast ? (1 << sh_ig) >> 1 : 0, rnd_h = fast ? (1 << sh_h) >> 1 : 0;
+    int sh_c = cell->q_c - 11;
+    uint8_t rec_act = cell->rec_act, act = cell->act;
     const ern_qw *w = cell->w;
     for (j = 0; j < u; j++) {
         const int32_t *par = cell->par + 13 * j;
-        int32_t acc[4], gi, gf, gg, go, ig, fc, a, cj;
+        int32_t acc[4], gi, gf, gg, go, cj, a;
         ERN_ZONE(matrix);
         w = group_acc(w, par, xh, npairs, acc);
         ERN_ZONE(act);
-        gi = row_out(acc[0], par, 0, rec_act, fast);
-        gf = row_out(acc[1], par, 1, rec_act, fast);
-        gg = row_out(acc[2], par, 2, act, fast);
-        go = row_out(acc[3], par, 3, rec_act, fast);
+        gi = row_out(acc[0], par, 0, rec_act, 0);
+        gf = row_out(acc[1], par, 1, rec_act, 0);
+        gg = row_out(acc[2], par, 2, act, 0);
+        go = row_out(acc[3], par, 3, rec_act, 0);
         ERN_ZONE(update);
-        ig = shift_q(gi * gg, sh_ig, rnd_ig, fast);
-        fc = (gf * c[j] + (1 << 14)) >> 15;
-        cj = ern_ssat16(fc + ig);
+        cj = ern_ssat16(((gf * c[j] + (1 << 14)) >> 15) + ern_q_shift(gi * gg, sh_ig));
         c[j] = (int16_t)cj;
         ERN_ZONE(act);
-        if (fast) { /* tanh, sh_c >= 0 */
-            a = act_at(cj >> sh_c, ERN_TANH);
-        } else if (act == ERN_SIGMOID || act == ERN_TANH) { /* |cj| < 2^15, sh_c >= -9 */
-            a = act_at(sh_c >= 0 ? cj >> sh_c : cj * (1 << -sh_c), act);
+        if (act == ERN_SIGMOID || act == ERN_TANH) { /* |cj| < 2^15, the shift >= -9 */
+            int s = cell->q_c - ERN_INDEX_Q(act);
+            a = act_at(s >= 0 ? cj >> s : cj * (1 << -s), act);
         } else if (act != ERN_RELU && act != ERN_LINEAR) {
-            a = act_q(ern_q_shift(cj, cell->q_c - 11), act);
+            a = act_q(ern_q_shift(cj, sh_c), act);
         } else {
             a = act == ERN_RELU && cj < 0 ? 0 : cj;
         }
         ERN_ZONE(update);
-        hn[j] = (int16_t)shift_q(go * a, sh_h, rnd_h, fast);
+        hn[j] = ern_q_shift(go * a, sh_h);
+    }
+    ERN_ZONE(other);
+}
+
+/* lstm_units for sigmoid/tanh, fast rows and q_c >= 9, the same integers with less work:
+ * tanh(g) and tanh(c) are used halved (t - 16384 for 2 t - 32768), their products shifted
+ * one less; i g and o tanh(c) fit int16 without saturation (q_g = q_a = 15, shifts >= 15). */
+ERN_INLINE void lstm_units_fast(const ern_q_cell *cell, const int16_t *xh, int16_t *c,
+                                int16_t *hn)
+{
+    int npairs = (cell->in_pad + cell->units_pad) / 2;
+    int sh_ig = 29 - cell->q_c, sh_h = 29 - cell->q_v, sh_c = cell->q_c - ERN_INDEX_Q(ERN_TANH);
+    int32_t rnd_ig = 1 << (sh_ig - 1), rnd_h = 1 << (sh_h - 1);
+    const int32_t *par = cell->par, *end = par + 13 * cell->units;
+    const ern_qw *w = cell->w;
+    for (; par != end; par += 13, c++, hn++) {
+        int32_t acc[4], gi, gf, gh, go, cj, ah;
+        ERN_ZONE(matrix);
+        w = group_acc(w, par, xh, npairs, acc);
+        ERN_ZONE(act);
+        gi = sigmoid_at(ern_mulhi(acc[0], par[4]));
+        gf = sigmoid_at(ern_mulhi(acc[1], par[6]));
+        gh = sigmoid_at(ern_mulhi(acc[2], par[8])) - 16384; /* tanh(g) / 2 */
+        go = sigmoid_at(ern_mulhi(acc[3], par[10]));
+        ERN_ZONE(update);
+        cj = ern_ssat16(((gf * *c + (1 << 14)) >> 15) + ((gi * gh + rnd_ig) >> sh_ig));
+        *c = (int16_t)cj;
+        ERN_ZONE(act);
+        ah = sigmoid_at(cj >> sh_c) - 16384; /* tanh(c) / 2 */
+        ERN_ZONE(update);
+        *hn = (int16_t)((go * ah + rnd_h) >> sh_h);
     }
     ERN_ZONE(other);
 }
@@ -301,9 +320,9 @@ static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *
 {
     /* fast: sigmoid/tanh (so q_g = q_a = 15), fast rows and q_c >= 9: no shift goes left */
     if (cell->fast && cell->rec_act == ERN_SIGMOID && cell->act == ERN_TANH && cell->q_c >= 9) {
-        lstm_units(cell, xh, c, hn, ERN_SIGMOID, ERN_TANH, 1);
+        lstm_units_fast(cell, xh, c, hn);
     } else {
-        lstm_units(cell, xh, c, hn, cell->rec_act, cell->act, 0);
+        lstm_units(cell, xh, c, hn);
     }
     memcpy(xh + cell->in_pad, hn, sizeof *hn * cell->units);
 }
