@@ -171,3 +171,26 @@ def test_native_c_refuses_a_nonzero_mask_dropped_by_conv1d(tmp_path: Path) -> No
 
     with pytest.raises(EdgeRnnError, match="drops the mask of 'mask' at layer 'conv' \\(Conv1D\\)"):
         generate(load_model_ir(_masked_conv_gru(-1.0)), tmp_path / "g")
+
+
+def test_native_refusal_of_a_masked_pooling_head_names_the_layer_and_the_way_out(
+    tmp_path: Path,
+) -> None:
+    """Masking + GRU(return_sequences) + GlobalAveragePooling1D: Keras averages the valid steps
+    only; the native backend cannot, and says which layer and what to use instead."""
+    from edge_rnn.native import generate
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((STEPS, 2)),
+            keras.layers.Masking(PAD),
+            keras.layers.GRU(4, return_sequences=True),
+            keras.layers.GlobalAveragePooling1D(name="gap"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    with pytest.raises(EdgeRnnError, match=r"layer 'gap' needs every step.*TFLite/ONNX") as err:
+        generate(load_model_ir(model), tmp_path / "g")
+    assert "return_sequences=False" in str(err.value)
+    assert not (tmp_path / "g").exists()

@@ -228,9 +228,13 @@ def generate(
     model, embedding, mask, plan = planned.model, planned.embedding, planned.mask, planned.plan
     ctx = build_context(model, planned.stages, quant, plan, embedding, mask, layout)
     if mask is not None and not ctx["streaming"]:
+        reason = str(ctx["no_streaming"]).replace("\n * ", " ")
         raise EdgeRnnError(
             f"model '{model.name}': the native C backend skips masked steps only in models that "
-            "run forward step by step (no backward/Bidirectional layers, no whole-window layers)"
+            f"run forward step by step, and {reason[0].lower()}{reason[1:]} Use the TFLite/ONNX "
+            "artefacts of this build, or for C a model without that layer (e.g. the recurrent "
+            "layer's last output, return_sequences=False, instead of pooling over the steps: "
+            "with Masking it is the last valid step's)"
         )
     name = model.name
     rendered = {
