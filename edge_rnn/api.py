@@ -191,7 +191,8 @@ class _Builder:
                 dataset = load(choice.task)
         else:
             choice = label_task(dataset)
-        self.log(task_line(choice, dataset, overridable=cfg.data.task is None))
+        override = None if cfg.data.task else 'set [data] task = "{other}"'
+        self.log(task_line(choice, dataset, override=override))
         if user_model is not None:
             dataset, note = per_step_targets(user_model, dataset)
             if note:

@@ -135,3 +135,21 @@ def test_per_step_regression_labels_without_a_feature_axis_fit_a_sequence_model(
     assert metadata_for(model, shaped, None).output_shape == (STEPS, 1)
     # A model with one output per window keeps T targets per window.
     assert per_step_targets(_model(STEPS, None), dataset) == (dataset, None)
+
+
+def test_train_says_the_task_and_asks_about_float_zero_one_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`edge-rnn train` has no model head to look at: float 0/1 labels stay regression, and the
+    output says so with the way to classification."""
+    from edge_rnn.cli import main
+
+    data = _data(tmp_path, _binary())
+    args = ["train", "--data", data, "--epochs", "1", "--units", "2", "-q"]
+    assert main([*args, "--out", str(tmp_path / "t1")]) == 0
+    assert (
+        "task: regression (floating-point labels, all 0 or 1: classes?; --task classification "
+        "to override)"
+    ) in capsys.readouterr().out
+    assert main([*args, "--task", "classification", "--out", str(tmp_path / "t2")]) == 0
+    assert "task: classification, 2 classes (--task)" in capsys.readouterr().out

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from edge_rnn.data import load_dataset
     from edge_rnn.fsutil import atomic_output_dir, shown_as
     from edge_rnn.training import ModelSpec, head_for, train
+    from edge_rnn.training.task import TaskChoice, label_task, task_line
 
     units = parse_units(args.units)
     dataset = load_dataset(
@@ -56,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         timesteps=args.timesteps,
         task=args.task,
     )
+    choice = TaskChoice(args.task, "--task") if args.task else label_task(dataset)
+    print(task_line(choice, dataset, override=None if args.task else "--task {other}"))
     for note in dataset.notes:
         print(f"note: {note}")
     head = head_for(dataset.sequence_output, args.head)

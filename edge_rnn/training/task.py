@@ -40,6 +40,9 @@ def label_task(dataset: Dataset) -> TaskChoice:
     """The task the loader read from the labels alone, and why."""
     if dataset.task == "classification":
         return TaskChoice(dataset.task, "class labels (text, integers or one-hot rows)")
+    labels = np.concatenate([dataset.y_train.ravel(), dataset.y_test.ravel()])
+    if np.isin(labels, (0, 1)).all():
+        return TaskChoice(dataset.task, "floating-point labels, all 0 or 1: classes?")
     return TaskChoice(dataset.task, "numeric targets (floating-point labels)")
 
 
@@ -80,12 +83,13 @@ def brought_model_task(model: keras.Model, dataset: Dataset) -> TaskChoice:
     return label_task(dataset)
 
 
-def task_line(choice: TaskChoice, dataset: Dataset, *, overridable: bool) -> str:
-    """One line for the build output: the task, why, and how to choose the other one."""
+def task_line(choice: TaskChoice, dataset: Dataset, *, override: str | None) -> str:
+    """One line for the output: the task, why, and (`override`, a template with {other}, e.g.
+    '--task {other}') how to choose the other one; None when the user chose it."""
     classes = f", {len(dataset.class_names)} classes" if choice.task == "classification" else ""
     other = "regression" if choice.task == "classification" else "classification"
-    override = f'; set [data] task = "{other}" to override' if overridable else ""
-    return f"task: {choice.task}{classes} ({choice.why}{override})"
+    how = f"; {override.format(other=other)} to override" if override else ""
+    return f"task: {choice.task}{classes} ({choice.why}{how})"
 
 
 def per_step_targets(model: keras.Model, dataset: Dataset) -> tuple[Dataset, str | None]:
