@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import keras
 import numpy as np
 import pytest
@@ -137,3 +140,23 @@ def test_tf_keras_h5_with_recurrent_layers_loads(tmp_path) -> None:
     major.save(tmp_path / "major.h5")
     with pytest.raises(EdgeRnnError, match="time_major=True is not supported"):
         load_keras_model(tmp_path / "major.h5")
+
+
+def test_lambda_and_custom_layers_are_named_with_the_way_out(tmp_path: Path) -> None:
+    """Keras refuses to load them with a message about deserialization; the user learns which
+    layer it is and what to use instead, not to re-save the file (which changes nothing)."""
+    from edge_rnn.frontends.keras import load_keras_model
+
+    @keras.saving.register_keras_serializable(package="user")
+    class Scale(keras.layers.Layer):  # type: ignore[misc]
+        def call(self, x: Any) -> Any:
+            return x * 3.0
+
+    for name, front in (("lambda", keras.layers.Lambda(lambda t: t * 2.0)), ("custom", Scale())):
+        model = keras.Sequential([keras.Input((5, 2)), front, keras.layers.GRU(2)])
+        model.save(tmp_path / f"{name}.keras")
+    keras.saving.get_custom_objects().pop("user>Scale")  # a fresh process does not know it
+    with pytest.raises(EdgeRnnError, match=r"layer 'lambda\w*' is a Lambda \(Python code\)"):
+        load_keras_model(tmp_path / "lambda.keras")
+    with pytest.raises(EdgeRnnError, match=r"layer 'scale\w*' is a custom class Scale.*Rescaling"):
+        load_keras_model(tmp_path / "custom.keras")

@@ -68,6 +68,13 @@ def load_keras_model(path: str | Path) -> Any:
         except EdgeRnnError:
             raise
         except Exception as err:  # Keras raises many types for corrupt files
+            foreign = _foreign_layers(path)
+            if foreign:
+                raise EdgeRnnError(
+                    f"model '{path}' cannot be loaded: {'; '.join(foreign)}; edge-rnn converts "
+                    f"built-in Keras layers only ({SUPPORTED}): replace it with those (e.g. "
+                    "Rescaling for a constant scale and offset) and save the model again"
+                ) from None
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise EdgeRnnError(
                 f"model '{path}' cannot be loaded: {reason[:200]} "
@@ -111,6 +118,42 @@ def _drop_keys(obj: dict[str, Any], found: list[tuple[str, Any]]) -> dict[str, A
     """`obj` without the Keras 2 keys, each appended to `found` with its value."""
     found.extend((key, obj.pop(key)) for key in sorted(_KERAS2_ONLY.keys() & obj.keys()))
     return obj
+
+
+def _foreign_layers(path: Path) -> list[str]:
+    """The layers of the saved model config that are Python code (Lambda) or custom classes,
+    one phrase each; [] when there are none or the config cannot be read."""
+    try:
+        if path.suffix.lower() == ".keras":
+            with zipfile.ZipFile(path) as archive:
+                text = archive.read("config.json").decode()
+        else:
+            import h5py
+
+            with h5py.File(path, "r") as handle:
+                raw = handle.attrs.get("model_config")
+            text = raw.decode() if isinstance(raw, bytes) else str(raw or "{}")
+        config = json.loads(text)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return []
+    found: list[str] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            kind, inner = node.get("class_name"), node.get("config")
+            name = inner.get("name") if isinstance(inner, dict) else None
+            if kind == "Lambda":
+                found.append(f"layer '{name}' is a Lambda (Python code)")
+            elif ">" in str(node.get("registered_name") or ""):  # e.g. "Custom>Scale"
+                found.append(f"layer '{name}' is a custom class {kind}")
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(config)
+    return found
 
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
