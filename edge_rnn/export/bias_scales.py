@@ -13,25 +13,20 @@ from __future__ import annotations
 
 import numpy as np
 
-FULLY_CONNECTED = 9  # BuiltinOperator
+from edge_rnn.export.flatbuffer import FULLY_CONNECTED, builtin_code, pack, unpack
+
 INTEGER_BIAS = {2: np.int32, 4: np.int64}  # TensorType INT32, INT64
-
-
-def _builtin(model: object, op: object) -> int:
-    code = model.operatorCodes[op.opcodeIndex]  # type: ignore[attr-defined]
-    return max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
 
 
 def rescale_shared_biases(flatbuffer: bytes) -> tuple[bytes, int]:
     """(the model with every mis-scaled FULLY_CONNECTED bias requantized, how many)."""
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
-    model = schema.ModelT.InitFromPackedBuf(flatbuffer, 0)
+    model = unpack(flatbuffer)
     fixed = 0
     for graph in model.subgraphs:
         for op in graph.operators:
-            if _builtin(model, op) != FULLY_CONNECTED or len(op.inputs) < 3 or op.inputs[2] < 0:
+            if builtin_code(model, op) != FULLY_CONNECTED or len(op.inputs) < 3 or op.inputs[2] < 0:
                 continue
             source, weights, bias = (graph.tensors[i] for i in op.inputs[:3])
             if bias.type not in INTEGER_BIAS or not (source.quantization and bias.quantization):
@@ -62,6 +57,4 @@ def rescale_shared_biases(flatbuffer: bytes) -> tuple[bytes, int]:
             fixed += 1
     if not fixed:
         return flatbuffer, 0
-    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output()), fixed
+    return pack(model, len(flatbuffer)), fixed

@@ -80,6 +80,7 @@ def convert_in_process(model: ir.Model, request: dict[str, Any]) -> dict[str, An
     from edge_rnn.export.bias_scales import rescale_shared_biases
     from edge_rnn.export.calibration import load_calibration
     from edge_rnn.export.inspect import inspect_tflite_bytes
+    from edge_rnn.export.lstm_hidden_scale import align_lstm_hidden_scales
     from edge_rnn.export.twins import build_twin
 
     quantization = request["quantization"]
@@ -104,6 +105,7 @@ def convert_in_process(model: ir.Model, request: dict[str, Any]) -> dict[str, An
             f"failed: {first.strip()[:300]}"
         ) from None
     flatbuffer, rescaled = rescale_shared_biases(flatbuffer)
+    flatbuffer, aligned = align_lstm_hidden_scales(flatbuffer)
     info = inspect_tflite_bytes(flatbuffer, f"{model.name} {quantization}")
     ops = sorted(info.ops)
     _refuse_unrunnable_ops(model, quantization, ops)
@@ -112,6 +114,12 @@ def convert_in_process(model: ir.Model, request: dict[str, Any]) -> dict[str, An
         notes.append(
             f"{rescaled} FULLY_CONNECTED bias(es) requantized to their op's input scale: the "
             "converter shares one bias between unrolled steps whose inputs have other scales"
+        )
+    if aligned:
+        notes.append(
+            f"{aligned} fused LSTM(s): hidden-state intermediate given the output state's scale "
+            "(the converter left them different; LiteRT quantizes h with the intermediate's, "
+            "TFLite Micro with the output state's)"
         )
     if quantization == "dynamic" and "int8" not in info.weight_dtypes:
         notes.append(

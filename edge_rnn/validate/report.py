@@ -112,6 +112,7 @@ def format_table(report: Report, width: int = 60) -> str:
         for s in failed
         if "localization" in s.details
     ]
+    reasons += [f"  {s.name}: {s.details['same_file']}" for s in failed if "same_file" in s.details]
     warning = [f"WARNING: {report.chance_warning()}"] if report.at_chance else []
     return "\n".join(
         [f"model {report.model}, data {report.data}", *warning, *lines, summary, *reasons]

@@ -32,6 +32,7 @@ from edge_rnn.validate import thresholds as th
 from edge_rnn.validate.deployment import deployment_table, fit_failure
 from edge_rnn.validate.device import device_artefacts
 from edge_rnn.validate.diagnose import Localizer, wants_localization
+from edge_rnn.validate.same_file import judge_disagreement
 from edge_rnn.validate.stages import (
     FAILED,
     NOT_APPLICABLE,
@@ -142,6 +143,7 @@ class _Validation:
         self.reference_metrics: dict[str, float] = {}
         self.chance: ChanceCheck | None = None  # the float model vs guessing, on these labels
         self.results: dict[tuple[str, str], RunResult] = {}  # (artefact, runner) -> result
+        self.stages: dict[tuple[str, str], StageResult] = {}  # the same keys -> their stage
 
     def compare(self, stage: StageResult, result: RunResult, runner: Runner) -> None:
         assert self.reference is not None
@@ -157,7 +159,8 @@ class _Validation:
         ref_accuracy = self.reference_metrics.get("accuracy")
         if "accuracy" in stage.metrics and ref_accuracy is not None:
             stage.metrics["accuracy_drop"] = ref_accuracy - stage.metrics["accuracy"]
-        integer_ref = self.results.get((stage.artefact, runner.integer_reference or ""))
+        ref_key = (stage.artefact, runner.integer_reference or "")
+        integer_ref = self.results.get(ref_key)
         if (
             integer_ref is not None
             and integer_ref.raw_outputs is not None
@@ -166,6 +169,8 @@ class _Validation:
             stage.metrics.update(m.lsb_difference(result.raw_outputs, integer_ref.raw_outputs))
             stage.notes.append(f"LSB compared with {runner.integer_reference} on the same file")
         stage.failures = th.check(stage.metrics, stage.thresholds)
+        if ref_key in self.stages:
+            judge_disagreement(stage, self.stages[ref_key])
         too_big = fit_failure(stage.memory)
         if too_big:
             stage.failures.append(too_big)
@@ -193,6 +198,7 @@ class _Validation:
             stage.seconds = round(time.perf_counter() - start, 3)
         stage.memory, stage.notes = dict(result.memory), list(result.notes)
         self.results[(artefact.name, runner.name)] = result
+        self.stages[(artefact.name, runner.name)] = stage
         if self.reference is None:  # this is the reference stage
             self.reference = result
             stage.status = REFERENCE
