@@ -132,7 +132,7 @@ def make_model(cell: str, seed: int = 0, units: int = UNITS) -> ir.Model:
 
 
 def main() -> int:
-    from edge_rnn.native.generate import generate
+    from edge_rnn.native.generate import GeneratedModel, generate, has_mve
     from edge_rnn.native.host import run_host
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -168,19 +168,24 @@ def main() -> int:
             ]
             for quant, layout in modes:
                 mode = quant if layout == "speed" else f"{quant}/{layout}"
-                gen = generate(
-                    model,
-                    work / f"{cell}-{mode.replace('/', '-')}",
-                    quant=quant,
-                    calibration_x=calibration,
-                    overwrite=True,
-                    layout=layout,
-                )
-                host = run_host(gen, x).reshape(len(x), -1)
+                generated: dict[bool, tuple[GeneratedModel, np.ndarray]] = {}
                 for target in targets:
                     if missing_tools(target):
                         print(f"{target.name:14} skipped: needs {', '.join(missing_tools(target))}")
                         continue
+                    mve = has_mve(target.name)  # int8 weights arranged for Helium
+                    if mve not in generated:
+                        gen = generate(
+                            model,
+                            work / f"{cell}-{mode.replace('/', '-')}{'-mve' if mve else ''}",
+                            quant=quant,
+                            calibration_x=calibration,
+                            overwrite=True,
+                            layout=layout,
+                            target=target.name if mve else None,
+                        )
+                        generated[mve] = gen, run_host(gen, x).reshape(len(x), -1)
+                    gen, host = generated[mve]
                     build = gen.out_dir.with_name(f"{gen.out_dir.name}-{target.name}")
                     firmware = build_firmware(target, gen.out_dir, x, build)
                     result = run_firmware(firmware)

@@ -161,8 +161,21 @@ def test_size_layout_dot4_identical_to_speed_layout(host_output, tmp_path):
     np.testing.assert_array_equal(arm["dot4"], host_output["dot4"])
 
 
-@pytest.mark.arm
 @pytest.mark.parametrize("layout", ["-DERN_Q_SIZE=0", "-DERN_Q_SIZE=1"])
+def test_rows_arrangement_dot4_identical_to_pairs(host_output, tmp_path, layout):
+    """The Helium arrangement of the group kernel's weights (ERN_Q_ROWS), read by the portable
+    path on the host, gives the column-pair sums for the same weights (its MVE path is checked
+    on the emulated Cortex-M55 in tests/test_ontarget_native.py)."""
+    flags = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-DERN_Q_ROWS=1", layout]
+    rows = _parse(_build_and_run(tmp_path, ["gcc"], flags))
+    np.testing.assert_array_equal(rows["dot4"], host_output["dot4"])
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize(
+    "layout",
+    ["-DERN_Q_SIZE=0", "-DERN_Q_SIZE=1", "-DERN_Q_ROWS=1", "-DERN_Q_ROWS=1 -DERN_Q_SIZE=1"],
+)
 @pytest.mark.parametrize(
     "cpu",
     [
@@ -181,7 +194,7 @@ def test_kernels_compile_warning_free_for_cortex_m(tmp_path, cpu, layout):
                 *WARN,
                 "-O2",
                 *cpu,
-                layout,
+                *layout.split(),
                 "-c",
                 str(NATIVE / src),
                 "-o",

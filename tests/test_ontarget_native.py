@@ -26,8 +26,14 @@ pytestmark = pytest.mark.arm
 
 T, F, UNITS, CLASSES = 10, 3, 8, 3
 CELLS = ("LSTM", "GRU", "SimpleRNN")
-# mode -> (quant, int8 weight layout); "int8 size" must give the bytes of "int8"
-MODES = {"float32": ("float32", "speed"), "int8": ("int8", "speed"), "int8 size": ("int8", "size")}
+# mode -> (quant, int8 weight layout, target generated for); "int8 size" and "int8 mve" (the
+# Helium arrangement, ERN_Q_ROWS; portable C on the other cores) must give the bytes of "int8"
+MODES = {
+    "float32": ("float32", "speed", None),
+    "int8": ("int8", "speed", None),
+    "int8 size": ("int8", "size", None),
+    "int8 mve": ("int8", "size", "cortex-m55"),
+}
 CORTEX_M = [t.name for t in list_targets() if t.kind == "cortex-m"]
 # One RISC-V profile per code path: soft float RV32IMC, RV32EC without a multiplier, the F FPU.
 RISCV = ["esp32-c3", "ch32v003", "ch32v307"]
@@ -69,9 +75,11 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict:
     models = {}
     for cell in CELLS:
         model = _keras_ir(cell)
-        for mode, (quant, layout) in MODES.items():
+        for mode, (quant, layout, target) in MODES.items():
             out = tmp / f"{cell}_{mode.replace(' ', '_')}"
-            gen = generate(model, out, quant=quant, calibration_x=calibration, layout=layout)
+            gen = generate(
+                model, out, quant=quant, calibration_x=calibration, layout=layout, target=target
+            )
             models[cell, mode] = (gen, run_host_result(gen, X).raw)
     return models
 
@@ -115,6 +123,29 @@ def test_size_layout_gives_the_speed_layout_outputs_in_less_flash(generated: dic
         assert "#define ERN_Q_SIZE 1" in (size.out_dir / "ern.h").read_text()
         assert "#define ERN_Q_SIZE 0" in (speed.out_dir / "ern.h").read_text()
         assert size.const_bytes < speed.const_bytes, cell
+        mve, host_mve = generated[cell, "int8 mve"]
+        assert np.array_equal(host_mve, host_speed), cell
+        assert "#define ERN_Q_ROWS 1" in (mve.out_dir / "ern.h").read_text()
+        assert "#define ERN_Q_ROWS 0" in (size.out_dir / "ern.h").read_text()
+        assert mve.const_bytes == size.const_bytes, cell
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_helium_arrangement_with_a_partial_unit_block(cell: str, tmp_path: Path) -> None:
+    """6 units: the last block of four units has two (predicated vector lanes on Cortex-M55);
+    bit-exact with the column-pair arrangement on the host."""
+    from edge_rnn.native.generate import generate
+    from edge_rnn.native.host import run_host_result
+
+    _skip_without("cortex-m55")
+    model, calibration = _keras_ir(cell, units=6), _windows(32, 2)
+    pairs = generate(model, tmp_path / "pairs", quant="int8", calibration_x=calibration)
+    mve = generate(
+        model, tmp_path / "mve", quant="int8", calibration_x=calibration, target="cortex-m55"
+    )
+    host = run_host_result(pairs, X).raw
+    assert np.array_equal(run_host_result(mve, X).raw, host)
+    assert np.array_equal(_on_target(mve, "cortex-m55", tmp_path / "m55"), host)
 
 
 @pytest.mark.parametrize("name", LINUX)

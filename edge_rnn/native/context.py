@@ -101,7 +101,7 @@ def _float_path_weights(b: _Builder, prefix: str, w: np.ndarray, quant: str) -> 
 
 
 def _cell_ctx(
-    b: _Builder, prefix: str, cell: Cell, quant: str, qc: QCell | None, layout: str
+    b: _Builder, prefix: str, cell: Cell, quant: str, qc: QCell | None, layout: str, mve: bool
 ) -> dict[str, Any]:
     layer = cell.layer
     ctx: dict[str, Any] = {
@@ -115,7 +115,7 @@ def _cell_ctx(
         "go_backwards": layer.go_backwards,
     }
     if qc is not None:
-        w, par = group_rows(qc, layout)
+        w, par = group_rows(qc, layout, mve)
         ctx.update(
             in_off=qc.in_pad,
             units_pad=qc.units_pad,
@@ -258,10 +258,12 @@ def build_context(
     embedding: ir.EmbeddingLayer | None = None,
     mask: float | None = None,
     layout: str = "speed",
+    mve: bool = False,
 ) -> dict[str, Any]:
     """`embedding`: the model's input is token ids looked up in this table (`model` is then
     the rest of the model, whose input is the embedding vector). `layout`: of the int8 cell
-    weights, "speed" (int16) or "size" (int8), see ern.h."""
+    weights, "speed" (int16) or "size" (int8), see ern.h; `mve`: in the Helium arrangement
+    (ERN_Q_ROWS)."""
     b = _Builder()
     integer = quant == "int8"
     vt = "int16_t" if integer else "float"
@@ -304,7 +306,7 @@ def build_context(
         else:
             assert qs is None or isinstance(qs, QCellStage)
             entry["cells"] = [
-                _cell_ctx(b, f"s{index}d{d}", cell, quant, qs.cells[d] if qs else None, layout)
+                _cell_ctx(b, f"s{index}d{d}", cell, quant, qs.cells[d] if qs else None, layout, mve)
                 for d, cell in enumerate(stage.cells)
             ]
             if isinstance(stage, BidirectionalStage) and not stage.seq_out:

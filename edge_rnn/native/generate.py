@@ -222,11 +222,14 @@ def generate(
 ) -> GeneratedModel:
     """Write `<name>.h/.c`, `edge_rnn_model.h`, the kernel library and README into out_dir.
     `layout` (int8 only): cell weights as int16 ("speed") or int8 ("size", half the flash);
-    "auto" chooses for `target` (a profile name, see choose_layout)."""
+    "auto" chooses for `target` (a profile name, see choose_layout). For a Helium target
+    (has_mve) int8 cell weights are arranged for its vector loads (ERN_Q_ROWS in ern.h); other
+    cores run such a model on the portable C path."""
     layout = choose_layout(layout, target)
+    mve = quant == "int8" and has_mve(target)
     planned = plan_native(model, quant, calibration_x)
     model, embedding, mask, plan = planned.model, planned.embedding, planned.mask, planned.plan
-    ctx = build_context(model, planned.stages, quant, plan, embedding, mask, layout)
+    ctx = build_context(model, planned.stages, quant, plan, embedding, mask, layout, mve)
     if mask is not None and not ctx["streaming"]:
         reason = str(ctx["no_streaming"]).replace("\n * ", " ")
         raise EdgeRnnError(
@@ -248,8 +251,7 @@ def generate(
             (tmp / filename).write_text(text, encoding="utf-8")
         for filename in KERNEL_FILES:
             shutil.copyfile(FIRMWARE_DIR / "native" / filename, tmp / filename)
-        if ctx["layout"] == "size":
-            _set_size_layout(tmp / "ern.h")
+        _set_defines(tmp / "ern.h", ERN_Q_SIZE=ctx["layout"] == "size", ERN_Q_ROWS=mve)
     files = tuple(sorted(out_dir / f for f in (*rendered, *KERNEL_FILES)))
     return GeneratedModel(
         out_dir=out_dir,
@@ -292,9 +294,21 @@ def choose_layout(layout: str, target: str | None = None) -> str:
     return "size" if not profile.dsp or small else "speed"
 
 
-def _set_size_layout(header: Path) -> None:
-    """The copied kernel header with ERN_Q_SIZE 1: the kernels read int8 cell weights."""
+def has_mve(target: str | None) -> bool:
+    """The target profile's core has Helium (MVE) integer vector instructions."""
+    if not target:
+        return False
+    from edge_rnn.targets import load_target
+
+    return "mve" in load_target(target).fpu.split("+")
+
+
+def _set_defines(header: Path, **flags: bool) -> None:
+    """The copied kernel header with each `#define NAME 0` flag set to 1 where true (e.g.
+    ERN_Q_SIZE 1: the kernels read int8 cell weights)."""
     text = header.read_text(encoding="utf-8")
-    default = "#define ERN_Q_SIZE 0"
-    assert text.count(default) == 1, "ern.h must define ERN_Q_SIZE once"
-    header.write_text(text.replace(default, "#define ERN_Q_SIZE 1"), encoding="utf-8")
+    for name, on in flags.items():
+        default = f"#define {name} 0"
+        assert text.count(default) == 1, f"ern.h must define {name} once"
+        text = text.replace(default, f"#define {name} {int(on)}")
+    header.write_text(text, encoding="utf-8")

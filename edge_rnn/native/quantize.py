@@ -210,18 +210,30 @@ def interleave(wq: np.ndarray) -> np.ndarray:
     return wq.reshape(rows, k // 4, 2, 2).transpose(0, 1, 3, 2).reshape(rows, k)
 
 
-def group_rows(qc: QCell, layout: str = "speed") -> tuple[np.ndarray, np.ndarray]:
+def group_rows(
+    qc: QCell, layout: str = "speed", mve: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """A cell's rows for the C group kernels (ern.h): weights of 4 rows interleaved per column
     pair (speed layout: int16; size layout: int8, the two rows of a word's SXTB16 halves
     byte-interleaved), and per group [bias x4, (mult, rnd) x4, the four int8 shifts in one word].
 
     LSTM groups are units (rows i, f, c, o of unit j), so one pass gives a unit's whole update;
     other cells keep gate order with each gate padded to units_pad rows (pad rows are zero).
+    `mve` (ERN_Q_ROWS, Helium targets): LSTM groups are one gate of four units (the i, f, c, o
+    groups of units 4b..4b+3 in turn), weights in row chunks (mve_chunks).
     """
     layer, rows = qc.cell.layer, qc.rows
     u, up = layer.units, qc.units_pad
     gates = rows.wq.shape[0] // u
-    if qc.cell.has_cell_state:  # LSTM
+    if qc.cell.has_cell_state and mve:  # LSTM, one activation per group
+        blocks = range(0, up, 4)
+        order = [
+            g * u + j if j < u else -1
+            for b in blocks
+            for g in range(gates)
+            for j in range(b, b + 4)
+        ]
+    elif qc.cell.has_cell_state:  # LSTM
         order = [g * u + j for j in range(u) for g in range(gates)]
     else:
         order = [g * u + j if j < u else -1 for g in range(gates) for j in range(up)]
@@ -236,7 +248,10 @@ def group_rows(qc: QCell, layout: str = "speed") -> tuple[np.ndarray, np.ndarray
         return out
 
     k = rows.wq.shape[1]
-    w = take(rows.wq, k).reshape(-1, 4, k // 2, 2).transpose(0, 2, 1, 3)
+    if mve:
+        w = mve_chunks(take(rows.wq, k).reshape(-1, 4, k), qc)
+    else:
+        w = take(rows.wq, k).reshape(-1, 4, k // 2, 2).transpose(0, 2, 1, 3)
     shift = take(rows.shift)
     rnd = np.where(shift > 0, np.left_shift(1, np.maximum(shift - 1, 0)), 0)
     shifts = shift.reshape(-1, 4) & 0xFF
@@ -251,10 +266,36 @@ def group_rows(qc: QCell, layout: str = "speed") -> tuple[np.ndarray, np.ndarray
         ],
         axis=1,
     )
+    if mve:
+        return w.reshape(-1).astype(np.int8 if layout == "size" else np.int16), par.reshape(
+            -1
+        ).astype(np.int32)
     if layout == "size":  # [pair][row][col] -> [pair][row pair][col][row in pair]
         packed_w = w.reshape(-1, k // 2, 2, 2, 2).transpose(0, 1, 2, 4, 3).astype(np.int8)
         return packed_w.reshape(-1), par.reshape(-1).astype(np.int32)
     return w.reshape(-1).astype(np.int16), par.reshape(-1).astype(np.int32)
+
+
+def mve_chunks(w: np.ndarray, qc: QCell) -> np.ndarray:
+    """Groups' rows w (groups, 4, k) for Helium (ern.h, ERN_Q_ROWS): each span of columns one
+    kernel call reads (the whole row; GRU candidates: the input, then the recurrent columns) in
+    chunks of 8 columns (4 at a span's end), a chunk's four rows one after the other, so one
+    contiguous vector load is a row's chunk."""
+    k, in_pad = w.shape[2], qc.in_pad
+    candidates = qc.cell.layer.cell == "gru"
+
+    def chunked(part: np.ndarray) -> np.ndarray:  # (groups, 4, n) -> (groups, 4 n)
+        n8 = part.shape[2] // 8 * 8
+        full = part[:, :, :n8].reshape(part.shape[0], 4, -1, 8).transpose(0, 2, 1, 3)
+        tail = part[:, :, n8:]
+        return np.concatenate([full.reshape(part.shape[0], -1), tail.reshape(part.shape[0], -1)], 1)
+
+    if not candidates:
+        return chunked(w)
+    first = w.shape[0] * 2 // 3  # GRU: the z and r groups, then the candidate groups
+    split = np.concatenate([chunked(w[first:, :, :in_pad]), chunked(w[first:, :, in_pad:])], 1)
+    assert split.shape[1] == 4 * k
+    return np.concatenate([chunked(w[:first]).reshape(-1), split.reshape(-1)])
 
 
 def _quantize_rows(

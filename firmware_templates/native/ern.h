@@ -98,6 +98,11 @@ int ern_q_window_push(int16_t *hist, const int16_t *x, int n, int span, int32_t 
 #ifndef ERN_Q_SIZE
 #define ERN_Q_SIZE 0
 #endif
+/* Arrangement of integer cell weights: 0 = column pairs (as above), 1 = rows for Helium
+ * vector loads (ern_q_dot4); the generator writes 1 for MVE targets. */
+#ifndef ERN_Q_ROWS
+#define ERN_Q_ROWS 0
+#endif
 #if ERN_Q_SIZE
 typedef int8_t ern_qw;
 #else
@@ -326,10 +331,67 @@ static inline int32_t ern_mve_row(int32_t acc, const ern_qw *w, int r, ern_mve_i
         [w3] "=&r"(w3)
 #endif
 
+#if ERN_Q_ROWS && defined(ERN_MVE)
+/* Eight weights of a row chunk as int16 (size: VLDRB.S16 widens the int8 values). */
+/* v - 4 without C pointer arithmetic before an array's start (the lanes read from there are
+ * predicated off). */
+ERN_INLINE const int16_t *ern_mve_back4(const int16_t *v)
+{
+    return (const int16_t *)((uintptr_t)v - 4 * sizeof *v);
+}
+ERN_INLINE int16x8_t ern_mve_ld8(const ern_qw *w)
+{
+#if ERN_Q_SIZE
+    return vldrbq_s16(w);
+#else
+    return vld1q_s16(w);
+#endif
+}
+#endif
+
 ERN_INLINE const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int npairs,
                                    int32_t *acc)
 {
-#ifdef ERN_MVE
+#if ERN_Q_ROWS && defined(ERN_MVE)
+    /* Rows arrangement: per chunk of 8 columns the four rows' 8 weights one after the other;
+     * a chunk is a load of v, then per row one contiguous load and one VMLADAVA. A span's last
+     * 4 columns hold rows 0-1 and rows 2-3 in one vector each: v in the low lanes (zero above)
+     * and in the high lanes pick a row of each. */
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int n = 2 * npairs;
+    for (; n >= 8; n -= 8, w += 32, v += 8) {
+        int16x8_t vx = vld1q_s16(v);
+        a0 = vmladavaq_s16(a0, ern_mve_ld8(w), vx);
+        a1 = vmladavaq_s16(a1, ern_mve_ld8(w + 8), vx);
+        a2 = vmladavaq_s16(a2, ern_mve_ld8(w + 16), vx);
+        a3 = vmladavaq_s16(a3, ern_mve_ld8(w + 24), vx);
+    }
+    if (n > 0) {
+        mve_pred16_t low = vctp16q(4);
+        int16x8_t lo = vldrhq_z_s16(v, low), hi = vldrhq_z_s16(ern_mve_back4(v), vpnot(low));
+        int16x8_t w01 = ern_mve_ld8(w), w23 = ern_mve_ld8(w + 8);
+        a0 = vmladavaq_s16(a0, w01, lo);
+        a1 = vmladavaq_s16(a1, w01, hi);
+        a2 = vmladavaq_s16(a2, w23, lo);
+        a3 = vmladavaq_s16(a3, w23, hi);
+        w += 16;
+    }
+#elif ERN_Q_ROWS
+    /* The rows arrangement on the portable path: chunks of 8 (a span's last: 4) columns, the
+     * four rows of a chunk one after the other. */
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int n = 2 * npairs;
+    while (n > 0) {
+        int width = n >= 8 ? 8 : 4, c;
+        for (c = 0; c < width; c++) {
+            a0 += w[c] * v[c];
+            a1 += w[width + c] * v[c];
+            a2 += w[2 * width + c] * v[c];
+            a3 += w[3 * width + c] * v[c];
+        }
+        w += 4 * width, v += width, n -= width;
+    }
+#elif defined(ERN_MVE)
     /* Helium, four pairs per pass: one gather is row r's eight weights (either layout),
      * VMLADAVA adds their products with eight values of v; a remaining two pairs take one
      * DSP block. The accumulators stay free: VMLADAVA needs even registers. */

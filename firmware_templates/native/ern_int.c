@@ -175,17 +175,29 @@ ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act, 
 }
 
 #ifdef ERN_MVE
-/* row_out of a group's four rows at once for fast sigmoid or tanh rows, the same integers
- * lane by lane: VMULH is SMMUL, the clamp SSAT #12, then a gather of the four table values.
- * (LSTM groups mix sigmoid and tanh rows and stay scalar.) */
-ERN_INLINE void group_out_mve(const int32_t *acc, const int32_t *par, uint8_t act, int16_t *out)
+/* sigmoid_at of four floor indices k (lanes): the clamp is SSAT #12, then a gather of the
+ * four table values. */
+ERN_INLINE int32x4_t sigmoid_at_mve(int32x4_t k)
+{
+    k = vminq_s32(vmaxq_s32(k, vdupq_n_s32(-2048)), vdupq_n_s32(2047));
+    return vldrhq_gather_shifted_offset_s32(ern_sigmoid_q15,
+                                            vreinterpretq_u32_s32(vaddq_n_s32(k, 2048)));
+}
+
+/* The table values at the floor indices of a group's four fast sigmoid/tanh rows: VMULH is
+ * SMMUL. */
+ERN_INLINE int32x4_t group_sigmoid_mve(const int32_t *acc, const int32_t *par)
 {
     int32x4x2_t mr = vld2q_s32(par + 4); /* mult (and the unused rnd) of each row */
-    int32x4_t k = vmulhq_s32(vld1q_s32(acc), mr.val[0]);
-    int32x4_t t;
-    k = vminq_s32(vmaxq_s32(k, vdupq_n_s32(-2048)), vdupq_n_s32(2047));
-    t = vldrhq_gather_shifted_offset_s32(ern_sigmoid_q15,
-                                         vreinterpretq_u32_s32(vaddq_n_s32(k, 2048)));
+    return sigmoid_at_mve(vmulhq_s32(vld1q_s32(acc), mr.val[0]));
+}
+
+/* row_out of a group's four rows at once for fast sigmoid or tanh rows, the same integers
+ * lane by lane. (LSTM groups of the column-pair arrangement mix sigmoid and tanh rows and
+ * stay scalar.) */
+ERN_INLINE void group_out_mve(const int32_t *acc, const int32_t *par, uint8_t act, int16_t *out)
+{
+    int32x4_t t = group_sigmoid_mve(acc, par);
     vstrhq_s32(out, act == ERN_TANH ? vsubq_n_s32(vshlq_n_s32(t, 1), 32768) : t);
 }
 #endif
@@ -248,6 +260,29 @@ static void gate_groups(const ern_q_cell *cell, int g0, int g1, const int16_t *v
     }
 }
 
+/* The new cell state (into *c) and the new h of one LSTM unit from its gate outputs (any
+ * activations and shifts; sh_*: lstm_units'). */
+ERN_INLINE int16_t lstm_unit(const ern_q_cell *cell, int sh_ig, int sh_h, int sh_c, int32_t gi,
+                             int32_t gf, int32_t gg, int32_t go, int16_t *c)
+{
+    uint8_t act = cell->act;
+    int32_t cj, a;
+    ERN_ZONE(update);
+    cj = ern_ssat16(((gf * *c + (1 << 14)) >> 15) + ern_q_shift(gi * gg, sh_ig));
+    *c = (int16_t)cj;
+    ERN_ZONE(act);
+    if (act == ERN_SIGMOID || act == ERN_TANH) { /* |cj| < 2^15, the shift >= -9 */
+        int s = cell->q_c - ERN_INDEX_Q(act);
+        a = act_at(s >= 0 ? cj >> s : cj * (1 << -s), act);
+    } else if (act != ERN_RELU && act != ERN_LINEAR) {
+        a = act_q(ern_q_shift(cj, sh_c), act);
+    } else {
+        a = act == ERN_RELU && cj < 0 ? 0 : cj;
+    }
+    ERN_ZONE(update);
+    return ern_q_shift(go * a, sh_h);
+}
+
 /* LSTM: group j holds the i, f, c, o rows of unit j, so each unit is updated right after its
  * dot products; the new h goes to hn until every unit has read the old one. */
 ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c, int16_t *hn)
@@ -259,7 +294,7 @@ ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c
     const ern_qw *w = cell->w;
     for (j = 0; j < u; j++) {
         const int32_t *par = cell->par + 13 * j;
-        int32_t acc[4], gi, gf, gg, go, cj, a;
+        int32_t acc[4], gi, gf, gg, go;
         ERN_ZONE(matrix);
         w = group_acc(w, par, xh, npairs, acc);
         ERN_ZONE(act);
@@ -267,20 +302,7 @@ ERN_INLINE void lstm_units(const ern_q_cell *cell, const int16_t *xh, int16_t *c
         gf = row_out(acc[1], par, 1, rec_act, 0);
         gg = row_out(acc[2], par, 2, act, 0);
         go = row_out(acc[3], par, 3, rec_act, 0);
-        ERN_ZONE(update);
-        cj = ern_ssat16(((gf * c[j] + (1 << 14)) >> 15) + ern_q_shift(gi * gg, sh_ig));
-        c[j] = (int16_t)cj;
-        ERN_ZONE(act);
-        if (act == ERN_SIGMOID || act == ERN_TANH) { /* |cj| < 2^15, the shift >= -9 */
-            int s = cell->q_c - ERN_INDEX_Q(act);
-            a = act_at(s >= 0 ? cj >> s : cj * (1 << -s), act);
-        } else if (act != ERN_RELU && act != ERN_LINEAR) {
-            a = act_q(ern_q_shift(cj, sh_c), act);
-        } else {
-            a = act == ERN_RELU && cj < 0 ? 0 : cj;
-        }
-        ERN_ZONE(update);
-        hn[j] = ern_q_shift(go * a, sh_h);
+        hn[j] = lstm_unit(cell, sh_ig, sh_h, sh_c, gi, gf, gg, go, c + j);
     }
     ERN_ZONE(other);
 }
@@ -316,14 +338,81 @@ ERN_INLINE void lstm_units_fast(const ern_q_cell *cell, const int16_t *xh, int16
     ERN_ZONE(other);
 }
 
+#if ERN_Q_ROWS
+#ifdef ERN_MVE
+/* lstm_units_fast's unit update for four units at once (lanes p of c and hn), the same
+ * integers: VRSHR by s is (v + 2^(s-1)) >> s, VSHL by -s is >> s; no product overflows. */
+ERN_INLINE void lstm_units_mve(const ern_q_cell *cell, int32x4_t gi, int32x4_t gf, int32x4_t gh,
+                               int32x4_t go, int16_t *c, int16_t *hn, mve_pred16_t p)
+{
+    int32x4_t cj, ah, half = vdupq_n_s32(16384);
+    ERN_ZONE(update);
+    cj = vaddq_s32(vrshrq_n_s32(vmulq_s32(gf, vldrhq_z_s32(c, p)), 15),
+                   vrshlq_s32(vmulq_s32(gi, gh), vdupq_n_s32(cell->q_c - 29)));
+    cj = vminq_s32(vmaxq_s32(cj, vdupq_n_s32(-32768)), vdupq_n_s32(32767));
+    vstrhq_p_s32(c, cj, p);
+    ERN_ZONE(act);
+    ah = vsubq_s32(sigmoid_at_mve(vshlq_s32(cj, vdupq_n_s32(ERN_INDEX_Q(ERN_TANH) - cell->q_c))),
+                   half); /* tanh(c) / 2 */
+    ERN_ZONE(update);
+    vstrhq_p_s32(hn, vrshlq_s32(vmulq_s32(go, ah), vdupq_n_s32(cell->q_v - 29)), p);
+}
+#endif
+
+/* LSTM in the rows arrangement (ERN_Q_ROWS): block b's four groups are the i, f, c, o rows of
+ * units 4b..4b+3, so each group's rows share one activation. Helium with lstm_units_fast's
+ * conditions: each gate one vector, the four units' update one vector; else per unit
+ * lstm_unit (the same integers). */
+static void lstm_blocks(const ern_q_cell *cell, const int16_t *xh, int16_t *c, int16_t *hn,
+                        int fast)
+{
+    int u = cell->units, npairs = (cell->in_pad + cell->units_pad) / 2, j, l;
+    int sh_ig = 15 + cell->q_g - cell->q_c, sh_h = 15 + cell->q_a - cell->q_v;
+    const ern_qw *w = cell->w;
+    for (j = 0; j < u; j += 4) {
+        const int32_t *par = cell->par + 13 * j; /* the block's groups are j .. j + 3 */
+        int32_t acc[16];
+        ERN_ZONE(matrix);
+        for (l = 0; l < 4; l++) {
+            w = group_acc(w, par + 13 * l, xh, npairs, acc + 4 * l);
+        }
+        ERN_ZONE(act);
+#ifdef ERN_MVE
+        if (fast) {
+            lstm_units_mve(cell, group_sigmoid_mve(acc, par), group_sigmoid_mve(acc + 4, par + 13),
+                           vsubq_s32(group_sigmoid_mve(acc + 8, par + 26), vdupq_n_s32(16384)),
+                           group_sigmoid_mve(acc + 12, par + 39), c + j, hn + j,
+                           vctp32q((uint32_t)(u - j)));
+            continue;
+        }
+#endif
+        for (l = 0; l < 4 && j + l < u; l++) {
+            int32_t gi = row_out(acc[l], par, l, cell->rec_act, 0);
+            int32_t gf = row_out(acc[4 + l], par + 13, l, cell->rec_act, 0);
+            int32_t gg = row_out(acc[8 + l], par + 26, l, cell->act, 0);
+            int32_t go = row_out(acc[12 + l], par + 39, l, cell->rec_act, 0);
+            hn[j + l] = lstm_unit(cell, sh_ig, sh_h, cell->q_c - 11, gi, gf, gg, go, c + j + l);
+        }
+    }
+    ERN_ZONE(other);
+    (void)fast;
+}
+#endif
+
 static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *hn)
 {
     /* fast: sigmoid/tanh (so q_g = q_a = 15), fast rows and q_c >= 9: no shift goes left */
-    if (cell->fast && cell->rec_act == ERN_SIGMOID && cell->act == ERN_TANH && cell->q_c >= 9) {
+    int fast = cell->fast && cell->rec_act == ERN_SIGMOID && cell->act == ERN_TANH;
+    fast = fast && cell->q_c >= 9;
+#if ERN_Q_ROWS
+    lstm_blocks(cell, xh, c, hn, fast);
+#else
+    if (fast) {
         lstm_units_fast(cell, xh, c, hn);
     } else {
         lstm_units(cell, xh, c, hn);
     }
+#endif
     memcpy(xh + cell->in_pad, hn, sizeof *hn * cell->units);
 }
 

@@ -1,7 +1,8 @@
 /* Kernel self-test driver for tests/test_native_kernels.py: writes, as raw little-endian
  * arrays on stdout, every int16 input through each integer activation, float activations
  * on a grid, requantization of pseudo-random triples, interleaved dot products, four-row
- * group dot products (ern_q_dot4, 2-12 column pairs) and rounded multiply-adds
+ * group dot products (ern_q_dot4, 2-12 column pairs, in the layout and arrangement ern.h is
+ * compiled for) and rounded multiply-adds
  * (ern_mulhi_round_add). */
 #include "ern.h"
 
@@ -71,7 +72,21 @@ int main(void)
         for (k = 0; k < 4; k++) {
             acc[k] = acc[4 + k] = (int32_t)(next() >> 12);
         }
-#if ERN_Q_SIZE /* the same weights in the size layout (ern.h) */
+#if ERN_Q_ROWS /* the same weights in the rows arrangement: chunks of 8 columns (last: 4) */
+        {
+            ern_qw wr[96];
+            int n = 2 * npairs, s, r, c;
+            for (s = 0; s < n; s += 8) {
+                int width = n - s >= 8 ? 8 : 4;
+                for (r = 0; r < 4; r++) {
+                    for (c = 0; c < width; c++) {
+                        wr[4 * s + r * width + c] = (ern_qw)w[8 * ((s + c) / 2) + 2 * r + (s + c) % 2];
+                    }
+                }
+            }
+            ern_q_dot4(wr, v, npairs, acc + 4);
+        }
+#elif ERN_Q_SIZE /* the same weights in the size layout (ern.h) */
         {
             int8_t ws[96] ERN_ALIGNED(4);
             for (k = 0; k < 96; k++) { /* [pair][row pair][row in pair][col] -> [..][col][row] */
