@@ -8,6 +8,12 @@ SimpleRNN as a `Loop` whose weights travel as loop-carried values into `Gemm` op
 float. Here GRU is exported as a `Loop` too, loop-invariant weights are read from the outer
 scope, and `Gemm` is split into `MatMul` + `Add`; every weight matrix then becomes int8
 (`MatMulInteger` with per-step `DynamicQuantizeLinear` of the activations).
+
+Weights use 7 bits of the int8 (reduce_range): onnxruntime's uint8 x int8 kernels on x86 CPUs
+with AVX2 but without VNNI (VPMADDUBSW) add two products into a saturating int16, so 255 x 127
++ 255 x 127 clips at 32767; measured: a MatMulInteger of 16 such products gave 262,136 instead
+of 518,160, DynamicQuantizeLSTM a gate output of 0.022 instead of 0.043, and a tf_keras
+LSTM(16)+GRU(8) softmax max_abs 0.349 against Keras (0.011 with 7-bit weights).
 """
 
 from __future__ import annotations
@@ -158,8 +164,9 @@ def describe(model: Any) -> str:
     said = "; ".join(f"{n} into {ops}" for ops, n in sorted(int8.items()))
     kept = "; ".join(f"{n} into {ops}" for ops, n in sorted(floats.items()))
     return (
-        f"int8 weights ({int8_values} values: {said}); stay float32 ({float_values} values: "
-        f"{kept or 'none'}): biases and state constants, added after the integer products; "
+        f"int8 weights ({int8_values} values, 7-bit range: {said}); "
+        f"stay float32 ({float_values} values: {kept or 'none'}): biases and state constants, "
+        "added after the integer products; "
         "activations are quantized to uint8 at run time (DynamicQuantizeLinear)"
     )
 
@@ -177,6 +184,7 @@ def quantize(float_path: Path, out: Path) -> str:
         str(prepared),
         str(out),
         weight_type=QuantType.QInt8,
+        reduce_range=True,  # no int16 saturation on AVX2 CPUs (module docstring)
         op_types_to_quantize=list(QUANTIZED_OP_TYPES),
         extra_options={"EnableSubgraph": True},
     )
