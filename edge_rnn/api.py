@@ -102,6 +102,7 @@ class _Builder:
         self.user_paths: dict[str, str] = {}  # copies in the build -> the user's files
 
     def model(self) -> tuple[Path, dict[str, Any]]:
+        from edge_rnn.data.dataset import offset_features
         from edge_rnn.training import ModelSpec, head_for, train
         from edge_rnn.training.metadata import metadata_for
 
@@ -121,6 +122,16 @@ class _Builder:
             shutil.copyfile(source, model_path)
             self.user_paths[str(model_path)] = str(source)
             normalization, how = _brought_normalization(source, dataset, cfg.model.normalization)
+            offsets = (
+                [] if normalization else offset_features(dataset.x_train, dataset.feature_names)
+            )
+            if offsets and dataset.input_dtype == "float32":
+                self.log(
+                    f"note: raw input feature(s) {', '.join(offsets)} sit far from zero: int8 "
+                    "and float16 artefacts multiply that offset by rounded weights and may miss "
+                    "their thresholds; a Normalization or Rescaling first layer (folded out in "
+                    "float32) in the model you train avoids it"
+                )
             meta = metadata_for(
                 user_model, dataset, normalization, name=cfg.name, source=str(source)
             )

@@ -32,8 +32,8 @@ def _model(units: int, activation: str | None, *, sequence: bool = False) -> ker
     )
 
 
-def _data(tmp_path: Path, y: np.ndarray) -> str:
-    x = np.random.default_rng(0).normal(size=(len(y), STEPS, FEATURES)).astype(np.float32)
+def _data(tmp_path: Path, y: np.ndarray, offset: float = 0.0) -> str:
+    x = np.random.default_rng(0).normal(offset, size=(len(y), STEPS, FEATURES)).astype(np.float32)
     path = tmp_path / "data.npz"
     np.savez(path, x=x, y=y)
     return str(path)
@@ -90,9 +90,11 @@ def test_softmax_output_on_whole_float_labels_is_classification(tmp_path: Path) 
     assert head_activation(softmax_layer) == "softmax"
 
 
-def _build(tmp_path: Path, task_line: str) -> tuple[dict[str, object], list[str]]:
+def _build(
+    tmp_path: Path, task_line: str, offset: float = 0.0
+) -> tuple[dict[str, object], list[str]]:
     tmp_path.mkdir()
-    _data(tmp_path, _binary())
+    _data(tmp_path, _binary(), offset)
     _model(1, "sigmoid").save(tmp_path / "user.keras")
     config = tmp_path / "build.toml"
     config.write_text(
@@ -115,9 +117,13 @@ def test_build_says_which_task_it_inferred_and_how_to_override(tmp_path: Path) -
         "task: classification, 2 classes (one sigmoid output and labels 0/1: a binary "
         'classifier whose output is p(class 1); set [data] task = "regression" to override)'
     ]
-    meta, lines = _build(tmp_path / "forced", 'task = "regression"\n')
+    assert not any("far from zero" in line for line in lines)
+    meta, lines = _build(tmp_path / "forced", 'task = "regression"\n', offset=20.0)
     assert meta["task"] == "regression"
     assert "task: regression ([data] task in the config)" in lines
+    # Raw input 20 standard deviations from zero: the build warns before int8 stages fail.
+    (note,) = [line for line in lines if "far from zero" in line]
+    assert "x1 (mean 20.04, std 1.03)" in note and "Normalization or Rescaling first layer" in note
 
 
 def test_per_step_regression_labels_without_a_feature_axis_fit_a_sequence_model(

@@ -66,6 +66,18 @@ def fit_normalization(x_train: np.ndarray) -> Normalization:
     )
 
 
+def offset_features(x: np.ndarray, names: tuple[str, ...], ratio: float = 4.0) -> list[str]:
+    """Features whose mean lies more than `ratio` standard deviations from zero, as
+    "name (mean M, std S)": raw values that quantized weights multiply with their offset."""
+    flat = np.asarray(x, np.float64).reshape(-1, x.shape[-1])
+    mean, std = flat.mean(axis=0), flat.std(axis=0)
+    return [
+        f"{name} (mean {m:.4g}, std {s:.3g})"
+        for name, m, s in zip(names, mean, std, strict=True)
+        if s > _MIN_STD and abs(m) > ratio * s
+    ]
+
+
 def first_non_finite(values: np.ndarray) -> tuple[int, tuple[int, ...]] | None:
     """(count, index of the first) NaN/inf entries, or None when all are finite."""
     bad = ~np.isfinite(values)
