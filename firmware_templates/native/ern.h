@@ -339,6 +339,12 @@ ERN_INLINE const int16_t *ern_mve_back4(const int16_t *v)
 {
     return (const int16_t *)((uintptr_t)v - 4 * sizeof *v);
 }
+/* Asm: the next chunk row's eight weights into qQ as int16, w past them. */
+#if ERN_Q_SIZE
+#define ERN_MVE_LDW(Q) "vldrb.s16 q" #Q ", [%[w]], #8\n\t"
+#else
+#define ERN_MVE_LDW(Q) "vldrh.u16 q" #Q ", [%[w]], #16\n\t"
+#endif
 ERN_INLINE int16x8_t ern_mve_ld8(const ern_qw *w)
 {
 #if ERN_Q_SIZE
@@ -357,15 +363,23 @@ ERN_INLINE const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int npair
      * a chunk is a load of v, then per row one contiguous load and one VMLADAVA. A span's last
      * 4 columns hold rows 0-1 and rows 2-3 in one vector each: v in the low lanes (zero above)
      * and in the high lanes pick a row of each. */
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    /* One asm loop: VMLADAVA's accumulators must be even registers, VLDRB.S16's base a low
+     * one, and every load steps its pointer (10 instructions per chunk, WLS/LE count them). */
+    register int32_t a0 __asm__("r0") = acc[0], a1 __asm__("r2") = acc[1];
+    register int32_t a2 __asm__("r4") = acc[2], a3 __asm__("r6") = acc[3];
     int n = 2 * npairs;
-    for (; n >= 8; n -= 8, w += 32, v += 8) {
-        int16x8_t vx = vld1q_s16(v);
-        a0 = vmladavaq_s16(a0, ern_mve_ld8(w), vx);
-        a1 = vmladavaq_s16(a1, ern_mve_ld8(w + 8), vx);
-        a2 = vmladavaq_s16(a2, ern_mve_ld8(w + 16), vx);
-        a3 = vmladavaq_s16(a3, ern_mve_ld8(w + 24), vx);
-    }
+    __asm__("wls lr, %[k], 2f\n"
+            "1:\n\t"
+            "vldrh.u16 q0, [%[v]], #16\n\t" ERN_MVE_LDW(1) "vmlava.s16 %[a0], q1, q0\n\t"
+            ERN_MVE_LDW(2) "vmlava.s16 %[a1], q2, q0\n\t" ERN_MVE_LDW(1)
+            "vmlava.s16 %[a2], q1, q0\n\t" ERN_MVE_LDW(2) "vmlava.s16 %[a3], q2, q0\n\t"
+            "le lr, 1b\n"
+            "2:"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+l"(w),
+              [v] "+l"(v)
+            : [k] "r"(n >> 3)
+            : "lr", "q0", "q1", "q2", "memory");
+    n &= 7;
     if (n > 0) {
         mve_pred16_t low = vctp16q(4);
         int16x8_t lo = vldrhq_z_s16(v, low), hi = vldrhq_z_s16(ern_mve_back4(v), vpnot(low));
