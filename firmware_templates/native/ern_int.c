@@ -237,14 +237,15 @@ ERN_INLINE const ern_qw *group_rows(const ern_q_cell *cell, int grp)
 ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
                            int fast, int16_t *out)
 {
-    int npairs = (cell->in_pad + cell->units_pad) / 2, grp;
+    int npairs = (cell->in_pad + cell->units_pad) / 2;
     const ern_qw *w = group_rows(cell, g0);
-    for (grp = g0; grp < g1; grp++) {
+    const int32_t *par = cell->par + 13 * g0, *end = cell->par + 13 * g1;
+    for (out += 4 * g0; par != end; par += 13, out += 4) { /* pointers: no index arithmetic */
         int32_t acc[4];
         ERN_ZONE(matrix);
-        w = group_acc(w, cell->par + 13 * grp, v, npairs, acc);
+        w = group_acc(w, par, v, npairs, acc);
         ERN_ZONE(act);
-        group_out(acc, cell->par + 13 * grp, act, fast, out + 4 * grp);
+        group_out(acc, par, act, fast, out);
     }
 }
 
@@ -437,16 +438,17 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
                                const int16_t *rh, uint8_t act, int fast)
 {
     static const int32_t no_bias[4] = {0, 0, 0, 0};
-    int up = cell->units_pad, in = cell->in_pad, q;
+    int up = cell->units_pad, in = cell->in_pad;
     const int16_t *h = xh + in, *rg = g + up;
     const ern_qw *w = group_rows(cell, up / 2);
-    for (q = 0; q < up / 4; q++, rg += 4) {
-        const int32_t *par = cell->par + 13 * (up / 2 + q);
+    const int32_t *par = cell->par + 13 * (up / 2), *end = cell->par + 13 * (3 * up / 4);
+    const int32_t *rb = cell->rbias ? cell->rbias : no_bias;
+    int16_t *out = g + 2 * up;
+    for (; par != end; par += 13, rg += 4, out += 4, rb += cell->rbias ? 4 : 0) {
         int32_t acc[4];
         ERN_ZONE(matrix);
         w = group_acc(w, par, xh, in / 2, acc);
         if (cell->reset_after) {
-            const int32_t *rb = cell->rbias ? cell->rbias + 4 * q : no_bias;
             int32_t inner[4];
             inner[0] = rb[0], inner[1] = rb[1], inner[2] = rb[2], inner[3] = rb[3];
             w = ern_q_dot4(w, h, up / 2, inner);
@@ -459,7 +461,7 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
             w = ern_q_dot4(w, rh, up / 2, acc);
         }
         ERN_ZONE(act);
-        group_out(acc, par, act, fast, g + 2 * up + 4 * q);
+        group_out(acc, par, act, fast, out);
     }
 }
 
