@@ -215,7 +215,7 @@ def group_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A cell's rows for the C group kernels (ern.h): weights of 4 rows interleaved per column
     pair (speed layout: int16; size layout: int8, the two rows of a word's SXTB16 halves
-    byte-interleaved), and per group [bias x4, (mult, rnd) x4, the four int8 shifts in one word].
+    byte-interleaved), and per group [bias x4, mult x4, rnd x4, the four int8 shifts in one word].
 
     LSTM groups are units (rows i, f, c, o of unit j), so one pass gives a unit's whole update;
     other cells keep gate order with each gate padded to units_pad rows (pad rows are zero).
@@ -260,8 +260,8 @@ def group_rows(
     par = np.concatenate(
         [
             take(rows.bias).reshape(-1, 4),
-            # mult and rnd of a row side by side: one LDRD loads both
-            np.stack([take(rows.mult), rnd], axis=1).reshape(-1, 8),
+            take(rows.mult).reshape(-1, 4),  # the four mult adjacent: LDRD/LDM, VLDRW
+            rnd.reshape(-1, 4),
             packed[:, None],
         ],
         axis=1,

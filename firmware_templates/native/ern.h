@@ -131,8 +131,8 @@ typedef struct {
     int8_t q_a;   /* LSTM: Q of act(c) (15 when act is bounded) */
     const ern_qw *w;       /* groups of 4 rows (see ern_q_dot4); LSTM: group j = rows i,f,c,o of
                             * unit j; others: gate-major, each gate padded to units_pad rows */
-    const int32_t *par;    /* per group: bias[4] (accumulator units), then per row mult in
-                            * and rnd = 2^(shift-1) (0 when shift <= 0), then the four int8
+    const int32_t *par;    /* per group: bias[4] (accumulator units), mult[4], per row
+                            * rnd = 2^(shift-1) (0 when shift <= 0) [4], then the four int8
                             * right shifts packed in one word (row r: byte r); sigmoid/tanh
                             * rows: mult < 2^31 and shift of the table index (ern_q_index),
                             * others: mult in [2^30, 2^31), shift of the requantization */

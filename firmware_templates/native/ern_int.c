@@ -162,13 +162,13 @@ ERN_INLINE int row_shift(int32_t word, int r)
  * (round(acc * mult / 2^32) + 2^(s-1)) >> s is ern_q_shift's result, without its branch. */
 ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act, int fast)
 {
-    int32_t mult = par[4 + 2 * r];
+    int32_t mult = par[4 + r];
     if (act == ERN_SIGMOID || act == ERN_TANH) {
         return act_at(fast ? ern_mulhi(acc, mult) : ern_q_index(acc, mult, row_shift(par[12], r)),
                       act);
     }
     if (fast) {
-        int32_t y = ern_mulhi_round_add(acc, mult, par[5 + 2 * r]) >> row_shift(par[12], r);
+        int32_t y = ern_mulhi_round_add(acc, mult, par[8 + r]) >> row_shift(par[12], r);
         return act_q(ern_ssat16(y), act);
     }
     return act_q(ern_q_requant(acc, mult, row_shift(par[12], r)), act);
@@ -188,8 +188,7 @@ ERN_INLINE int32x4_t sigmoid_at_mve(int32x4_t k)
  * SMMUL. */
 ERN_INLINE int32x4_t group_sigmoid_mve(const int32_t *acc, const int32_t *par)
 {
-    int32x4x2_t mr = vld2q_s32(par + 4); /* mult (and the unused rnd) of each row */
-    return sigmoid_at_mve(vmulhq_s32(vld1q_s32(acc), mr.val[0]));
+    return sigmoid_at_mve(vmulhq_s32(vld1q_s32(acc), vld1q_s32(par + 4))); /* the rows' mult */
 }
 
 /* row_out of a group's four rows at once for fast sigmoid or tanh rows, the same integers
@@ -325,9 +324,9 @@ ERN_INLINE void lstm_units_fast(const ern_q_cell *cell, const int16_t *xh, int16
         w = group_acc(w, par, xh, npairs, acc);
         ERN_ZONE(act);
         gi = sigmoid_at(ern_mulhi(acc[0], par[4]));
-        gf = sigmoid_at(ern_mulhi(acc[1], par[6]));
-        gh = sigmoid_at(ern_mulhi(acc[2], par[8])) - 16384; /* tanh(g) / 2 */
-        go = sigmoid_at(ern_mulhi(acc[3], par[10]));
+        gf = sigmoid_at(ern_mulhi(acc[1], par[5]));
+        gh = sigmoid_at(ern_mulhi(acc[2], par[6])) - 16384; /* tanh(g) / 2 */
+        go = sigmoid_at(ern_mulhi(acc[3], par[7]));
         ERN_ZONE(update);
         cj = ern_ssat16(((gf * *c + (1 << 14)) >> 15) + ((gi * gh + rnd_ig) >> sh_ig));
         *c = (int16_t)cj;
