@@ -152,3 +152,20 @@ def test_qemu_target_selection_rules(tmp_path: Path) -> None:
     assert "qemu-cortex-m3" in {
         r.name for r in runners_for(native("float32"), {"targets": ["all"]})
     }
+
+
+def test_fit_advice_names_streaming_when_the_window_buffer_is_the_ram() -> None:
+    """400 steps x 3 features on a 2 KiB board: the stored window (4,800 B) is what does not
+    fit, not the model; `_step` needs no window, so the advice says so with the RAM left."""
+    from edge_rnn.ontarget.fit import ModelFit
+    from edge_rnn.runtimes.qemu import fit_advice
+
+    meta = ModelMeta(name="long_model", input_shape=(400, 3), output_shape=(1,))
+    fit = ModelFit(load_target("ch32v003"), 12_284, static_ram_bytes=5_304, stack_bytes=440)
+    entry = ManifestEntry("native_int8w", "native/int8w", "native-c", "int8w", streaming=True)
+    streams = Artefact("native_int8w", Path("native/int8w"), "native-c", "int8w", entry)
+    advice = fit_advice(fit, streams, meta)
+    assert "long_model_step on each time step" in advice
+    assert "no 4,800 B window buffer: RAM about 944 B" in advice
+    whole = Artefact("native_int8w", Path("native/int8w"), "native-c", "int8w")  # no _step
+    assert "_step" not in fit_advice(fit, whole, meta)

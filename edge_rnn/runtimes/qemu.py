@@ -114,7 +114,7 @@ class QemuRunner(Runner):
             except DoesNotFit as err:
                 assert fit is not None  # only bare-metal firmware has a memory map
                 if not fit.fits:
-                    raise EdgeRnnError(fit_advice(fit, artefact)) from None
+                    raise EdgeRnnError(fit_advice(fit, artefact, meta)) from None
                 if not _steps_through(artefact, meta):
                     raise RunnerSkipped(f"{fit.summary()}, but {err}") from None
                 firmware = build_firmware(
@@ -141,7 +141,7 @@ class QemuRunner(Runner):
                 harness_flash_bytes=firmware.memory.flash_bytes,
                 harness_ram_bytes=firmware.memory.ram_bytes,
             )
-            result.notes.append(fit.summary() if fit.fits else fit_advice(fit, artefact))
+            result.notes.append(fit.summary() if fit.fits else fit_advice(fit, artefact, meta))
         if outcome.stack_bytes is not None:
             result.memory["stack_bytes"] = outcome.stack_bytes
         if outcome.instructions is not None:
@@ -190,11 +190,20 @@ def _steps_through(artefact: Artefact, meta: ModelMeta) -> bool:
     return bool(artefact.manifest_entry.streaming) and (not meta.sequence_output or per_step)
 
 
-def fit_advice(fit: ModelFit, artefact: Artefact) -> str:
+def fit_advice(fit: ModelFit, artefact: Artefact, meta: ModelMeta) -> str:
     """What does not fit, by how much, and only advice that can work."""
     advice = []
     if fit.flash_bytes > fit.board_flash_bytes and artefact.quantization in SMALLER_MODES:
         advice.append(f"the native {SMALLER_MODES[artefact.quantization]} mode (if it converts)")
+    if fit.ram_bytes > fit.board_ram_bytes and _steps_through(artefact, meta):
+        # The fit probe holds one whole input window (float or int32 token ids: 4 B a value);
+        # a long window of few features costs more RAM than the model's state.
+        window = 4 * meta.input_shape[0] * meta.input_shape[1]
+        advice.append(
+            f"{meta.name}_step on each time step as it arrives instead of {meta.name}_run on "
+            f"a stored window (no {window:,} B window buffer: RAM about "
+            f"{fit.ram_bytes - window:,} B)"
+        )
     advice.append("fewer units or layers")
     roomy = boards_with_room(fit.flash_bytes, fit.ram_bytes)
     if roomy:
