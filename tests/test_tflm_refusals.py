@@ -185,3 +185,30 @@ def test_cli_generates_and_refuses(
         ["generate", str(root / "lstm.keras"), "--backend", "tflm", "--out", str(tmp_path / "k")]
     )
     assert code == 2 and "takes a .tflite model" in capsys.readouterr().err
+
+
+def test_int16_global_max_pooling_is_refused_not_failed(tmp_path: Path) -> None:
+    """TFLM's REDUCE_MAX takes float32/int8 only: an int16x8 GlobalMaxPooling1D model failed its
+    TFLM stage with 'could not allocate this model even with 67108864 bytes' (the arena
+    bisection read the invoke error as a too small arena); it is not applicable, by name."""
+    from edge_rnn.tflm.ops import tflm_refusal
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [
+            keras.Input((STEPS, FEATURES)),
+            keras.layers.SimpleRNN(2, return_sequences=True),
+            keras.layers.GlobalMaxPooling1D(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ],
+        name="gmp",
+    )
+    model.save(tmp_path / "gmp.keras")
+    x = np.random.default_rng(0).normal(size=(16, STEPS, FEATURES)).astype(np.float32)
+    np.savez(tmp_path / "calibration.npz", x=x)
+    path = tmp_path / "gmp_int16x8.tflite"
+    convert_tflite(
+        tmp_path / "gmp.keras", "int16x8", path, calibration=tmp_path / "calibration.npz"
+    )
+    reason = tflm_refusal(path)
+    assert reason is not None and "an int16 REDUCE_MAX (GlobalMaxPooling1D" in reason

@@ -106,6 +106,7 @@ def resolver_ops(info: ModelInfo) -> list[tuple[str, str]]:
 _NO_INT16 = {
     "GATHER": "Embedding in int16x8; TFLM gathers float32/int8 only",
     "RSQRT": "LayerNormalization in int16x8; TFLM's RSQRT takes float32/int8 only",
+    "REDUCE_MAX": "GlobalMaxPooling1D in int16x8; TFLM's REDUCE_MAX takes float32/int8 only",
 }
 
 
