@@ -73,7 +73,7 @@ def find_arena(model: bytes) -> dict[str, Any]:
     while not _probe(model, high):
         high *= 2
         if high > MAX_ARENA:
-            return {"error": f"TFLM could not allocate this model even with {MAX_ARENA} bytes"}
+            return {"error": _failure(model)}
     low = 0  # an arena of 0 bytes never works
     while high - low > ALIGN:
         mid = (low + high) // 2 // ALIGN * ALIGN
@@ -84,6 +84,16 @@ def find_arena(model: bytes) -> dict[str, Any]:
         else:
             low = mid
     return {"min_bytes": high, "reported_bytes": _reported_total(model, high)}
+
+
+def _failure(model: bytes) -> str:
+    """Why the model does not run with the largest arena, in TFLM's own last log lines (an op
+    without a kernel for its tensor types fails its invoke here, not its allocation)."""
+    log = _quiet_stderr_call(lambda: _works(model, MAX_ARENA))
+    said = "; ".join([line.strip() for line in log.splitlines() if line.strip()][-2:])
+    return f"TFLM could not allocate or invoke this model with {MAX_ARENA} bytes" + (
+        f" (TFLM: {said})" if said else ""
+    )
 
 
 def recommended_arena(min_bytes: int) -> int:
