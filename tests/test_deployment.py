@@ -87,6 +87,10 @@ def test_a_model_that_does_not_fit_its_board_is_a_stage_failure() -> None:
         "does not fit the board: flash 3,000,000 of 2,097,152 B, RAM 9,000 of 270,336 B "
         "(model + runtime, RAM incl. stack)"
     )
+    # The runner's advice joins the failure line, which is what the console summary shows.
+    advice = "artefact 'a' does NOT fit Pico: flash 3,000,000 of 2,097,152 B: use the int8w mode"
+    with_advice = fit_failure(_stages()[3].memory, ["stack_bytes=400", advice])
+    assert with_advice == f"{message}; use the int8w mode"
 
 
 def test_report_shows_the_table_recommendation_and_error_vs_flash(tmp_path: Path) -> None:

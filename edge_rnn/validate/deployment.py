@@ -10,6 +10,7 @@ among those that fit its board and passed their thresholds; None when none did.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from edge_rnn.errors import EdgeRnnError
@@ -22,14 +23,17 @@ _MEMORY = ("flash_bytes", "ram_bytes", "board_flash_bytes", "board_ram_bytes")
 _METRICS = ("max_abs", "accuracy", "top1_agreement")
 
 
-def fit_failure(memory: dict[str, int]) -> str | None:
-    """The threshold-style failure of a stage whose model does not fit its board."""
+def fit_failure(memory: dict[str, int], notes: Sequence[str] = ()) -> str | None:
+    """The threshold-style failure of a stage whose model does not fit its board, with the
+    runner's advice (its "... does NOT fit ...: use X" note) so the summary line has the way out."""
     if memory.get("fits", 1):
         return None
+    advice = [note.partition(": use ")[2] for note in notes if "does NOT fit" in note]
     return (
         f"does not fit the board: flash {memory['flash_bytes']:,} of "
         f"{memory['board_flash_bytes']:,} B, RAM {memory['ram_bytes']:,} of "
         f"{memory['board_ram_bytes']:,} B (model + runtime, RAM incl. stack)"
+        + (f"; use {advice[0]}" if advice and advice[0] else "")
     )
 
 

@@ -171,7 +171,7 @@ class _Validation:
         stage.failures = th.check(stage.metrics, stage.thresholds)
         if ref_key in self.stages:
             judge_disagreement(stage, self.stages[ref_key])
-        too_big = fit_failure(stage.memory)
+        too_big = fit_failure(stage.memory, stage.notes)
         if too_big:
             stage.failures.append(too_big)
         stage.status = FAILED if stage.failures else PASSED
