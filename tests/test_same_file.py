@@ -3,6 +3,7 @@ the one that matches the float model is not failed for differing from the one th
 
 from __future__ import annotations
 
+from edge_rnn.validate.report import stage_remark
 from edge_rnn.validate.same_file import judge_disagreement
 from edge_rnn.validate.stages import FAILED, PASSED, StageResult
 
@@ -27,6 +28,7 @@ def test_litert_off_tflm_right_does_not_fail_tflm() -> None:
     said = litert.details["same_file"]
     assert "litert max_abs 0.912 (fails: cosine 0.62 < 0.99)" in said
     assert "tflm max_abs 0.0651 (passes)" in said and said in litert.notes
+    assert stage_remark(litert).endswith(said)  # terminal and HTML show it with the failures
 
 
 def test_tflm_off_keeps_the_failure_and_says_so() -> None:

@@ -63,7 +63,8 @@ def stage_remark(stage: StageResult) -> str:
     if stage.reason:
         return stage.reason
     if stage.failures:
-        return "; ".join(stage.failures)
+        same_file = stage.details.get("same_file")  # the other interpreter got it right
+        return "; ".join([*stage.failures, *([same_file] if same_file else [])])
     flips = [note for note in stage.notes if note.startswith("top-1 flips:")]
     if flips:
         return flips[0]
@@ -112,7 +113,6 @@ def format_table(report: Report, width: int = 60) -> str:
         for s in failed
         if "localization" in s.details
     ]
-    reasons += [f"  {s.name}: {s.details['same_file']}" for s in failed if "same_file" in s.details]
     warning = [f"WARNING: {report.chance_warning()}"] if report.at_chance else []
     return "\n".join(
         [f"model {report.model}, data {report.data}", *warning, *lines, summary, *reasons]
