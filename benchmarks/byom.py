@@ -194,6 +194,24 @@ def tf_keras_h5(folder: Path) -> Path:
     return folder / "model.h5"
 
 
+def bidirectional_stack(folder: Path) -> Path:
+    """Bidirectional LSTM (sum), GRU (mul) and SimpleRNN (ave) stacked: every merge mode."""
+    x, y = _sensor_windows(300, 20, 3, 4, 8)
+    np.savez(folder / "data.npz", x=x, y=y)
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((20, 3)),
+            layers.Bidirectional(layers.LSTM(8, return_sequences=True), merge_mode="sum"),
+            layers.Bidirectional(layers.GRU(8, return_sequences=True), merge_mode="mul"),
+            layers.Bidirectional(layers.SimpleRNN(8), merge_mode="ave"),
+            layers.Dense(4, activation="softmax"),
+        ]
+    )
+    _fit(model, x, y, epochs=10).save(folder / "model.keras")
+    return folder / "model.keras"
+
+
 MODELS: dict[str, Callable[[Path], Path]] = {
     "conv1d_lstm": conv1d_lstm,
     "embedding_lstm": embedding_lstm,
@@ -203,6 +221,7 @@ MODELS: dict[str, Callable[[Path], Path]] = {
     "raw_functional_gru": raw_functional_gru,
     "binary_sigmoid_gru": binary_sigmoid_gru,
     "tf_keras_h5": tf_keras_h5,
+    "bidirectional_stack": bidirectional_stack,
 }
 
 
