@@ -160,3 +160,17 @@ def test_lambda_and_custom_layers_are_named_with_the_way_out(tmp_path: Path) -> 
         load_keras_model(tmp_path / "lambda.keras")
     with pytest.raises(EdgeRnnError, match=r"layer 'scale\w*' is a custom class Scale.*Rescaling"):
         load_keras_model(tmp_path / "custom.keras")
+
+
+def test_generic_rnn_of_a_standard_cell_names_the_layer_to_use() -> None:
+    """keras.layers.RNN(LSTMCell(n)) is an LSTM(n) with the same weights: say so."""
+    model = keras.Sequential(
+        [keras.Input((5, 2)), keras.layers.RNN(keras.layers.LSTMCell(3), name="wrapped")]
+    )
+    with pytest.raises(EdgeRnnError, match=r"'wrapped': RNN\(LSTMCell\).*keras.layers.LSTM\("):
+        load_model_ir(model)
+    # The advice works: the same weights in an LSTM give the same outputs.
+    lstm = keras.Sequential([keras.Input((5, 2)), keras.layers.LSTM(3)])
+    lstm.layers[-1].set_weights(model.layers[-1].get_weights())
+    x = np.random.default_rng(0).normal(size=(2, 5, 2)).astype(np.float32)
+    np.testing.assert_allclose(lstm(x), model(x), atol=1e-6)

@@ -451,6 +451,15 @@ def _convert_layer(
     converter = _OTHER_LAYERS.get(kind)
     if converter is not None:
         return converter(layer, steps, size, check)
+    cell = type(getattr(layer, "cell", None)).__name__
+    if kind == "RNN" and cell in ("SimpleRNNCell", "LSTMCell", "GRUCell"):
+        check.add(
+            layer.name,
+            f"RNN({cell}) is not supported; the same layer as "
+            f"keras.layers.{cell.removesuffix('Cell')}(...) with the same units and options "
+            "takes its weights unchanged (new_layer.set_weights(rnn_layer.get_weights()))",
+        )
+        return None
     check.add(
         layer.name,
         f"{kind} is not supported; edge-rnn converts {SUPPORTED} "
