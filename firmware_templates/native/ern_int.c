@@ -123,6 +123,15 @@ void ern_q_convert(const int16_t *src, int16_t *dst, int n, int q_src, int q_dst
     int s = q_src - q_dst, i;
     if (s >= 0) { /* ern_q_shift of an int16 by s >= 0 needs neither branch nor saturation */
         int32_t rnd = (1 << s) >> 1;
+#ifdef ERN_MVE
+        /* eight lanes at a time: VRSHL by -s is (v + rnd) >> s, computed without overflow */
+        int16x8_t shift = vdupq_n_s16((int16_t)-s);
+        for (i = 0; i < n; i += 8) {
+            mve_pred16_t p = vctp16q((uint32_t)(n - i));
+            vstrhq_p_s16(dst + i, vrshlq_s16(vldrhq_z_s16(src + i, p), shift), p);
+        }
+        (void)rnd;
+#else
         for (i = 0; i + 1 < n; i += 2) { /* two per pass: half the loop's instructions */
             dst[i] = (int16_t)((src[i] + rnd) >> s);
             dst[i + 1] = (int16_t)((src[i + 1] + rnd) >> s);
@@ -130,6 +139,7 @@ void ern_q_convert(const int16_t *src, int16_t *dst, int n, int q_src, int q_dst
         if (i < n) {
             dst[i] = (int16_t)((src[i] + rnd) >> s);
         }
+#endif
     } else {
         for (i = 0; i < n; i++) {
             dst[i] = ern_q_shift(src[i], s);
@@ -437,6 +447,32 @@ ERN_INLINE int32_t add_mul_q15(int32_t acc, int32_t a, int32_t r)
 #endif
 }
 
+#ifdef ERN_MVE
+/* add_mul_q15 of four lanes (acc[i] += (a[i] r[i] + 2^14) >> 15), the same integers:
+ * VRMULH by r << 17 is SMMLAR's rounding, k a adds its wrap-around back. */
+ERN_INLINE void add_mul_q15_mve(int32_t *acc, const int32_t *a, const int16_t *r)
+{
+    int32x4_t av = vld1q_s32(a), rv = vldrhq_s32(r);
+    int32x4_t k = vshrq_n_s32(vaddq_n_s32(rv, 1 << 14), 15);
+    int32x4_t y = vaddq_s32(vld1q_s32(acc), vrmulhq_s32(av, vshlq_n_s32(rv, 17)));
+    vst1q_s32(acc, vaddq_s32(y, vmulq_s32(k, av)));
+}
+
+/* The GRU's new h of units [0, u), 4 lanes at a time: gru_h's integers (VRSHL by -s is
+ * (cand + rnd) >> s, VRSHR by 15 the rounded product). */
+ERN_INLINE void gru_h_mve(const int16_t *z, int16_t *h, const int16_t *cand, int s, int u)
+{
+    int j;
+    for (j = 0; j < u; j += 4) {
+        mve_pred16_t p = vctp32q((uint32_t)(u - j));
+        int32x4_t c = vrshlq_s32(vldrhq_z_s32(cand + j, p), vdupq_n_s32(-s));
+        int32x4_t d = vsubq_s32(vldrhq_z_s32(h + j, p), c);
+        d = vrshrq_n_s32(vmulq_s32(vldrhq_z_s32(z + j, p), d), 15);
+        vstrhq_p_s32(h + j, vaddq_s32(c, d), p);
+    }
+}
+#endif
+
 /* GRU candidate rows into g[2 up ..), in act() output Q; act is a constant where inlined.
  * Each group's rows run over the input columns, then the recurrent ones. */
 ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_t *g,
@@ -458,10 +494,14 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
             inner[0] = rb[0], inner[1] = rb[1], inner[2] = rb[2], inner[3] = rb[3];
             w = ern_q_dot4(w, h, up / 2, inner);
             ERN_ZONE(update);
+#ifdef ERN_MVE
+            add_mul_q15_mve(acc, inner, rg);
+#else
             acc[0] = add_mul_q15(acc[0], inner[0], rg[0]);
             acc[1] = add_mul_q15(acc[1], inner[1], rg[1]);
             acc[2] = add_mul_q15(acc[2], inner[2], rg[2]);
             acc[3] = add_mul_q15(acc[3], inner[3], rg[3]);
+#endif
         } else {
             w = ern_q_dot4(w, rh, up / 2, acc);
         }
@@ -482,7 +522,9 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
 {
     int u = cell->units, up = cell->units_pad, j, s;
     int16_t *h = xh + cell->in_pad, *cand = g + 2 * up;
+#ifndef ERN_MVE
     int32_t rnd;
+#endif
     gate_groups(cell, 0, up / 2, xh, cell->rec_act, g);
     ERN_ZONE(update);
     if (!cell->reset_after) {
@@ -501,6 +543,9 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
         ern_q_convert(cand, cand, u, cell->q_g, cell->q_v);
         s = 0;
     }
+#ifdef ERN_MVE
+    gru_h_mve(g, h, cand, s, u);
+#else
     rnd = (1 << s) >> 1;
     for (j = 0; j + 1 < u; j += 2) { /* two per pass: half the loop's instructions */
         h[j] = gru_h(g[j], h[j], cand[j], rnd, s);
@@ -509,6 +554,7 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
     if (j < u) {
         h[j] = gru_h(g[j], h[j], cand[j], rnd, s);
     }
+#endif
 }
 
 void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g, int16_t *tmp)
