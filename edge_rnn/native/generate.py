@@ -277,8 +277,9 @@ def generate(
 
 def choose_layout(layout: str, target: str | None = None) -> str:
     """The int8 weight layout: "auto" is size (int8, SXTB16 or portable loads) for cores without
-    DSP instructions, whose speed layout gains less, and for small flash; speed (int16 pairs
-    for SMLAD) otherwise, and without a target."""
+    DSP instructions, whose speed layout gains less, for small flash and for Helium cores
+    (VLDRB.S16 widens int8 as fast as VLDRH loads int16); speed (int16 pairs for SMLAD)
+    otherwise, and without a target."""
     if layout not in NATIVE_LAYOUTS:
         raise EdgeRnnError(
             f"unknown int8 weight layout '{layout}'; use one of {', '.join(NATIVE_LAYOUTS)}"
@@ -291,7 +292,7 @@ def choose_layout(layout: str, target: str | None = None) -> str:
 
     profile = load_target(target)
     small = 0 < profile.flash_kib <= SMALL_FLASH_KIB
-    return "size" if not profile.dsp or small else "speed"
+    return "size" if not profile.dsp or small or has_mve(target) else "speed"
 
 
 def has_mve(target: str | None) -> bool:
