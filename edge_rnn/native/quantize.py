@@ -266,14 +266,11 @@ def group_rows(
         ],
         axis=1,
     )
-    if mve:
-        return w.reshape(-1).astype(np.int8 if layout == "size" else np.int16), par.reshape(
-            -1
-        ).astype(np.int32)
-    if layout == "size":  # [pair][row][col] -> [pair][row pair][col][row in pair]
-        packed_w = w.reshape(-1, k // 2, 2, 2, 2).transpose(0, 1, 2, 4, 3).astype(np.int8)
-        return packed_w.reshape(-1), par.reshape(-1).astype(np.int32)
-    return w.reshape(-1).astype(np.int16), par.reshape(-1).astype(np.int32)
+    if layout == "size" and not mve:  # [pair][row][col] -> [pair][row pair][col][row in pair]
+        w = w.reshape(-1, k // 2, 2, 2, 2).transpose(0, 1, 2, 4, 3)
+    return w.reshape(-1).astype(np.int8 if layout == "size" else np.int16), par.reshape(-1).astype(
+        np.int32
+    )
 
 
 def mve_chunks(w: np.ndarray, qc: QCell) -> np.ndarray:
