@@ -295,4 +295,9 @@ def _validate(root: Path, config: BuildConfig, log: Callable[[str], None]) -> An
 
     overrides = th.from_table(config.validate.thresholds, config.source)
     log("validating every artefact against the float Keras model ...")
-    return validate_build(root, thresholds=overrides, allow_skip=config.validate.allow_skip)
+    return validate_build(
+        root,
+        thresholds=overrides,
+        allow_skip=config.validate.allow_skip,
+        targets=config.validate.targets,
+    )

@@ -93,6 +93,9 @@ class TflmConfig:
 class ValidateConfig:
     enabled: bool = True
     allow_skip: bool = False
+    # Emulated targets the native C runs on (names from `edge-rnn targets`, or "all");
+    # empty: the default per numeric mode (edge_rnn.runtimes.qemu).
+    targets: tuple[str, ...] = ()
     thresholds: dict[str, Any] = field(default_factory=dict)  # [validate.thresholds.*]
 
 
@@ -133,6 +136,15 @@ _CHOICES = {
     ("tflm", "projects"): TFLM_ECOSYSTEMS,
     ("tflm", "quantizations"): TFLM_QUANTIZATIONS,
 }
+
+
+def _choices(section: str, key: str) -> tuple[str, ...] | None:
+    """The allowed values of one field, if it has a fixed set."""
+    if (section, key) == ("validate", "targets"):  # the profiles in targets/*.toml
+        from edge_rnn.targets import list_targets
+
+        return ("all", *(target.name for target in list_targets()))
+    return _CHOICES.get((section, key))
 
 
 def _typed(value: Any, default: Any, annotation: str, where: str) -> Any:
@@ -178,7 +190,7 @@ def _section(cls: type, table: Any, name: str, source: str) -> Any:
     for key, value in table.items():
         where = f"{source}: {name}.{key}"
         values[key] = _typed(value, known[key].default, str(known[key].type), where)
-        choices = _CHOICES.get((name, key))
+        choices = _choices(name, key)
         chosen = values[key] if isinstance(values[key], tuple) else (values[key],)
         bad = [v for v in chosen if choices and v not in choices]
         if bad:

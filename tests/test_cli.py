@@ -128,6 +128,10 @@ def test_existing_output_directory_is_refused(
         ("epochs = 3\n", "unknown key(s) epochs"),
         ('[model]\nhead = "middle"\n', "model.head: unknown value(s) middle"),
         ("[data\n", "is not valid TOML"),
+        (
+            '[validate]\ntargets = ["cortex-m9"]\n',
+            "build.toml: validate.targets: unknown value(s) cortex-m9; choose from all, ",
+        ),
     ],
 )
 def test_config_errors_name_the_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -138,6 +142,36 @@ def test_config_errors_name_the_field(tmp_path: Path, text: str, expected: str) 
     with pytest.raises(EdgeRnnError) as err:
         load_config(config)
     assert expected in str(err.value)
+
+
+def test_bad_validation_target_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[validate]\ntargets = ["cortex-m4f", "m0"]\n')
+    code, line = _error(capsys, ["build", str(config), "--out", str(tmp_path / "out")])
+    assert code == 2 and "validate.targets: unknown value(s) m0" in line
+    assert "cortex-m0plus" in line  # the valid names are listed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+
+
+def test_build_validates_on_the_configured_targets(tmp_path: Path) -> None:
+    from tests.byom import build_user_model, stage_status
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6, 2)).astype(np.float32)
+    y = (x[:, :, 0].mean(axis=1) > 0).astype(np.int64)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((6, 2)), keras.layers.GRU(4), keras.layers.Dense(2, activation="softmax")]
+    )
+    backends = (
+        "[convert]\ntflite = []\nonnx = []\n[tflm]\nprojects = []\n"
+        '[native]\nquant = ["int8"]\n[validate]\ntargets = ["cortex-m3"]\n'
+    )
+    _, report = build_user_model(tmp_path, model, x, y, backends)
+    qemu = sorted(name for name in stage_status(report) if "qemu" in name)
+    assert qemu == ["native_int8/qemu-cortex-m3"]  # not the default m4f + m0plus
 
 
 @pytest.mark.slow
