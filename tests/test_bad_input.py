@@ -137,6 +137,7 @@ def test_arguments_are_checked_before_tensorflow_is_imported(
         ["generate", model, "--quant", "int4", "--out", str(tmp_path / "g")],
         ["generate", model, "--out", str(existing)],
         ["generate", model, "--quant", "int8", "--target", "nope", "--out", str(tmp_path / "t")],
+        ["generate", model, "--name", "3-axis", "--out", str(tmp_path / "n")],
     ]
     for args in probes:
         probe = (
@@ -147,6 +148,23 @@ def test_arguments_are_checked_before_tensorflow_is_imported(
         run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
         assert run.stdout.split() == ["2", "False", "False"], (args, run.stdout, run.stderr)
         assert "error:" in run.stderr
+
+
+def test_generate_name_sets_the_c_prefix(
+    tiny_build: Path,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    model = str(tiny_build / MODEL)
+    for bad, suggested in (("My-Net", "my_net"), ("int", "int_model"), ("", "model")):
+        assert main(["generate", model, "--name", bad, "--out", str(tmp_path / "bad")]) == 2
+        err = _error(capsys)
+        assert f"--name '{bad}' is not a usable C name" in err and f"'{suggested}'" in err
+    assert not (tmp_path / "bad").exists()
+    out = tmp_path / "c"
+    assert main(["generate", model, "--name", "my_net", "--out", str(out)]) == 0
+    assert {"my_net.h", "my_net.c"} <= {p.name for p in out.iterdir()}
+    assert "my_net_run(" in (out / "my_net.h").read_text()
 
 
 def test_npz_class_name_aliases_and_ignored_arrays(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from edge_rnn.errors import EdgeRnnError
+
 # C99 keywords, C11/C23 additions and identifiers that clash with common headers.
 RESERVED = frozenset(
     [
@@ -82,3 +84,14 @@ def c_identifier(name: str, *, fallback: str = "model") -> str:
     if ident in RESERVED or ident.startswith("__"):
         ident = f"{ident}_model"
     return ident
+
+
+def checked_identifier(name: str, where: str) -> str:
+    """`name` when it is a name `c_identifier` keeps as it is (what a build would name the
+    model), else an error saying why and suggesting the name a build would use."""
+    if c_identifier(name) != name:
+        raise EdgeRnnError(
+            f"{where} '{name}' is not a usable C name: lowercase letters, digits and '_', "
+            f"not starting with a digit or '__', not a C keyword; e.g. '{c_identifier(name)}'"
+        )
+    return name

@@ -14,7 +14,7 @@ def _native(args: argparse.Namespace, calibration_x) -> list[str]:
     from edge_rnn.frontends.keras import load_model_ir
     from edge_rnn.native import generate
 
-    model = load_model_ir(args.model, timesteps=args.timesteps)
+    model = load_model_ir(args.model, name=args.name, timesteps=args.timesteps)
     gen = generate(
         model,
         args.out,
@@ -53,7 +53,12 @@ def _tflm(args: argparse.Namespace, _calibration_x) -> list[str]:
             Path(args.data), TEST_WINDOW_KEYS, source=f"test data '{args.data}'"
         )
     project = generate_project(
-        args.model, args.out, ecosystem=args.project, metadata=metadata, test_x=test_x
+        args.model,
+        args.out,
+        ecosystem=args.project,
+        metadata=metadata,
+        test_x=test_x,
+        name=args.name,
     )
     arena = project.arena
     return [
@@ -96,6 +101,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--target", help="native int8: target profile the auto layout is for")
     parser.add_argument("--out", required=True, help="output directory (must not exist)")
+    parser.add_argument(
+        "--name",
+        help="C symbol prefix and file names (<NAME>.h, <NAME>_run, ...): a lowercase C "
+        "identifier (default: the name in metadata.json, else the model's or file's name)",
+    )
     parser.add_argument("--calibration", help="builtin:NAME, .npz or .csv training data")
     parser.add_argument("--timesteps", type=int, help="fix the sequence length of the model")
     parser.add_argument(
@@ -117,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
         raise EdgeRnnError(
             f"--quant {args.quant}: the native backend supports {', '.join(NATIVE_QUANTIZATIONS)}"
         )
+    if args.name is not None:
+        from edge_rnn.codegen.names import checked_identifier
+
+        checked_identifier(args.name, "--name")
     if args.backend == "native":
         from edge_rnn.native.generate import choose_layout
 
