@@ -36,12 +36,18 @@ def head_activation(model: keras.Model) -> str:
     return activation if isinstance(activation, str) else "linear"
 
 
+def _labels(dataset: Dataset) -> tuple[np.ndarray, bool]:
+    """Every label (training and test) in one flat array, and whether all are 0 or 1."""
+    labels = np.concatenate([dataset.y_train.ravel(), dataset.y_test.ravel()])
+    return labels, bool(np.isin(labels, (0, 1)).all())
+
+
 def label_task(dataset: Dataset) -> TaskChoice:
     """The task the loader read from the labels alone, and why."""
     if dataset.task == "classification":
         return TaskChoice(dataset.task, "class labels (text, integers or one-hot rows)")
-    labels = np.concatenate([dataset.y_train.ravel(), dataset.y_test.ravel()])
-    if np.isin(labels, (0, 1)).all():
+    _, zero_one = _labels(dataset)
+    if zero_one:
         return TaskChoice(dataset.task, "floating-point labels, all 0 or 1: classes?")
     return TaskChoice(dataset.task, "numeric targets (floating-point labels)")
 
@@ -50,10 +56,10 @@ def brought_model_task(model: keras.Model, dataset: Dataset) -> TaskChoice:
     """The task of `model` on `dataset` (loaded with the task inferred from its labels)."""
     units = int(model.output_shape[-1] or 0)
     activation = head_activation(model)
-    labels = np.concatenate([dataset.y_train.ravel(), dataset.y_test.ravel()])
+    labels, zero_one = _labels(dataset)
     numeric_classes = dataset.class_names == tuple(str(i) for i in range(len(dataset.class_names)))
     if units == 1 and activation == "sigmoid":
-        if np.isin(labels, (0, 1)).all():
+        if zero_one:
             return TaskChoice(
                 "classification",
                 "one sigmoid output and labels 0/1: a binary classifier whose output is p(class 1)",
