@@ -130,15 +130,20 @@ def test_size_layout_gives_the_speed_layout_outputs_in_less_flash(generated: dic
         assert mve.const_bytes == size.const_bytes, cell
 
 
+@pytest.mark.parametrize("units", [6, 22])
 @pytest.mark.parametrize("cell", CELLS)
-def test_helium_arrangement_with_a_partial_unit_block(cell: str, tmp_path: Path) -> None:
-    """6 units: the last block of four units has two (predicated vector lanes on Cortex-M55);
-    bit-exact with the column-pair arrangement on the host."""
+def test_helium_arrangement_with_a_partial_unit_block(
+    cell: str, units: int, tmp_path: Path
+) -> None:
+    """6 and 22 units: the last block of four units has two (predicated vector lanes on
+    Cortex-M55); 22 (rows of 4 + 24 columns) also runs the int8 lanes of 16 columns, then 8
+    and 4 (the GRU candidates' recurrent span 16 + 8); bit-exact with the column-pair
+    arrangement on the host."""
     from edge_rnn.native.generate import generate
     from edge_rnn.native.host import run_host_result
 
     _skip_without("cortex-m55")
-    model, calibration = _keras_ir(cell, units=6), _windows(32, 2)
+    model, calibration = _keras_ir(cell, units=units), _windows(32, 2)
     pairs = generate(model, tmp_path / "pairs", quant="int8", calibration_x=calibration)
     mve = generate(
         model, tmp_path / "mve", quant="int8", calibration_x=calibration, target="cortex-m55"

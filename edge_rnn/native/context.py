@@ -115,7 +115,7 @@ def _cell_ctx(
         "go_backwards": layer.go_backwards,
     }
     if qc is not None:
-        w, par = group_rows(qc, layout, mve)
+        w, par, rbias = group_rows(qc, layout, mve)
         ctx.update(
             in_off=qc.in_pad,
             units_pad=qc.units_pad,
@@ -128,7 +128,7 @@ def _cell_ctx(
             rbias=b.array(
                 prefix + "_rb",
                 "int32_t",
-                None if qc.rbias is None else np.pad(qc.rbias, (0, qc.units_pad - layer.units)),
+                None if rbias is None else np.pad(rbias, (0, qc.units_pad - layer.units)),
             ),
             fast=int(fast_rows(qc)),
         )

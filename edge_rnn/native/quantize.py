@@ -212,7 +212,7 @@ def interleave(wq: np.ndarray) -> np.ndarray:
 
 def group_rows(
     qc: QCell, layout: str = "speed", mve: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """A cell's rows for the C group kernels (ern.h): weights of 4 rows interleaved per column
     pair (speed layout: int16; size layout: int8, the two rows of a word's SXTB16 halves
     byte-interleaved), and per group [bias x4, mult x4, rnd x4, the four int8 shifts in one word].
@@ -220,7 +220,9 @@ def group_rows(
     LSTM groups are units (rows i, f, c, o of unit j), so one pass gives a unit's whole update;
     other cells keep gate order with each gate padded to units_pad rows (pad rows are zero).
     `mve` (ERN_Q_ROWS, Helium targets): LSTM groups are one gate of four units (the i, f, c, o
-    groups of units 4b..4b+3 in turn), weights in row chunks (mve_chunks).
+    groups of units 4b..4b+3 in turn), weights in row chunks (mve_chunks), biases with their
+    int8-lane offset (lane_offsets). Returns the weights, the parameters and the GRU's
+    recurrent candidate bias.
     """
     layer, rows = qc.cell.layer, qc.rows
     u, up = layer.units, qc.units_pad
@@ -248,8 +250,9 @@ def group_rows(
         return out
 
     k = rows.wq.shape[1]
+    bias, rbias = lane_offsets(qc) if mve and layout == "size" else (rows.bias, qc.rbias)
     if mve:
-        w = mve_chunks(take(rows.wq, k).reshape(-1, 4, k), qc)
+        w = mve_chunks(take(rows.wq, k).reshape(-1, 4, k), qc, layout)
     else:
         w = take(rows.wq, k).reshape(-1, 4, k // 2, 2).transpose(0, 2, 1, 3)
     shift = take(rows.shift)
@@ -259,7 +262,7 @@ def group_rows(
     packed = np.where(packed >= 2**31, packed - 2**32, packed)
     par = np.concatenate(
         [
-            take(rows.bias).reshape(-1, 4),
+            take(bias).reshape(-1, 4),
             take(rows.mult).reshape(-1, 4),  # the four mult adjacent: LDRD/LDM, VLDRW
             rnd.reshape(-1, 4),
             packed[:, None],
@@ -268,24 +271,56 @@ def group_rows(
     )
     if layout == "size" and not mve:  # [pair][row][col] -> [pair][row pair][col][row in pair]
         w = w.reshape(-1, k // 2, 2, 2, 2).transpose(0, 1, 2, 4, 3)
-    return w.reshape(-1).astype(np.int8 if layout == "size" else np.int16), par.reshape(-1).astype(
-        np.int32
-    )
+    wout = w.reshape(-1).astype(np.int8 if layout == "size" else np.int16)
+    return wout, par.reshape(-1).astype(np.int32), rbias
 
 
-def mve_chunks(w: np.ndarray, qc: QCell) -> np.ndarray:
+def lane_widths(n: int, layout: str) -> list[int]:
+    """Chunk widths of a span of n columns (a multiple of 4) in the Helium arrangement (ern.h
+    ern_q_dot4): 16 (int8 lanes, size layout only), then 8 (int16 lanes), then 4."""
+    wide = n // 16 * 16 if layout == "size" else 0
+    rest = n - wide
+    return [16] * (wide // 16) + [8] * (rest // 8) + [4] * (rest % 8 // 4)
+
+
+def lane_offsets(qc: QCell) -> tuple[np.ndarray, np.ndarray | None]:
+    """The biases of the Helium size arrangement: its 16-column chunks read v - 128 (the low
+    byte of an int16 value less 128 is a signed int8 lane, ern.h), so 128 times the weights of
+    those columns joins the bias the span's sum starts from (the GRU candidates' recurrent span
+    starts from the recurrent bias when reset_after). Returns the row biases and the recurrent
+    candidate bias."""
+    wq, layer = qc.rows.wq.astype(np.int64), qc.cell.layer
+    k = wq.shape[1]
+
+    def offset(c0: int, c1: int) -> np.ndarray:
+        return 128 * wq[:, c0 : c0 + (c1 - c0) // 16 * 16].sum(axis=1)
+
+    bias = offset(0, k) + (0 if qc.rows.bias is None else qc.rows.bias.astype(np.int64))
+    if layer.cell != "gru":
+        return bias, qc.rbias
+    first, rec = 2 * layer.units, offset(qc.in_pad, k)
+    bias[first:] += offset(0, qc.in_pad)[first:] - offset(0, k)[first:]
+    if not layer.reset_after:
+        bias[first:] += rec[first:]
+        return bias, qc.rbias
+    rbias = np.zeros(layer.units, np.int64) if qc.rbias is None else qc.rbias.astype(np.int64)
+    return bias, rbias + rec[first:]
+
+
+def mve_chunks(w: np.ndarray, qc: QCell, layout: str = "speed") -> np.ndarray:
     """Groups' rows w (groups, 4, k) for Helium (ern.h, ERN_Q_ROWS): each span of columns one
     kernel call reads (the whole row; GRU candidates: the input, then the recurrent columns) in
-    chunks of 8 columns (4 at a span's end), a chunk's four rows one after the other, so one
-    contiguous vector load is a row's chunk."""
+    chunks (lane_widths), a chunk's four rows one after the other, so one contiguous vector
+    load is a row's chunk."""
     k, in_pad = w.shape[2], qc.in_pad
     candidates = qc.cell.layer.cell == "gru"
 
     def chunked(part: np.ndarray) -> np.ndarray:  # (groups, 4, n) -> (groups, 4 n)
-        n8 = part.shape[2] // 8 * 8
-        full = part[:, :, :n8].reshape(part.shape[0], 4, -1, 8).transpose(0, 2, 1, 3)
-        tail = part[:, :, n8:]
-        return np.concatenate([full.reshape(part.shape[0], -1), tail.reshape(part.shape[0], -1)], 1)
+        out, c0 = [], 0
+        for width in lane_widths(part.shape[2], layout):
+            out.append(part[:, :, c0 : c0 + width].reshape(part.shape[0], -1))
+            c0 += width
+        return np.concatenate(out, 1)
 
     if not candidates:
         return chunked(w)

@@ -355,6 +355,24 @@ ERN_INLINE const int16_t *ern_mve_back4(const int16_t *v)
 #else
 #define ERN_MVE_LDW(Q) "vldrh.u16 q" #Q ", [%[w]], #16\n\t"
 #endif
+#if ERN_Q_SIZE
+/* Asm: 16 columns of a group's four rows in int8 lanes (size layout; 16 bytes per row one
+ * after the other). VLD20/VLD21 split 16 values of v into their low bytes (q0) and their
+ * signed high bytes (q1); the low bytes less 128 (VEOR with q3 = 0x80 in every byte) are
+ * signed too, so row . v = 256 (row . hi) + row . (lo - 128) + 128 sum(row), the last term
+ * in the bias (quantize.lane_offsets). The high sums go to h0-h3, the low ones to a0-a3
+ * (VMLADAVA needs even registers: eight accumulators), HOP "vmladav" starts the high sums.
+ * 15 instructions per 64 MACs. Sums wrap mod 2^32 (as the portable path's); the row's true
+ * sum fits int32. */
+#define ERN_MVE_S8_ROW(H, A, HOP)                                                            \
+    "vldrb.u8 q2, [%[w]], #16\n\t" HOP ".s8 %[" H "], q2, q1\n\t"                             \
+    "vmladava.s8 %[" A "], q2, q0\n\t"
+#define ERN_MVE_S8_CHUNK(HOP)                                                                \
+    "vld20.8 {q0, q1}, [%[v]]\n\t"                                                            \
+    "vld21.8 {q0, q1}, [%[v]]!\n\t"                                                           \
+    "veor q0, q0, q3\n\t" ERN_MVE_S8_ROW("h0", "a0", HOP) ERN_MVE_S8_ROW("h1", "a1", HOP)        \
+        ERN_MVE_S8_ROW("h2", "a2", HOP) ERN_MVE_S8_ROW("h3", "a3", HOP)
+#endif
 ERN_INLINE int16x8_t ern_mve_ld8(const ern_qw *w)
 {
 #if ERN_Q_SIZE
@@ -378,6 +396,27 @@ ERN_INLINE const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int npair
     register int32_t a0 __asm__("r0") = acc[0], a1 __asm__("r2") = acc[1];
     register int32_t a2 __asm__("r4") = acc[2], a3 __asm__("r6") = acc[3];
     int n = 2 * npairs;
+#if ERN_Q_SIZE
+    /* Int8 lanes first (ERN_MVE_S8_CHUNK), the first chunk starting the high sums. */
+    if (n >= 16) {
+        register int32_t h0 __asm__("r8"), h1 __asm__("r10"), h2 __asm__("r12"), h3 __asm__("lr");
+        int k16 = (n >> 4) - 1;
+        __asm__("vmov.i8 q3, #0x80\n\t" ERN_MVE_S8_CHUNK("vmladav") "cbz %[k], 2f\n"
+                "1:\n\t" ERN_MVE_S8_CHUNK("vmladava") "subs %[k], %[k], #1\n\t"
+                "bne 1b\n"
+                "2:"
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [h0] "=r"(h0),
+                  [h1] "=r"(h1), [h2] "=r"(h2), [h3] "=r"(h3), [w] "+r"(w), [v] "+r"(v),
+                  [k] "+l"(k16)
+                :
+                : "q0", "q1", "q2", "q3", "cc", "memory");
+        a0 = (int32_t)((uint32_t)a0 + ((uint32_t)h0 << 8));
+        a1 = (int32_t)((uint32_t)a1 + ((uint32_t)h1 << 8));
+        a2 = (int32_t)((uint32_t)a2 + ((uint32_t)h2 << 8));
+        a3 = (int32_t)((uint32_t)a3 + ((uint32_t)h3 << 8));
+        n &= 15;
+    }
+#endif
     __asm__("wls lr, %[k], 2f\n"
             "1:\n\t"
             "vldrh.u16 q0, [%[v]], #16\n\t" ERN_MVE_LDW(1) "vmlava.s16 %[a0], q1, q0\n\t"
@@ -401,17 +440,22 @@ ERN_INLINE const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int npair
         w += 16;
     }
 #elif ERN_Q_ROWS
-    /* The rows arrangement on the portable path: chunks of 8 (a span's last: 4) columns, the
-     * four rows of a chunk one after the other. */
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    /* The rows arrangement on the portable path: chunks of 16 (size layout), 8 and a span's
+     * last 4 columns, the four rows of a chunk one after the other. The Helium path reads
+     * v - 128 in 16-column chunks (their 128 sum(row) is in the bias), so this one does too;
+     * the sums wrap mod 2^32 like the vector ones (the true sum fits int32). */
+    uint32_t a0 = (uint32_t)acc[0], a1 = (uint32_t)acc[1], a2 = (uint32_t)acc[2];
+    uint32_t a3 = (uint32_t)acc[3];
     int n = 2 * npairs;
     while (n > 0) {
-        int width = n >= 8 ? 8 : 4, c;
+        int width = ERN_Q_SIZE && n >= 16 ? 16 : (n >= 8 ? 8 : 4), c;
+        int32_t off = width == 16 ? 128 : 0;
         for (c = 0; c < width; c++) {
-            a0 += w[c] * v[c];
-            a1 += w[width + c] * v[c];
-            a2 += w[2 * width + c] * v[c];
-            a3 += w[3 * width + c] * v[c];
+            int32_t x = v[c] - off;
+            a0 += (uint32_t)(w[c] * x);
+            a1 += (uint32_t)(w[width + c] * x);
+            a2 += (uint32_t)(w[2 * width + c] * x);
+            a3 += (uint32_t)(w[3 * width + c] * x);
         }
         w += 4 * width, v += width, n -= width;
     }

@@ -242,6 +242,85 @@ ERN_INLINE const ern_qw *group_acc(const ern_qw *w, const int32_t *par, const in
     return ern_q_dot4(w, v, npairs, acc);
 }
 
+#if ERN_Q_ROWS && ERN_Q_SIZE && defined(ERN_MVE)
+/* Asm for groups_acc_mve: a chunk of 8 columns (int16 lanes, VLDRB.S16 widens the weights)
+ * and one of 4 (int32 lanes: VLDRH.S32, VLDRB.S32). */
+#define ERN_MVE_ROW(LD, A, MLA) LD "\n\t" MLA " %[" A "], q2, q0\n\t"
+#define ERN_MVE_CHUNK(LDV, LD, MLA)                                                           \
+    LDV "\n\t" ERN_MVE_ROW(LD, "a0", MLA) ERN_MVE_ROW(LD, "a1", MLA) ERN_MVE_ROW(LD, "a2", MLA) \
+        ERN_MVE_ROW(LD, "a3", MLA)
+
+/* group_acc of ng consecutive groups over n >= 16 columns of v (into acc[4 ng]) in one asm
+ * loop: per group two LDRD of the biases, the int8-lane chunks (ERN_MVE_S8_CHUNK), the high
+ * sums added in, then the last 8 and 4 columns (bits 3 and 2 of n) and one STM. Every
+ * register is taken (eight even accumulators, six pointers and counts), so v, the chunk count
+ * and n's last bits are pushed and reloaded per group. Returns w past the groups' rows. */
+static const ern_qw *groups_acc_mve(const ern_qw *w, const int32_t *par, const int16_t *v, int n,
+                                    int ng, int32_t *acc)
+{
+    register int32_t a0 __asm__("r0"), a1 __asm__("r2"), a2 __asm__("r4"), a3 __asm__("r6");
+    register int32_t h0 __asm__("r8") = n & 15, h1 __asm__("r10"), h2 __asm__("r12");
+    register int32_t h3 __asm__("lr");
+    register const ern_qw *wr __asm__("r1") = w;
+    register const int16_t *vr __asm__("r3") = v;
+    register int k __asm__("r5") = (n >> 4) - 1;
+    register const int32_t *pr __asm__("r7") = par;
+    register int32_t *out __asm__("r9") = acc;
+    register int g __asm__("r11") = ng;
+    __asm__ volatile(
+        "push {%[v], %[k], %[h0]}\n\t"
+        "vmov.i8 q3, #0x80\n"
+        "1:\n\t"
+        "ldrd %[a2], %[a3], [%[par], #8]\n\t"
+        "ldrd %[a0], %[a1], [%[par]], #52\n\t" ERN_MVE_S8_CHUNK("vmladav") "cbz %[k], 3f\n"
+        "2:\n\t" ERN_MVE_S8_CHUNK("vmladava") "subs %[k], %[k], #1\n\t"
+        "bne 2b\n"
+        "3:\n\t"
+        "add %[a0], %[a0], %[h0], lsl #8\n\t"
+        "add %[a1], %[a1], %[h1], lsl #8\n\t"
+        "add %[a2], %[a2], %[h2], lsl #8\n\t"
+        "add %[a3], %[a3], %[h3], lsl #8\n\t"
+        "ldr %[k], [sp, #8]\n\t"
+        "lsls %[k], %[k], #29\n\t" /* C: 8 columns left, N: 4 more */
+        "bcc 4f\n\t" ERN_MVE_CHUNK("vldrh.u16 q0, [%[v]], #16", "vldrb.s16 q2, [%[w]], #8",
+                                     "vmladava.s16")
+        "4:\n\t"
+        "bpl 5f\n\t" ERN_MVE_CHUNK("vldrh.s32 q0, [%[v]]", "vldrb.s32 q2, [%[w]], #4",
+                                     "vmladava.s32")
+        "5:\n\t"
+        "stmia %[out]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"
+        "ldr %[v], [sp]\n\t"
+        "ldr %[k], [sp, #4]\n\t"
+        "subs %[g], %[g], #1\n\t"
+        "bne 1b\n\t"
+        "add sp, sp, #12"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [h0] "+r"(h0),
+          [h1] "=&r"(h1), [h2] "=&r"(h2), [h3] "=&r"(h3), [w] "+r"(wr), [v] "+r"(vr),
+          [k] "+r"(k), [par] "+r"(pr), [out] "+r"(out), [g] "+r"(g)
+        :
+        : "q0", "q1", "q2", "q3", "cc", "memory");
+    return wr;
+}
+#undef ERN_MVE_CHUNK
+#undef ERN_MVE_ROW
+#endif
+
+/* group_acc of ng consecutive groups (rows w, parameters par) into acc[4 ng]. */
+ERN_INLINE const ern_qw *groups_acc(const ern_qw *w, const int32_t *par, const int16_t *v,
+                                    int npairs, int ng, int32_t *acc)
+{
+    int l;
+#if ERN_Q_ROWS && ERN_Q_SIZE && defined(ERN_MVE)
+    if (npairs >= 8) {
+        return groups_acc_mve(w, par, v, 2 * npairs, ng, acc);
+    }
+#endif
+    for (l = 0; l < ng; l++) {
+        w = group_acc(w, par + 13 * l, v, npairs, acc + 4 * l);
+    }
+    return w;
+}
+
 /* Rows of group grp (groups of 4 rows over the whole row length). */
 ERN_INLINE const ern_qw *group_rows(const ern_q_cell *cell, int grp)
 {
@@ -255,7 +334,21 @@ ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t
     int npairs = (cell->in_pad + cell->units_pad) / 2;
     const ern_qw *w = group_rows(cell, g0);
     const int32_t *par = cell->par + 13 * g0, *end = cell->par + 13 * g1;
-    for (out += 4 * g0; par != end; par += 13, out += 4) { /* pointers: no index arithmetic */
+#if ERN_Q_ROWS && ERN_Q_SIZE && defined(ERN_MVE)
+    for (out += 4 * g0; par != end && npairs >= 8;) { /* four groups per matrix call */
+        int32_t acc[16];
+        int ng = end - par > 4 * 13 ? 4 : (int)(end - par) / 13, l;
+        ERN_ZONE(matrix);
+        w = groups_acc_mve(w, par, v, 2 * npairs, ng, acc);
+        ERN_ZONE(act);
+        for (l = 0; l < ng; l++, par += 13, out += 4) {
+            group_out(acc + 4 * l, par, act, fast, out);
+        }
+    }
+#else
+    out += 4 * g0;
+#endif
+    for (; par != end; par += 13, out += 4) { /* pointers: no index arithmetic */
         int32_t acc[4];
         ERN_ZONE(matrix);
         w = group_acc(w, par, v, npairs, acc);
@@ -389,9 +482,7 @@ static void lstm_blocks(const ern_q_cell *cell, const int16_t *xh, int16_t *c, i
         const int32_t *par = cell->par + 13 * j; /* the block's groups are j .. j + 3 */
         int32_t acc[16];
         ERN_ZONE(matrix);
-        for (l = 0; l < 4; l++) {
-            w = group_acc(w, par + 13 * l, xh, npairs, acc + 4 * l);
-        }
+        w = groups_acc(w, par, xh, npairs, 4, acc);
         ERN_ZONE(act);
 #ifdef ERN_MVE
         if (fast) {

@@ -2,7 +2,7 @@
  * arrays on stdout, every int16 input through each integer activation, float activations
  * on a grid, requantization of pseudo-random triples, interleaved dot products, four-row
  * group dot products (ern_q_dot4, 2-12 column pairs, in the layout and arrangement ern.h is
- * compiled for) and rounded multiply-adds
+ * compiled for; the rows arrangement's start includes its int8-lane offset) and rounded multiply-adds
  * (ern_mulhi_round_add). */
 #include "ern.h"
 
@@ -72,15 +72,17 @@ int main(void)
         for (k = 0; k < 4; k++) {
             acc[k] = acc[4 + k] = (int32_t)(next() >> 12);
         }
-#if ERN_Q_ROWS /* the same weights in the rows arrangement: chunks of 8 columns (last: 4) */
+#if ERN_Q_ROWS /* the same weights in the rows arrangement: chunks of 16 (size layout: int8
+               * lanes, reading v - 128, so 128 sum(w) joins the start), 8, then 4 columns */
         {
-            ern_qw wr[96];
-            int n = 2 * npairs, s, r, c;
-            for (s = 0; s < n; s += 8) {
-                int width = n - s >= 8 ? 8 : 4;
+            ern_qw wr[96] ERN_ALIGNED(4);
+            int n = 2 * npairs, s, r, c, width;
+            for (s = 0; s < n; s += width) {
+                width = ERN_Q_SIZE && n - s >= 16 ? 16 : (n - s >= 8 ? 8 : 4);
                 for (r = 0; r < 4; r++) {
                     for (c = 0; c < width; c++) {
                         wr[4 * s + r * width + c] = (ern_qw)w[8 * ((s + c) / 2) + 2 * r + (s + c) % 2];
+                        acc[4 + r] += width == 16 ? 128 * wr[4 * s + r * width + c] : 0;
                     }
                 }
             }
