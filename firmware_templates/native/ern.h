@@ -525,9 +525,6 @@ ERN_INLINE const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int npair
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
     return w;
 }
-#undef ERN_DOT4_OPERANDS
-#undef ERN_DOT4_BLOCK
-#undef ERN_DOT4_PAIR
 
 /* Saturate to the int16 range, kept as int32 (no sign extension after SSAT). */
 static inline int32_t ern_ssat16(int32_t v)

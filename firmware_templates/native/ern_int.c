@@ -447,6 +447,114 @@ ERN_INLINE void lstm_units_fast(const ern_q_cell *cell, const int16_t *xh, int16
     ERN_ZONE(other);
 }
 
+/* DSP cores (not Helium) in the column-pair arrangement: the LSTM's units in asm. */
+#if defined(ERN_DSP) && !defined(ERN_MVE) && !ERN_Q_ROWS
+#define ERN_LSTM_ASM 1
+/* Profile builds: a zone switch inside the asm below (the markers touch no register but LR). */
+#ifdef ERN_PROFILE
+#define ERN_ASM_ZONE(z) "push {lr}\n\tbl ern_zone_" #z "\n\tpop {lr}\n\t"
+#else
+#define ERN_ASM_ZONE(z) ""
+#endif
+
+/* lstm_units_fast on DSP cores as one asm loop over the units, the same integers: the
+ * constants live in a frame the asm pushes (a few LDM per unit reload them, where the C loop
+ * reloaded each from the stack), the matrix is Duff's device over blocks of two column pairs
+ * (entered per unit at the block that leaves a whole number of 8-block passes), LR walks the
+ * groups' parameters. Per unit 3 + 11 per block + 2 per pass + 36 instructions. */
+static void lstm_units_dsp(const ern_q_cell *cell, const int16_t *xh, int16_t *c, int16_t *hn)
+{
+    int blocks = (cell->in_pad + cell->units_pad) / 4; /* row length: a multiple of 4 */
+    int sh_ig = 29 - cell->q_c, sh_h = 29 - cell->q_v;
+    /* the frame, by offset: 0 xh, 4 blocks to skip (-> entry address), 8 passes, 12 the
+     * table's middle, 16 rnd_ig, 20 sh_ig, 24 2^14, 28 sh_c, 32 rnd_h, 36 sh_h, 40 c, 44 hn,
+     * 48 the parameters' end; then the parameters' start (not pushed) */
+    const int32_t frame[14] = {(int32_t)(uintptr_t)xh,
+                               (8 - blocks % 8) % 8,
+                               (blocks + 7) / 8,
+                               (int32_t)(uintptr_t)(ern_sigmoid_q15 + 2048),
+                               1 << (sh_ig - 1),
+                               sh_ig,
+                               1 << 14,
+                               cell->q_c - ERN_INDEX_Q(ERN_TANH),
+                               1 << (sh_h - 1),
+                               sh_h,
+                               (int32_t)(uintptr_t)c,
+                               (int32_t)(uintptr_t)hn,
+                               (int32_t)(uintptr_t)(cell->par + 13 * cell->units),
+                               (int32_t)(uintptr_t)cell->par};
+    register int32_t a0 __asm__("r0") = 0, a1 __asm__("r1") = 0;
+    register int32_t a2 __asm__("r2") = 0, a3 __asm__("r3") = 0;
+    register uint32_t x __asm__("r4"), y __asm__("r5");
+    register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
+    register const ern_qw *w __asm__("r6") = cell->w;
+    register const int16_t *v __asm__("r7") = xh;
+    register const int32_t *f __asm__("r12") = frame;
+    __asm__ volatile(
+        /* push the frame, the entry address in place of the blocks to skip */
+        "ldrd r0, r1, [r12, #48]\n\t"
+        "mov lr, r1\n\t"
+        "push {r0}\n\t"
+        "ldmia r12, {r0, r1, r2, r3, r4, r5, r7, r8, r9, r10, r11, r12}\n\t"
+        "push {r0, r1, r2, r3, r4, r5, r7, r8, r9, r10, r11, r12}\n\t"
+        "adr r0, 2f\n\t"
+        "mov r2, #(3f - 2f)\n\t" /* bytes per block */
+        "mla r1, r1, r2, r0\n\t"
+        "str r1, [sp, #4]\n"
+        "1:\n\t" ERN_ASM_ZONE(matrix)
+        "ldmia lr!, {r0, r1, r2, r3}\n\t" /* bias */
+        "ldmia sp, {r7, r8, r12}\n\t"    /* xh, entry, passes */
+        "mov pc, r8\n"
+        "2:\n\t" ERN_DOT4_BLOCK
+        "3:\n\t" ERN_DOT4_BLOCK ERN_DOT4_BLOCK ERN_DOT4_BLOCK ERN_DOT4_BLOCK ERN_DOT4_BLOCK
+            ERN_DOT4_BLOCK ERN_DOT4_BLOCK
+        "subs r12, r12, #1\n\t"
+        "bne 2b\n\t" ERN_ASM_ZONE(act)
+        "ldmia lr, {r8, r9, r10, r11}\n\t" /* mult: the table index is one SMMUL */
+        "smmul r0, r0, r8\n\t"
+        "smmul r1, r1, r9\n\t"
+        "smmul r2, r2, r10\n\t"
+        "smmul r3, r3, r11\n\t"
+        "add r4, sp, #12\n\t"
+        "ldmia r4, {r4, r5, r7, r8, r9, r10, r11, r12}\n\t"
+        "ssat r0, #12, r0\n\t"
+        "ssat r1, #12, r1\n\t"
+        "ssat r2, #12, r2\n\t"
+        "ssat r3, #12, r3\n\t"
+        "ldrsh r0, [r4, r0, lsl #1]\n\t" /* gi */
+        "ldrsh r1, [r4, r1, lsl #1]\n\t" /* gf */
+        "ldrsh r2, [r4, r2, lsl #1]\n\t"
+        "ldrsh r3, [r4, r3, lsl #1]\n\t" /* go */
+        "sub r2, r2, #16384\n\t"         /* tanh(g) / 2 */
+        ERN_ASM_ZONE(update)
+        "mla r2, r0, r2, r5\n\t"
+        "ldrsh r0, [r12]\n\t"
+        "smlabb r1, r1, r0, r8\n\t"
+        "asr r2, r2, r7\n\t"
+        "add r2, r2, r1, asr #15\n\t"
+        "ssat r2, #16, r2\n\t"
+        "strh r2, [r12], #2\n\t" ERN_ASM_ZONE(act)
+        "asr r2, r2, r9\n\t"
+        "ssat r2, #12, r2\n\t"
+        "ldrsh r2, [r4, r2, lsl #1]\n\t"
+        "sub r2, r2, #16384\n\t" /* tanh(c) / 2 */
+        ERN_ASM_ZONE(update)
+        "mla r2, r3, r2, r10\n\t"
+        "ldrd r5, r0, [sp, #44]\n\t"
+        "asr r2, r2, r11\n\t"
+        "strh r2, [r5], #2\n\t"
+        "strd r12, r5, [sp, #40]\n\t"
+        "add lr, lr, #36\n\t" /* the next group's parameters */
+        "cmp lr, r0\n\t"
+        "bne 1b\n\t"
+        "add sp, sp, #52"
+        : ERN_DOT4_OPERANDS(w, v), "+r"(f)
+        :
+        : "lr", "cc", "memory");
+}
+#undef ERN_ASM_ZONE
+#endif
+
 #if ERN_Q_ROWS
 #ifdef ERN_MVE
 /* lstm_units_fast's unit update for four units at once (lanes p of c and hn), the same
@@ -515,7 +623,11 @@ static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *
     lstm_blocks(cell, xh, c, hn, fast);
 #else
     if (fast) {
+#ifdef ERN_LSTM_ASM
+        lstm_units_dsp(cell, xh, c, hn);
+#else
         lstm_units_fast(cell, xh, c, hn);
+#endif
     } else {
         lstm_units(cell, xh, c, hn);
     }
