@@ -224,16 +224,20 @@ def test_kernel_zones_split_the_count_and_keep_outputs(generated: dict, tmp_path
     assert all(n > 0 for n in counts.zones.values()), counts.zones
 
 
-def test_window_longer_than_the_microbit_ram_runs_step_by_step(tmp_path: Path) -> None:
+def test_window_longer_than_the_microbit_ram_runs_step_by_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """1,200 x 3 float32 values (14 KB) do not fit the micro:bit's 16 KiB RAM next to the stack
     and heap; the model fits the board, so the firmware reads and runs one step at a time
-    through _step: outputs bit-exact with the host's _run, instructions counted per window."""
+    through _step: outputs bit-exact with the host's _run, instructions counted per window.
+    The model is compiled once for both links."""
     import keras
 
     from edge_rnn.frontends.keras import load_model_ir
     from edge_rnn.manifest import ManifestEntry
     from edge_rnn.native.generate import generate
     from edge_rnn.native.host import run_host
+    from edge_rnn.ontarget import build
     from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, get_runner
 
     _skip_without("cortex-m0plus")
@@ -255,10 +259,21 @@ def test_window_longer_than_the_microbit_ram_runs_step_by_step(tmp_path: Path) -
     )
     artefact = Artefact("native_int8", gen.out_dir, "native-c", "int8", entry)
     meta = ModelMeta(name=gen.name, input_shape=(steps, F), output_shape=(CLASSES,))
+    commands: list[list[str]] = []
+    real_run_tool = build.run_tool
+
+    def recorded(command: list[str], what: str) -> str:
+        commands.append(command)
+        return real_run_tool(command, what)
+
+    monkeypatch.setattr(build, "run_tool", recorded)
     result = get_runner("qemu-cortex-m0plus").run(
         artefact, x, meta, RunContext(work_dir=tmp_path / "work", timeout_s=600)
     )
     assert any("one time step at a time" in note for note in result.notes), result.notes
+    model_c = str(gen.out_dir / f"{gen.name}.c")
+    assert sum(model_c in command for command in commands) == 1  # not once per link
+    assert sum("validate_main.c" in " ".join(command) for command in commands) == 2
     np.testing.assert_array_equal(result.outputs, run_host(gen.out_dir, x).reshape(3, CLASSES))
     assert result.memory["fits"] == 1
     assert result.memory["instructions_per_inference"] > steps * 100  # a window, not a step

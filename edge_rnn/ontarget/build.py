@@ -163,6 +163,7 @@ def build_firmware(
     opt: str = "-O2",
     werror: bool = False,
     defines: tuple[str, ...] = (),
+    step_if_too_big: bool = False,
 ) -> Firmware:
     """Compile and link the validation firmware running the model in `model_dir` on RAW x.
 
@@ -170,7 +171,9 @@ def build_firmware(
     `include_dirs` adds e.g. the native kernel library headers; `defines` are passed as -D
     (ERN_PROFILE: the kernel zone markers for run_firmware(zones=True); STEP_WINDOWS: hold one
     time step, not one window, for a model with `_step`). Bare-metal firmware is
-    linked for the emulated machine's memory (DoesNotFit when it overflows).
+    linked for the emulated machine's memory (DoesNotFit when it overflows); with
+    `step_if_too_big` an overflow links the STEP_WINDOWS main instead (the model is compiled
+    once for both links; the returned firmware's pairs_per_window says which one it is).
     """
     require_tools(target)
     model_dir, build_dir = Path(model_dir), Path(build_dir)
@@ -179,8 +182,7 @@ def build_firmware(
     windows = write_windows(x, build_dir)
     bare_metal = target.bare_metal
     elf = build_dir / ("app.elf" if bare_metal else "app")
-    command = [
-        target.compiler,
+    flags = [
         *WARNINGS,
         *(["-Werror"] if werror else []),
         opt,
@@ -189,11 +191,9 @@ def build_firmware(
         "-fdata-sections",
         *(f"-D{d}" for d in defines),
         *(f"-I{d}" for d in (model_dir, *include_dirs, CORTEXM_DIR, PROTOCOL_DIR)),
-        *(str(source) for source in sources),
-        str(CORTEXM_DIR / "validate_main.c"),
+        *(["-DEDGE_RNN_BARE_METAL"] if bare_metal else []),
     ]
     if bare_metal:
-        command += ["-DEDGE_RNN_BARE_METAL"]
         emulator = target.emulator
         memory_map = {
             "__flash_size": emulator.flash_kib * KIB,
@@ -201,18 +201,52 @@ def build_firmware(
             "__heap_size": HEAP_BYTES,
             "__stack_size": STACK_BYTES,
         }
-        command += bare_metal_link(target, build_dir, memory_map, with_io=True)
+        platform = bare_metal_link(target, build_dir, memory_map, with_io=True)
     else:
-        command += ["-static"]  # self-contained: copy it to the board; no lazy binding in counts
-    command += ["-lm", "-o", str(elf)]
+        platform = ["-static"]  # self-contained: copy it to the board; no lazy binding in counts
+    # The specs also choose the C library's headers (picolibc on RISC-V): the model needs them.
+    specs = [flag for flag in platform if flag.startswith("--specs=")]
+    what = f"building the firmware for {target.name}"
+    objects = compile_objects(target, [*flags, *specs], sources, build_dir / "model", what)
+
+    def link(main_defines: tuple[str, ...]) -> None:
+        command = [
+            target.compiler,
+            *flags,
+            *(f"-D{d}" for d in main_defines),
+            *map(str, objects),
+            str(CORTEXM_DIR / "validate_main.c"),
+            *platform,
+            *["-lm", "-o", str(elf)],
+        ]
+        try:
+            run_tool(command, what)
+        except ToolFailed as err:
+            if _OVERFLOW.search(err.output):
+                raise _does_not_fit(target, err.output) from None
+            raise
+
+    stepping = STEP_WINDOWS in defines
     try:
-        run_tool(command, f"building the firmware for {target.name}")
-    except ToolFailed as err:
-        if _OVERFLOW.search(err.output):
-            raise _does_not_fit(target, err.output) from None
-        raise
+        link(())
+    except DoesNotFit:
+        if not step_if_too_big or stepping:
+            raise
+        link((STEP_WINDOWS,))
+        stepping = True
     memory = None
     if bare_metal:
         memory = memory_use(elf, target.emulator.ram_origin, target.emulator.ram_kib * KIB)
-    pairs = int(x.shape[1]) if STEP_WINDOWS in defines else 1
+    pairs = int(x.shape[1]) if stepping else 1
     return Firmware(target, elf, int(x.shape[0]), memory, windows, pairs_per_window=pairs)
+
+
+def compile_objects(
+    target: Target, flags: list[str], sources: list[Path], out_dir: Path, what: str
+) -> list[Path]:
+    """`sources` compiled with `flags` into `out_dir`, one object each (linked later)."""
+    out_dir.mkdir(exist_ok=True)
+    objects = [out_dir / f"{source.stem}.o" for source in sources]
+    for source, obj in zip(sources, objects, strict=True):
+        run_tool([target.compiler, *flags, "-c", str(source), "-o", str(obj)], what)
+    return objects
