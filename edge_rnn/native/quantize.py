@@ -311,8 +311,9 @@ def mve_chunks(w: np.ndarray, qc: QCell, layout: str = "speed") -> np.ndarray:
     """Groups' rows w (groups, 4, k) for Helium (ern.h, ERN_Q_ROWS): each span of columns one
     kernel call reads (the whole row; GRU candidates: the input, then the recurrent columns) in
     chunks (lane_widths), a chunk's four rows one after the other, so one contiguous vector
-    load is a row's chunk."""
-    k, in_pad = w.shape[2], qc.in_pad
+    load is a row's chunk. GRU candidates: every group's input span, then every group's
+    recurrent span (ern_int.c gru_candidates runs four groups per span call)."""
+    in_pad = qc.in_pad
     candidates = qc.cell.layer.cell == "gru"
 
     def chunked(part: np.ndarray) -> np.ndarray:  # (groups, 4, n) -> (groups, 4 n)
@@ -325,9 +326,8 @@ def mve_chunks(w: np.ndarray, qc: QCell, layout: str = "speed") -> np.ndarray:
     if not candidates:
         return chunked(w)
     first = w.shape[0] * 2 // 3  # GRU: the z and r groups, then the candidate groups
-    split = np.concatenate([chunked(w[first:, :, :in_pad]), chunked(w[first:, :, in_pad:])], 1)
-    assert split.shape[1] == 4 * k
-    return np.concatenate([chunked(w[:first]).reshape(-1), split.reshape(-1)])
+    spans = [chunked(w[first:, :, :in_pad]).reshape(-1), chunked(w[first:, :, in_pad:]).reshape(-1)]
+    return np.concatenate([chunked(w[:first]).reshape(-1), *spans])
 
 
 def _quantize_rows(

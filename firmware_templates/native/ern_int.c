@@ -191,13 +191,13 @@ ERN_INLINE int16_t row_out(int32_t acc, const int32_t *par, int r, uint8_t act, 
 }
 
 #ifdef ERN_MVE
-/* sigmoid_at of four floor indices k (lanes): the clamp is SSAT #12, then a gather of the
- * four table values. */
+/* sigmoid_at of four floor indices k (lanes): the clamp to [-2048, 2047] is VQSHL by 20
+ * (saturating at the int32 range) and VSHR back, no constants; the gather's base is the
+ * table's middle and its offsets the signed k (as uint32 they wrap like the address sum). */
 ERN_INLINE int32x4_t sigmoid_at_mve(int32x4_t k)
 {
-    k = vminq_s32(vmaxq_s32(k, vdupq_n_s32(-2048)), vdupq_n_s32(2047));
-    return vldrhq_gather_shifted_offset_s32(ern_sigmoid_q15,
-                                            vreinterpretq_u32_s32(vaddq_n_s32(k, 2048)));
+    k = vshrq_n_s32(vqshlq_n_s32(k, 20), 20);
+    return vldrhq_gather_shifted_offset_s32(ern_sigmoid_q15 + 2048, vreinterpretq_u32_s32(k));
 }
 
 /* The table values at the floor indices of a group's four fast sigmoid/tanh rows: VMULH is
@@ -243,83 +243,111 @@ ERN_INLINE const ern_qw *group_acc(const ern_qw *w, const int32_t *par, const in
 }
 
 #if ERN_Q_ROWS && ERN_Q_SIZE && defined(ERN_MVE)
-/* Asm for groups_acc_mve: a chunk of 8 columns (int16 lanes, VLDRB.S16 widens the weights)
+/* Asm for groups_mve: a chunk of 8 columns (int16 lanes, VLDRB.S16 widens the weights)
  * and one of 4 (int32 lanes: VLDRH.S32, VLDRB.S32). */
 #define ERN_MVE_ROW(LD, A, MLA) LD "\n\t" MLA " %[" A "], q2, q0\n\t"
 #define ERN_MVE_CHUNK(LDV, LD, MLA)                                                           \
     LDV "\n\t" ERN_MVE_ROW(LD, "a0", MLA) ERN_MVE_ROW(LD, "a1", MLA) ERN_MVE_ROW(LD, "a2", MLA) \
         ERN_MVE_ROW(LD, "a3", MLA)
 
-/* group_acc of ng consecutive groups over n >= 16 columns of v (into acc[4 ng]) in one asm
- * loop: per group two LDRD of the biases, the int8-lane chunks (ERN_MVE_S8_CHUNK), the high
- * sums added in, then the last 8 and 4 columns (bits 3 and 2 of n) and one STM. Every
- * register is taken (eight even accumulators, six pointers and counts), so v, the chunk count
- * and n's last bits are pushed and reloaded per group. Returns w past the groups' rows. */
-static const ern_qw *groups_acc_mve(const ern_qw *w, const int32_t *par, const int16_t *v, int n,
-                                    int ng, int32_t *acc)
+/* The sums of ng consecutive groups over n >= 16 columns of v in one asm loop, each group's
+ * four starting from and ending in acc[4 g..4 g + 3]: per group one LDM, the int8-lane chunks
+ * (ERN_MVE_S8_CHUNK; v counts them against its end), the high sums added in, the span's last
+ * 8 and 4 columns (TAIL: one function per n & 12, so no branches for them) and one STM.
+ * Returns w past the groups' rows. */
+#define ERN_MVE_T8 ERN_MVE_CHUNK("vldrh.u16 q0, [%[v]], #16", "vldrb.s16 q2, [%[w]], #8", "vmladava.s16")
+#define ERN_MVE_T4 ERN_MVE_CHUNK("vldrh.s32 q0, [%[v]]", "vldrb.s32 q2, [%[w]], #4", "vmladava.s32")
+#define ERN_MVE_GROUPS(NAME, TAIL)                                                            \
+    static const ern_qw *NAME(const ern_qw *w, const int16_t *v, int n, int ng, int32_t *acc) \
+    {                                                                                         \
+        register int32_t a0 __asm__("r0"), a1 __asm__("r2"), a2 __asm__("r4");                \
+        register int32_t a3 __asm__("r6"), h0 __asm__("r8"), h1 __asm__("r10");               \
+        register int32_t h2 __asm__("r12"), h3 __asm__("lr");                                 \
+        register const ern_qw *wr __asm__("r1") = w;                                          \
+        register const int16_t *vr __asm__("r3"), *base __asm__("r7") = v;                    \
+        register const int16_t *end __asm__("r5") = v + (n & ~15);                            \
+        register int32_t *out __asm__("r9") = acc;                                            \
+        register int g __asm__("r11") = ng;                                                   \
+        __asm__ volatile("vmov.i8 q3, #0x80\n"                                                \
+                         "1:\n\t"                                                             \
+                         "ldm %[out], {%[a0], %[a1], %[a2], %[a3]}\n\t"                       \
+                         "mov %[v], %[base]\n\t" ERN_MVE_S8_CHUNK("vmladav")                  \
+                         "cmp %[v], %[end]\n\t"                                               \
+                         "beq 3f\n"                                                           \
+                         "2:\n\t" ERN_MVE_S8_CHUNK("vmladava") "cmp %[v], %[end]\n\t"         \
+                         "bne 2b\n"                                                           \
+                         "3:\n\t"                                                             \
+                         "add %[a0], %[a0], %[h0], lsl #8\n\t"                                \
+                         "add %[a1], %[a1], %[h1], lsl #8\n\t"                                \
+                         "add %[a2], %[a2], %[h2], lsl #8\n\t"                                \
+                         "add %[a3], %[a3], %[h3], lsl #8\n\t" TAIL                           \
+                         "stmia %[out]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                    \
+                         "subs %[g], %[g], #1\n\t"                                            \
+                         "bne 1b"                                                             \
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),    \
+                           [h0] "=&r"(h0), [h1] "=&r"(h1), [h2] "=&r"(h2), [h3] "=&r"(h3),    \
+                           [w] "+r"(wr), [v] "=&r"(vr), [out] "+r"(out), [g] "+r"(g)          \
+                         : [base] "r"(base), [end] "r"(end)                                   \
+                         : "q0", "q1", "q2", "q3", "cc", "memory");                           \
+        return wr;                                                                            \
+    }
+ERN_MVE_GROUPS(groups_mve_0, "")
+ERN_MVE_GROUPS(groups_mve_4, ERN_MVE_T4)
+ERN_MVE_GROUPS(groups_mve_8, ERN_MVE_T8)
+ERN_MVE_GROUPS(groups_mve_12, ERN_MVE_T8 ERN_MVE_T4)
+
+static const ern_qw *groups_mve(const ern_qw *w, const int16_t *v, int n, int ng, int32_t *acc)
 {
-    register int32_t a0 __asm__("r0"), a1 __asm__("r2"), a2 __asm__("r4"), a3 __asm__("r6");
-    register int32_t h0 __asm__("r8") = n & 15, h1 __asm__("r10"), h2 __asm__("r12");
-    register int32_t h3 __asm__("lr");
-    register const ern_qw *wr __asm__("r1") = w;
-    register const int16_t *vr __asm__("r3") = v;
-    register int k __asm__("r5") = (n >> 4) - 1;
-    register const int32_t *pr __asm__("r7") = par;
-    register int32_t *out __asm__("r9") = acc;
-    register int g __asm__("r11") = ng;
-    __asm__ volatile(
-        "push {%[v], %[k], %[h0]}\n\t"
-        "vmov.i8 q3, #0x80\n"
-        "1:\n\t"
-        "ldrd %[a2], %[a3], [%[par], #8]\n\t"
-        "ldrd %[a0], %[a1], [%[par]], #52\n\t" ERN_MVE_S8_CHUNK("vmladav") "cbz %[k], 3f\n"
-        "2:\n\t" ERN_MVE_S8_CHUNK("vmladava") "subs %[k], %[k], #1\n\t"
-        "bne 2b\n"
-        "3:\n\t"
-        "add %[a0], %[a0], %[h0], lsl #8\n\t"
-        "add %[a1], %[a1], %[h1], lsl #8\n\t"
-        "add %[a2], %[a2], %[h2], lsl #8\n\t"
-        "add %[a3], %[a3], %[h3], lsl #8\n\t"
-        "ldr %[k], [sp, #8]\n\t"
-        "lsls %[k], %[k], #29\n\t" /* C: 8 columns left, N: 4 more */
-        "bcc 4f\n\t" ERN_MVE_CHUNK("vldrh.u16 q0, [%[v]], #16", "vldrb.s16 q2, [%[w]], #8",
-                                     "vmladava.s16")
-        "4:\n\t"
-        "bpl 5f\n\t" ERN_MVE_CHUNK("vldrh.s32 q0, [%[v]]", "vldrb.s32 q2, [%[w]], #4",
-                                     "vmladava.s32")
-        "5:\n\t"
-        "stmia %[out]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"
-        "ldr %[v], [sp]\n\t"
-        "ldr %[k], [sp, #4]\n\t"
-        "subs %[g], %[g], #1\n\t"
-        "bne 1b\n\t"
-        "add sp, sp, #12"
-        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [h0] "+r"(h0),
-          [h1] "=&r"(h1), [h2] "=&r"(h2), [h3] "=&r"(h3), [w] "+r"(wr), [v] "+r"(vr),
-          [k] "+r"(k), [par] "+r"(pr), [out] "+r"(out), [g] "+r"(g)
-        :
-        : "q0", "q1", "q2", "q3", "cc", "memory");
-    return wr;
+    switch (n & 12) {
+    case 0:
+        return groups_mve_0(w, v, n, ng, acc);
+    case 4:
+        return groups_mve_4(w, v, n, ng, acc);
+    case 8:
+        return groups_mve_8(w, v, n, ng, acc);
+    default:
+        return groups_mve_12(w, v, n, ng, acc);
+    }
 }
+
+#undef ERN_MVE_GROUPS
+#undef ERN_MVE_T4
+#undef ERN_MVE_T8
 #undef ERN_MVE_CHUNK
 #undef ERN_MVE_ROW
 #endif
 
-/* group_acc of ng consecutive groups (rows w, parameters par) into acc[4 ng]. */
-ERN_INLINE const ern_qw *groups_acc(const ern_qw *w, const int32_t *par, const int16_t *v,
-                                    int npairs, int ng, int32_t *acc)
+#if ERN_Q_ROWS
+/* The sums of ng groups whose rows (n columns of one span each) follow one another at w, over
+ * v, each group's four from and into acc[4 l..4 l + 3]; returns w past them. */
+ERN_INLINE const ern_qw *span_groups(const ern_qw *w, const int16_t *v, int n, int ng,
+                                     int32_t *acc)
 {
     int l;
-#if ERN_Q_ROWS && ERN_Q_SIZE && defined(ERN_MVE)
-    if (npairs >= 8) {
-        return groups_acc_mve(w, par, v, 2 * npairs, ng, acc);
+#if ERN_Q_SIZE && defined(ERN_MVE)
+    if (n >= 16) {
+        return groups_mve(w, v, n, ng, acc);
     }
 #endif
     for (l = 0; l < ng; l++) {
-        w = group_acc(w, par + 13 * l, v, npairs, acc + 4 * l);
+        w = ern_q_dot4(w, v, n / 2, acc + 4 * l);
     }
     return w;
 }
+
+/* The biases of ng groups (parameters at par) into acc[4 ng]. */
+ERN_INLINE void groups_bias(const int32_t *par, int ng, int32_t *acc)
+{
+    int l;
+    for (l = 0; l < ng; l++, par += 13, acc += 4) {
+#ifdef ERN_MVE
+        vst1q_s32(acc, vld1q_s32(par));
+#else
+        acc[0] = par[0], acc[1] = par[1], acc[2] = par[2], acc[3] = par[3];
+#endif
+    }
+}
+#endif
 
 /* Rows of group grp (groups of 4 rows over the whole row length). */
 ERN_INLINE const ern_qw *group_rows(const ern_q_cell *cell, int grp)
@@ -334,27 +362,27 @@ ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t
     int npairs = (cell->in_pad + cell->units_pad) / 2;
     const ern_qw *w = group_rows(cell, g0);
     const int32_t *par = cell->par + 13 * g0, *end = cell->par + 13 * g1;
-#if ERN_Q_ROWS && ERN_Q_SIZE && defined(ERN_MVE)
-    for (out += 4 * g0; par != end && npairs >= 8;) { /* four groups per matrix call */
+#if ERN_Q_ROWS
+    for (out += 4 * g0; par != end;) { /* four groups per matrix call */
         int32_t acc[16];
         int ng = end - par > 4 * 13 ? 4 : (int)(end - par) / 13, l;
         ERN_ZONE(matrix);
-        w = groups_acc_mve(w, par, v, 2 * npairs, ng, acc);
+        groups_bias(par, ng, acc);
+        w = span_groups(w, v, 2 * npairs, ng, acc);
         ERN_ZONE(act);
         for (l = 0; l < ng; l++, par += 13, out += 4) {
             group_out(acc + 4 * l, par, act, fast, out);
         }
     }
 #else
-    out += 4 * g0;
-#endif
-    for (; par != end; par += 13, out += 4) { /* pointers: no index arithmetic */
+    for (out += 4 * g0; par != end; par += 13, out += 4) { /* pointers: no index arithmetic */
         int32_t acc[4];
         ERN_ZONE(matrix);
         w = group_acc(w, par, v, npairs, acc);
         ERN_ZONE(act);
         group_out(acc, par, act, fast, out);
     }
+#endif
 }
 
 static void gate_groups(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
@@ -562,17 +590,17 @@ static void lstm_units_dsp(const ern_q_cell *cell, const int16_t *xh, int16_t *c
 ERN_INLINE void lstm_units_mve(const ern_q_cell *cell, int32x4_t gi, int32x4_t gf, int32x4_t gh,
                                int32x4_t go, int16_t *c, int16_t *hn, mve_pred16_t p)
 {
-    int32x4_t cj, ah, half = vdupq_n_s32(16384);
+    int32x4_t cj, ah;
     ERN_ZONE(update);
     cj = vaddq_s32(vrshrq_n_s32(vmulq_s32(gf, vldrhq_z_s32(c, p)), 15),
-                   vrshlq_s32(vmulq_s32(gi, gh), vdupq_n_s32(cell->q_c - 29)));
-    cj = vminq_s32(vmaxq_s32(cj, vdupq_n_s32(-32768)), vdupq_n_s32(32767));
+                   vrshlq_n_s32(vmulq_s32(gi, gh), cell->q_c - 29));
+    cj = vshrq_n_s32(vqshlq_n_s32(cj, 16), 16); /* saturated to int16 */
     vstrhq_p_s32(c, cj, p);
     ERN_ZONE(act);
-    ah = vsubq_s32(sigmoid_at_mve(vshlq_s32(cj, vdupq_n_s32(ERN_INDEX_Q(ERN_TANH) - cell->q_c))),
-                   half); /* tanh(c) / 2 */
+    ah = vsubq_n_s32(sigmoid_at_mve(vshlq_r_s32(cj, ERN_INDEX_Q(ERN_TANH) - cell->q_c)),
+                     16384); /* tanh(c) / 2 */
     ERN_ZONE(update);
-    vstrhq_p_s32(hn, vrshlq_s32(vmulq_s32(go, ah), vdupq_n_s32(cell->q_v - 29)), p);
+    vstrhq_p_s32(hn, vrshlq_n_s32(vmulq_s32(go, ah), cell->q_v - 29), p);
 }
 #endif
 
@@ -590,12 +618,13 @@ static void lstm_blocks(const ern_q_cell *cell, const int16_t *xh, int16_t *c, i
         const int32_t *par = cell->par + 13 * j; /* the block's groups are j .. j + 3 */
         int32_t acc[16];
         ERN_ZONE(matrix);
-        w = groups_acc(w, par, xh, npairs, 4, acc);
+        groups_bias(par, 4, acc);
+        w = span_groups(w, xh, 2 * npairs, 4, acc);
         ERN_ZONE(act);
 #ifdef ERN_MVE
         if (fast) {
             lstm_units_mve(cell, group_sigmoid_mve(acc, par), group_sigmoid_mve(acc + 4, par + 13),
-                           vsubq_s32(group_sigmoid_mve(acc + 8, par + 26), vdupq_n_s32(16384)),
+                           vsubq_n_s32(group_sigmoid_mve(acc + 8, par + 26), 16384),
                            group_sigmoid_mve(acc + 12, par + 39), c + j, hn + j,
                            vctp32q((uint32_t)(u - j)));
             continue;
@@ -676,6 +705,57 @@ ERN_INLINE void gru_h_mve(const int16_t *z, int16_t *h, const int16_t *cand, int
 }
 #endif
 
+/* add_mul_q15 of a group's four rows: acc[r] += (inner[r] rg[r] + 2^14) >> 15. */
+ERN_INLINE void group_add_mul_q15(int32_t *acc, const int32_t *inner, const int16_t *rg)
+{
+#ifdef ERN_MVE
+    add_mul_q15_mve(acc, inner, rg);
+#else
+    acc[0] = add_mul_q15(acc[0], inner[0], rg[0]);
+    acc[1] = add_mul_q15(acc[1], inner[1], rg[1]);
+    acc[2] = add_mul_q15(acc[2], inner[2], rg[2]);
+    acc[3] = add_mul_q15(acc[3], inner[3], rg[3]);
+#endif
+}
+
+#if ERN_Q_ROWS
+/* gru_candidates in the rows arrangement: every candidate group's input columns, then every
+ * group's recurrent columns (quantize.mve_chunks), so four groups at a time run each span in
+ * one span_groups call. */
+ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_t *g,
+                               const int16_t *rh, uint8_t act, int fast)
+{
+    static const int32_t no_bias[16] = {0};
+    int up = cell->units_pad, in = cell->in_pad, l;
+    const int16_t *rg = g + up;
+    const ern_qw *w = group_rows(cell, up / 2), *wr = w + (long)up * in;
+    const int32_t *par = cell->par + 13 * (up / 2), *end = cell->par + 13 * (3 * up / 4);
+    const int32_t *rb = cell->rbias ? cell->rbias : no_bias;
+    int16_t *out = g + 2 * up;
+    while (par != end) {
+        int32_t acc[16], inner[16];
+        int ng = end - par > 4 * 13 ? 4 : (int)(end - par) / 13;
+        ERN_ZONE(matrix);
+        groups_bias(par, ng, acc);
+        w = span_groups(w, xh, in, ng, acc);
+        if (cell->reset_after) {
+            memcpy(inner, rb, sizeof *inner * 4 * (size_t)ng);
+            wr = span_groups(wr, xh + in, up, ng, inner);
+            ERN_ZONE(update);
+            for (l = 0; l < ng; l++) {
+                group_add_mul_q15(acc + 4 * l, inner + 4 * l, rg + 4 * l);
+            }
+        } else {
+            wr = span_groups(wr, rh, up, ng, acc);
+        }
+        ERN_ZONE(act);
+        for (l = 0; l < ng; l++, par += 13, out += 4, rg += 4) {
+            group_out(acc + 4 * l, par, act, fast, out);
+        }
+        rb += cell->rbias ? 4 * ng : 0;
+    }
+}
+#else
 /* GRU candidate rows into g[2 up ..), in act() output Q; act is a constant where inlined.
  * Each group's rows run over the input columns, then the recurrent ones. */
 ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_t *g,
@@ -697,14 +777,7 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
             inner[0] = rb[0], inner[1] = rb[1], inner[2] = rb[2], inner[3] = rb[3];
             w = ern_q_dot4(w, h, up / 2, inner);
             ERN_ZONE(update);
-#ifdef ERN_MVE
-            add_mul_q15_mve(acc, inner, rg);
-#else
-            acc[0] = add_mul_q15(acc[0], inner[0], rg[0]);
-            acc[1] = add_mul_q15(acc[1], inner[1], rg[1]);
-            acc[2] = add_mul_q15(acc[2], inner[2], rg[2]);
-            acc[3] = add_mul_q15(acc[3], inner[3], rg[3]);
-#endif
+            group_add_mul_q15(acc, inner, rg);
         } else {
             w = ern_q_dot4(w, rh, up / 2, acc);
         }
@@ -712,6 +785,8 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
         group_out(acc, par, act, fast, out);
     }
 }
+
+#endif
 
 /* New h of a GRU unit: the candidate into Q q_v (as ern_q_convert with s >= 0), then
  * (z h + (32768 - z) c + 2^14) >> 15, computed as c + (z (h - c) + 2^14) >> 15 (the same). */
