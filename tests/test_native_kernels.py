@@ -186,8 +186,11 @@ def test_rows_arrangement_dot4_identical_to_pairs(host_output, tmp_path, layout)
         ["-mcpu=cortex-m0plus", "-mthumb"],
         ["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"],  # Helium (MVE) path
     ],
+    ids=["m4", "m0plus", "m55"],
 )
-def test_kernels_compile_warning_free_for_cortex_m(tmp_path, cpu, layout):
+@pytest.mark.parametrize("opt", ["-O2", "-O0", "-O2 -fno-omit-frame-pointer -DERN_PORTABLE"])
+def test_kernels_compile_warning_free_for_cortex_m(tmp_path, cpu, layout, opt):
+    """Also unoptimized (IDE debug builds) and with a frame pointer: the asm paths bind r7."""
     if not shutil.which("arm-none-eabi-gcc"):
         pytest.skip("arm-none-eabi-gcc is needed")
     for src in KERNELS:
@@ -195,7 +198,7 @@ def test_kernels_compile_warning_free_for_cortex_m(tmp_path, cpu, layout):
             [
                 "arm-none-eabi-gcc",
                 *WARN,
-                "-O2",
+                *opt.split(),
                 *cpu,
                 *layout.split(),
                 "-c",

@@ -206,7 +206,12 @@ void ern_f_layer_norm(const ern_f_lnorm *ln, float *v);
  * Q16, then gamma and beta into Q q_out. Input in Q q_in, n <= 1024. */
 void ern_q_layer_norm(const ern_q_lnorm *ln, int16_t *v);
 
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32)
+/* The DSP and Helium paths bind nearly every core register in their asm, which a frame
+ * pointer (r7 in Thumb) forbids: unoptimized builds (-O0, as IDE debug configurations default
+ * to) keep one, so they take the portable path, with the same results and more instructions.
+ * Define ERN_PORTABLE for an optimized build with -fno-omit-frame-pointer. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && defined(__OPTIMIZE__) && \
+    !defined(ERN_PORTABLE)
 #define ERN_DSP 1
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
