@@ -346,87 +346,48 @@ static inline int32_t ern_mve_row(int32_t acc, const ern_qw *w, int r, ern_mve_i
         [w3] "=&r"(w3)
 #endif
 
-#if ERN_Q_ROWS && defined(ERN_MVE)
-/* Eight weights of a row chunk as int16 (size: VLDRB.S16 widens the int8 values). */
+#if ERN_Q_ROWS && defined(ERN_MVE) && ERN_Q_SIZE
+/* The size layout's Helium arrangement (int8 lanes, ern_int.c): the sums of ng groups whose
+ * rows (n columns each) follow one another at w, over v, each group's four from and into
+ * acc[4 l..4 l + 3]; returns w past them. */
+const ern_qw *ern_q_groups_mve(const ern_qw *w, const int16_t *v, int n, int ng, int32_t *acc);
+#elif ERN_Q_ROWS && defined(ERN_MVE)
 /* v - 4 without C pointer arithmetic before an array's start (the lanes read from there are
  * predicated off). */
 ERN_INLINE const int16_t *ern_mve_back4(const int16_t *v)
 {
     return (const int16_t *)((uintptr_t)v - 4 * sizeof *v);
 }
-/* Asm: the next chunk row's eight weights into qQ as int16, w past them. */
-#if ERN_Q_SIZE
-#define ERN_MVE_LDW(Q) "vldrb.s16 q" #Q ", [%[w]], #8\n\t"
-#else
-#define ERN_MVE_LDW(Q) "vldrh.u16 q" #Q ", [%[w]], #16\n\t"
-#endif
-#if ERN_Q_SIZE
-/* Asm: 16 columns of a group's four rows in int8 lanes (size layout; 16 bytes per row one
- * after the other). VLD20/VLD21 split 16 values of v into their low bytes (q0) and their
- * signed high bytes (q1); the low bytes less 128 (VEOR with q3 = 0x80 in every byte) are
- * signed too, so row . v = 256 (row . hi) + row . (lo - 128) + 128 sum(row), the last term
- * in the bias (quantize.lane_offsets). The high sums go to h0-h3, the low ones to a0-a3
- * (VMLADAVA needs even registers: eight accumulators), HOP "vmladav" starts the high sums.
- * 15 instructions per 64 MACs. Sums wrap mod 2^32 (as the portable path's); the row's true
- * sum fits int32. */
-#define ERN_MVE_S8_ROW(H, A, HOP)                                                            \
-    "vldrb.u8 q2, [%[w]], #16\n\t" HOP ".s8 %[" H "], q2, q1\n\t"                             \
-    "vmladava.s8 %[" A "], q2, q0\n\t"
-#define ERN_MVE_S8_CHUNK(HOP)                                                                \
-    "vld20.8 {q0, q1}, [%[v]]\n\t"                                                            \
-    "vld21.8 {q0, q1}, [%[v]]!\n\t"                                                           \
-    "veor q0, q0, q3\n\t" ERN_MVE_S8_ROW("h0", "a0", HOP) ERN_MVE_S8_ROW("h1", "a1", HOP)        \
-        ERN_MVE_S8_ROW("h2", "a2", HOP) ERN_MVE_S8_ROW("h3", "a3", HOP)
-#endif
-ERN_INLINE int16x8_t ern_mve_ld8(const ern_qw *w)
-{
-#if ERN_Q_SIZE
-    return vldrbq_s16(w);
-#else
-    return vld1q_s16(w);
-#endif
-}
 #endif
 
 ERN_INLINE const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int npairs,
                                    int32_t *acc)
 {
-#if ERN_Q_ROWS && defined(ERN_MVE)
+#if ERN_Q_ROWS && defined(ERN_MVE) && ERN_Q_SIZE
+    int32_t a0, a1, a2, a3;
+    w = ern_q_groups_mve(w, v, 2 * npairs, 1, acc);
+    a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+#elif ERN_Q_ROWS && defined(ERN_MVE)
     /* Rows arrangement: per chunk of 8 columns the four rows' 8 weights one after the other;
      * a chunk is a load of v, then per row one contiguous load and one VMLADAVA. A span's last
      * 4 columns hold rows 0-1 and rows 2-3 in one vector each: v in the low lanes (zero above)
      * and in the high lanes pick a row of each. */
-    /* One asm loop: VMLADAVA's accumulators must be even registers, VLDRB.S16's base a low
-     * one, and every load steps its pointer (10 instructions per chunk, WLS/LE count them). */
+    /* One asm loop (speed layout): VMLADAVA's accumulators must be even registers, and every
+     * load steps its pointer (10 instructions per chunk, WLS/LE count them). */
     register int32_t a0 __asm__("r0") = acc[0], a1 __asm__("r2") = acc[1];
     register int32_t a2 __asm__("r4") = acc[2], a3 __asm__("r6") = acc[3];
     int n = 2 * npairs;
-#if ERN_Q_SIZE
-    /* Int8 lanes first (ERN_MVE_S8_CHUNK), the first chunk starting the high sums. */
-    if (n >= 16) {
-        register int32_t h0 __asm__("r8"), h1 __asm__("r10"), h2 __asm__("r12"), h3 __asm__("lr");
-        int k16 = (n >> 4) - 1;
-        __asm__("vmov.i8 q3, #0x80\n\t" ERN_MVE_S8_CHUNK("vmladav") "cbz %[k], 2f\n"
-                "1:\n\t" ERN_MVE_S8_CHUNK("vmladava") "subs %[k], %[k], #1\n\t"
-                "bne 1b\n"
-                "2:"
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [h0] "=r"(h0),
-                  [h1] "=r"(h1), [h2] "=r"(h2), [h3] "=r"(h3), [w] "+r"(w), [v] "+r"(v),
-                  [k] "+l"(k16)
-                :
-                : "q0", "q1", "q2", "q3", "cc", "memory");
-        a0 = (int32_t)((uint32_t)a0 + ((uint32_t)h0 << 8));
-        a1 = (int32_t)((uint32_t)a1 + ((uint32_t)h1 << 8));
-        a2 = (int32_t)((uint32_t)a2 + ((uint32_t)h2 << 8));
-        a3 = (int32_t)((uint32_t)a3 + ((uint32_t)h3 << 8));
-        n &= 15;
-    }
-#endif
     __asm__("wls lr, %[k], 2f\n"
             "1:\n\t"
-            "vldrh.u16 q0, [%[v]], #16\n\t" ERN_MVE_LDW(1) "vmlava.s16 %[a0], q1, q0\n\t"
-            ERN_MVE_LDW(2) "vmlava.s16 %[a1], q2, q0\n\t" ERN_MVE_LDW(1)
-            "vmlava.s16 %[a2], q1, q0\n\t" ERN_MVE_LDW(2) "vmlava.s16 %[a3], q2, q0\n\t"
+            "vldrh.u16 q0, [%[v]], #16\n\t"
+            "vldrh.u16 q1, [%[w]], #16\n\t"
+            "vmlava.s16 %[a0], q1, q0\n\t"
+            "vldrh.u16 q2, [%[w]], #16\n\t"
+            "vmlava.s16 %[a1], q2, q0\n\t"
+            "vldrh.u16 q1, [%[w]], #16\n\t"
+            "vmlava.s16 %[a2], q1, q0\n\t"
+            "vldrh.u16 q2, [%[w]], #16\n\t"
+            "vmlava.s16 %[a3], q2, q0\n\t"
             "le lr, 1b\n"
             "2:"
             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+l"(w),
@@ -437,7 +398,7 @@ ERN_INLINE const ern_qw *ern_q_dot4(const ern_qw *w, const int16_t *v, int npair
     if (n > 0) {
         mve_pred16_t low = vctp16q(4);
         int16x8_t lo = vldrhq_z_s16(v, low), hi = vldrhq_z_s16(ern_mve_back4(v), vpnot(low));
-        int16x8_t w01 = ern_mve_ld8(w), w23 = ern_mve_ld8(w + 8);
+        int16x8_t w01 = vld1q_s16(w), w23 = vld1q_s16(w + 8);
         a0 = vmladavaq_s16(a0, w01, lo);
         a1 = vmladavaq_s16(a1, w01, hi);
         a2 = vmladavaq_s16(a2, w23, lo);

@@ -243,21 +243,48 @@ ERN_INLINE const ern_qw *group_acc(const ern_qw *w, const int32_t *par, const in
 }
 
 #if ERN_Q_ROWS && ERN_Q_SIZE && defined(ERN_MVE)
-/* Asm for groups_mve: a chunk of 8 columns (int16 lanes, VLDRB.S16 widens the weights)
+/* Asm: 16 columns of a group's four rows in int8 lanes (size layout; 16 bytes per row one
+ * after the other). VLD20/VLD21 split 16 values of v into their low bytes (q0) and their
+ * signed high bytes (q1); the low bytes less 128 (VEOR with q3 = 0x80 in every byte) are
+ * signed too, so row . v = 256 (row . hi) + row . (lo - 128) + 128 sum(row), the last term
+ * in the bias (quantize.lane_offsets). The high sums go to h0-h3, the low ones to a0-a3
+ * (VMLADAVA needs even registers: eight accumulators), HOP "vmladav" starts the high sums.
+ * 15 instructions per 64 MACs. Sums wrap mod 2^32 (as the portable path's); the row's true
+ * sum fits int32. */
+#define ERN_MVE_S8_ROW(H, A, HOP)                                                            \
+    "vldrb.u8 q2, [%[w]], #16\n\t" HOP ".s8 %[" H "], q2, q1\n\t"                             \
+    "vmladava.s8 %[" A "], q2, q0\n\t"
+#define ERN_MVE_S8_CHUNK(HOP)                                                                \
+    "vld20.8 {q0, q1}, [%[v]]\n\t"                                                            \
+    "vld21.8 {q0, q1}, [%[v]]!\n\t"                                                           \
+    "veor q0, q0, q3\n\t" ERN_MVE_S8_ROW("h0", "a0", HOP) ERN_MVE_S8_ROW("h1", "a1", HOP)        \
+        ERN_MVE_S8_ROW("h2", "a2", HOP) ERN_MVE_S8_ROW("h3", "a3", HOP)
+/* Asm for ern_q_groups_mve: a chunk of 8 columns (int16 lanes, VLDRB.S16 widens the weights)
  * and one of 4 (int32 lanes: VLDRH.S32, VLDRB.S32). */
 #define ERN_MVE_ROW(LD, A, MLA) LD "\n\t" MLA " %[" A "], q2, q0\n\t"
 #define ERN_MVE_CHUNK(LDV, LD, MLA)                                                           \
     LDV "\n\t" ERN_MVE_ROW(LD, "a0", MLA) ERN_MVE_ROW(LD, "a1", MLA) ERN_MVE_ROW(LD, "a2", MLA) \
         ERN_MVE_ROW(LD, "a3", MLA)
 
-/* The sums of ng consecutive groups over n >= 16 columns of v in one asm loop, each group's
- * four starting from and ending in acc[4 g..4 g + 3]: per group one LDM, the int8-lane chunks
- * (ERN_MVE_S8_CHUNK; v counts them against its end), the high sums added in, the span's last
- * 8 and 4 columns (TAIL: one function per n & 12, so no branches for them) and one STM.
- * Returns w past the groups' rows. */
+/* The sums of ng consecutive groups over n columns of v in one asm loop, each group's four
+ * starting from and ending in acc[4 g..4 g + 3]: per group one LDM, the int8-lane chunks
+ * (ERN_MVE_S8: n >= 16; v counts them against its end) with the high sums added in, the
+ * span's last 8 and 4 columns (TAIL: one function per n & 12 and n < 16, no branches for them)
+ * and one STM. Returns w past the groups' rows. */
 #define ERN_MVE_T8 ERN_MVE_CHUNK("vldrh.u16 q0, [%[v]], #16", "vldrb.s16 q2, [%[w]], #8", "vmladava.s16")
 #define ERN_MVE_T4 ERN_MVE_CHUNK("vldrh.s32 q0, [%[v]]", "vldrb.s32 q2, [%[w]], #4", "vmladava.s32")
-#define ERN_MVE_GROUPS(NAME, TAIL)                                                            \
+#define ERN_MVE_S8                                                                            \
+    ERN_MVE_S8_CHUNK("vmladav")                                                               \
+    "cmp %[v], %[end]\n\t"                                                                    \
+    "beq 3f\n"                                                                                \
+    "2:\n\t" ERN_MVE_S8_CHUNK("vmladava") "cmp %[v], %[end]\n\t"                              \
+    "bne 2b\n"                                                                                \
+    "3:\n\t"                                                                                  \
+    "add %[a0], %[a0], %[h0], lsl #8\n\t"                                                     \
+    "add %[a1], %[a1], %[h1], lsl #8\n\t"                                                     \
+    "add %[a2], %[a2], %[h2], lsl #8\n\t"                                                     \
+    "add %[a3], %[a3], %[h3], lsl #8\n\t"
+#define ERN_MVE_GROUPS(NAME, HEAD, TAIL)                                                      \
     static const ern_qw *NAME(const ern_qw *w, const int16_t *v, int n, int ng, int32_t *acc) \
     {                                                                                         \
         register int32_t a0 __asm__("r0"), a1 __asm__("r2"), a2 __asm__("r4");                \
@@ -271,16 +298,7 @@ ERN_INLINE const ern_qw *group_acc(const ern_qw *w, const int32_t *par, const in
         __asm__ volatile("vmov.i8 q3, #0x80\n"                                                \
                          "1:\n\t"                                                             \
                          "ldm %[out], {%[a0], %[a1], %[a2], %[a3]}\n\t"                       \
-                         "mov %[v], %[base]\n\t" ERN_MVE_S8_CHUNK("vmladav")                  \
-                         "cmp %[v], %[end]\n\t"                                               \
-                         "beq 3f\n"                                                           \
-                         "2:\n\t" ERN_MVE_S8_CHUNK("vmladava") "cmp %[v], %[end]\n\t"         \
-                         "bne 2b\n"                                                           \
-                         "3:\n\t"                                                             \
-                         "add %[a0], %[a0], %[h0], lsl #8\n\t"                                \
-                         "add %[a1], %[a1], %[h1], lsl #8\n\t"                                \
-                         "add %[a2], %[a2], %[h2], lsl #8\n\t"                                \
-                         "add %[a3], %[a3], %[h3], lsl #8\n\t" TAIL                           \
+                         "mov %[v], %[base]\n\t" HEAD TAIL                                    \
                          "stmia %[out]!, {%[a0], %[a1], %[a2], %[a3]}\n\t"                    \
                          "subs %[g], %[g], #1\n\t"                                            \
                          "bne 1b"                                                             \
@@ -291,26 +309,37 @@ ERN_INLINE const ern_qw *group_acc(const ern_qw *w, const int32_t *par, const in
                          : "q0", "q1", "q2", "q3", "cc", "memory");                           \
         return wr;                                                                            \
     }
-ERN_MVE_GROUPS(groups_mve_0, "")
-ERN_MVE_GROUPS(groups_mve_4, ERN_MVE_T4)
-ERN_MVE_GROUPS(groups_mve_8, ERN_MVE_T8)
-ERN_MVE_GROUPS(groups_mve_12, ERN_MVE_T8 ERN_MVE_T4)
+ERN_MVE_GROUPS(groups_mve_0, ERN_MVE_S8, "")
+ERN_MVE_GROUPS(groups_mve_4, ERN_MVE_S8, ERN_MVE_T4)
+ERN_MVE_GROUPS(groups_mve_8, ERN_MVE_S8, ERN_MVE_T8)
+ERN_MVE_GROUPS(groups_mve_12, ERN_MVE_S8, ERN_MVE_T8 ERN_MVE_T4)
+ERN_MVE_GROUPS(groups_mve_only4, "", ERN_MVE_T4)
+ERN_MVE_GROUPS(groups_mve_only8, "", ERN_MVE_T8)
+ERN_MVE_GROUPS(groups_mve_only12, "", ERN_MVE_T8 ERN_MVE_T4)
 
-static const ern_qw *groups_mve(const ern_qw *w, const int16_t *v, int n, int ng, int32_t *acc)
+const ern_qw *ern_q_groups_mve(const ern_qw *w, const int16_t *v, int n, int ng, int32_t *acc)
 {
-    switch (n & 12) {
-    case 0:
-        return groups_mve_0(w, v, n, ng, acc);
+    switch (n < 16 ? n : 16 + (n & 12)) {
     case 4:
-        return groups_mve_4(w, v, n, ng, acc);
+        return groups_mve_only4(w, v, n, ng, acc);
     case 8:
+        return groups_mve_only8(w, v, n, ng, acc);
+    case 12:
+        return groups_mve_only12(w, v, n, ng, acc);
+    case 16:
+        return groups_mve_0(w, v, n, ng, acc);
+    case 20:
+        return groups_mve_4(w, v, n, ng, acc);
+    case 24:
         return groups_mve_8(w, v, n, ng, acc);
     default:
         return groups_mve_12(w, v, n, ng, acc);
     }
 }
-
 #undef ERN_MVE_GROUPS
+#undef ERN_MVE_S8
+#undef ERN_MVE_S8_CHUNK
+#undef ERN_MVE_S8_ROW
 #undef ERN_MVE_T4
 #undef ERN_MVE_T8
 #undef ERN_MVE_CHUNK
@@ -325,25 +354,25 @@ ERN_INLINE const ern_qw *span_groups(const ern_qw *w, const int16_t *v, int n, i
 {
     int l;
 #if ERN_Q_SIZE && defined(ERN_MVE)
-    if (n >= 16) {
-        return groups_mve(w, v, n, ng, acc);
-    }
-#endif
+    (void)l;
+    return ern_q_groups_mve(w, v, n, ng, acc);
+#else
     for (l = 0; l < ng; l++) {
         w = ern_q_dot4(w, v, n / 2, acc + 4 * l);
     }
     return w;
+#endif
 }
 
-/* The biases of ng groups (parameters at par) into acc[4 ng]. */
-ERN_INLINE void groups_bias(const int32_t *par, int ng, int32_t *acc)
+/* The starting sums of ng groups, four at src, src + stride, ..., into acc[4 ng]. */
+ERN_INLINE void groups_bias(const int32_t *src, int stride, int ng, int32_t *acc)
 {
     int l;
-    for (l = 0; l < ng; l++, par += 13, acc += 4) {
+    for (l = 0; l < ng; l++, src += stride, acc += 4) {
 #ifdef ERN_MVE
-        vst1q_s32(acc, vld1q_s32(par));
+        vst1q_s32(acc, vld1q_s32(src));
 #else
-        acc[0] = par[0], acc[1] = par[1], acc[2] = par[2], acc[3] = par[3];
+        acc[0] = src[0], acc[1] = src[1], acc[2] = src[2], acc[3] = src[3];
 #endif
     }
 }
@@ -367,7 +396,7 @@ ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t
         int32_t acc[16];
         int ng = end - par > 4 * 13 ? 4 : (int)(end - par) / 13, l;
         ERN_ZONE(matrix);
-        groups_bias(par, ng, acc);
+        groups_bias(par, 13, ng, acc);
         w = span_groups(w, v, 2 * npairs, ng, acc);
         ERN_ZONE(act);
         for (l = 0; l < ng; l++, par += 13, out += 4) {
@@ -618,7 +647,7 @@ static void lstm_blocks(const ern_q_cell *cell, const int16_t *xh, int16_t *c, i
         const int32_t *par = cell->par + 13 * j; /* the block's groups are j .. j + 3 */
         int32_t acc[16];
         ERN_ZONE(matrix);
-        groups_bias(par, 4, acc);
+        groups_bias(par, 13, 4, acc);
         w = span_groups(w, xh, 2 * npairs, 4, acc);
         ERN_ZONE(act);
 #ifdef ERN_MVE
@@ -736,10 +765,10 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
         int32_t acc[16], inner[16];
         int ng = end - par > 4 * 13 ? 4 : (int)(end - par) / 13;
         ERN_ZONE(matrix);
-        groups_bias(par, ng, acc);
+        groups_bias(par, 13, ng, acc);
         w = span_groups(w, xh, in, ng, acc);
         if (cell->reset_after) {
-            memcpy(inner, rb, sizeof *inner * 4 * (size_t)ng);
+            groups_bias(rb, 4, ng, inner);
             wr = span_groups(wr, xh + in, up, ng, inner);
             ERN_ZONE(update);
             for (l = 0; l < ng; l++) {
