@@ -195,6 +195,35 @@ def test_affine_layers_fold_into_neighbours():
     assert sum(isinstance(stage, DenseStage) for stage in stages) == 1
 
 
+def test_batchnorm_far_from_zero_stays_a_diagonal_dense_when_quantized(tmp_path: Path) -> None:
+    """A brought Conv1D(relu) + BatchNormalization + LSTM on raw input with a 20 degC channel:
+    the BatchNorm's offsets (-mean x scale) are large. Folded into the LSTM's input columns the
+    int8 weights multiplied the un-centred conv outputs (int8w rel_l2 4.46); kept as a diagonal
+    Dense (quantized modes only) the LSTM sees centred inputs (0.21: what remains is the Conv1D's
+    own rounding times 20 degC, which the build's note on raw input far from zero covers)."""
+    rng = np.random.default_rng(0)
+    temperature = 20.0 + rng.normal(0.0, 1.0, (N, T, 1))
+    x = np.concatenate([temperature, rng.normal(0.0, 1.0, (N, T, 2))], axis=2).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    conv = L.Conv1D(8, 3, activation="relu")
+    bn = L.BatchNormalization()
+    model = keras.Sequential([keras.Input((T, F)), conv, bn, L.LSTM(16), L.Dense(2)])
+    features = np.asarray(conv(x)).reshape(-1, 8)  # the statistics training leaves in the BN
+    gamma, beta = bn.get_weights()[:2]
+    bn.set_weights([gamma, beta, features.mean(0), features.var(0)])
+    ir_model = load_model_ir(model)
+    assert np.abs(ir_model.layers[1].offset).max() > 5  # far beyond CENTRED_OFFSET_MAX
+    ref = np.asarray(model(x))
+    for quant in ("float32", "int8w", "int8"):
+        stages, _ = prepare(ir_model, quant, x)
+        dense = sum(isinstance(stage, DenseStage) for stage in stages)
+        assert dense == (1 if quant == "float32" else 2), quant  # the head (+ the diagonal)
+        gen = generate(ir_model, tmp_path / quant, quant=quant, calibration_x=x)
+        got = run_binary(compile_host(gen, tmp_path / f"{quant}.bin"), x).values.reshape(N, -1)
+        rel_l2 = np.linalg.norm(got - ref) / np.linalg.norm(ref)
+        assert rel_l2 < (1e-5 if quant == "float32" else 0.5), (quant, rel_l2)
+
+
 @pytest.mark.parametrize("quant", ["float32", "int8w", "int8"])
 def test_native_matches_keras_and_twins(case, quant, tmp_path):
     name, _, model, x, ref = case

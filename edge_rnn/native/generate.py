@@ -106,7 +106,7 @@ def prepare(
     """Fold, lower, check and (int8) quantize: everything but writing files. The input
     normalization of the generated code is `fold_affines(model).normalization`; the int8
     input Q also holds input_max."""
-    model = fold_affines(model)
+    model = fold_affines(model, quant)
     inner = [f"'{layer.name}'" for layer in model.layers if isinstance(layer, ir.MaskingLayer)]
     if inner:  # split_masking took a first Masking off already
         raise EdgeRnnError(
@@ -199,7 +199,7 @@ class NativePlan:
 def plan_native(model: ir.Model, quant: str, calibration_x: np.ndarray | None) -> NativePlan:
     """Fold, split off Embedding and Masking, lower, check and (int8) quantize `model` as
     `generate` does (calibration_x: raw windows, or token ids)."""
-    model = fold_affines(model)
+    model = fold_affines(model, quant)
     model, embedding = split_embedding(model)
     model, mask = split_masking(model)
     input_max = 0.0
