@@ -138,13 +138,24 @@ _CHOICES = {
 }
 
 
+def _target_names() -> tuple[str, ...]:
+    """The profiles in targets/*.toml."""
+    from edge_rnn.targets import list_targets
+
+    return tuple(target.name for target in list_targets())
+
+
 def _choices(section: str, key: str) -> tuple[str, ...] | None:
     """The allowed values of one field, if it has a fixed set."""
-    if (section, key) == ("validate", "targets"):  # the profiles in targets/*.toml
-        from edge_rnn.targets import list_targets
-
-        return ("all", *(target.name for target in list_targets()))
+    if (section, key) == ("validate", "targets"):
+        return ("all", *_target_names())
     return _CHOICES.get((section, key))
+
+
+def _unknown(where: str, bad: list[str], choices: tuple[str, ...]) -> EdgeRnnError:
+    return EdgeRnnError(
+        f"{where}: unknown value(s) {', '.join(bad)}; choose from {', '.join(choices)}"
+    )
 
 
 def _typed(value: Any, default: Any, annotation: str, where: str) -> Any:
@@ -192,12 +203,9 @@ def _section(cls: type, table: Any, name: str, source: str) -> Any:
         values[key] = _typed(value, known[key].default, str(known[key].type), where)
         choices = _choices(name, key)
         chosen = values[key] if isinstance(values[key], tuple) else (values[key],)
-        bad = [v for v in chosen if choices and v not in choices]
+        bad = [str(v) for v in chosen if choices and v not in choices]
         if bad:
-            raise EdgeRnnError(
-                f"{where}: unknown value(s) {', '.join(map(str, bad))}; "
-                f"choose from {', '.join(choices or ())}"
-            )
+            raise _unknown(where, bad, choices or ())
     return cls(**values)
 
 
@@ -222,6 +230,13 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path) -> BuildConf
         sections["model"] = ModelConfig(
             **{**model_cfg.__dict__, "path": str(base_dir / model_cfg.path)}
         )
+    target = sections["native"].target
+    if target.endswith(".toml"):  # a profile file of the user's
+        sections["native"] = NativeConfig(
+            **{**sections["native"].__dict__, "target": str(base_dir / target)}
+        )
+    elif target and target not in _target_names():  # else its artefacts would be skipped
+        raise _unknown(f"{source}: native.target", [target], (*_target_names(), "a .toml file"))
     return BuildConfig(
         name=_typed(top["name"], None, "str", f"{source}: name") if "name" in top else None,
         seed=_typed(top.get("seed", 0), 0, "int", f"{source}: seed"),

@@ -132,6 +132,7 @@ def test_existing_output_directory_is_refused(
             '[validate]\ntargets = ["cortex-m9"]\n',
             "build.toml: validate.targets: unknown value(s) cortex-m9; choose from all, ",
         ),
+        ('[native]\ntarget = "m4f"\n', "native.target: unknown value(s) m4f; choose from ch32"),
     ],
 )
 def test_config_errors_name_the_field(tmp_path: Path, text: str, expected: str) -> None:

@@ -44,3 +44,8 @@ def test_config_native_layout(tmp_path: Path):
     assert (config.native.layout, config.native.target) == ("size", "cortex-m0plus")
     with pytest.raises(EdgeRnnError, match="layout"):
         parse_config({"native": {"layout": "small"}}, "edge-rnn.toml", tmp_path)
+    # a profile file of the user's is relative to the config, like every path in it
+    config = parse_config({"native": {"target": "boards/mine.toml"}}, "x", tmp_path)
+    assert config.native.target == str(tmp_path / "boards" / "mine.toml")
+    with pytest.raises(EdgeRnnError, match="edge-rnn.toml: native.target: unknown value"):
+        parse_config({"native": {"target": "cortex-m9"}}, "edge-rnn.toml", tmp_path)
