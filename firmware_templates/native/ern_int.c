@@ -364,6 +364,9 @@ ERN_INLINE const ern_qw *span_groups(const ern_qw *w, const int16_t *v, int n, i
 #endif
 }
 
+/* Groups per span_groups call where a loop runs many (one asm call, its set-up shared). */
+#define ERN_BATCH 8
+
 /* The starting sums of ng groups, four at src, src + stride, ..., into acc[4 ng]. */
 ERN_INLINE void groups_bias(const int32_t *src, int stride, int ng, int32_t *acc)
 {
@@ -392,9 +395,9 @@ ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t
     const ern_qw *w = group_rows(cell, g0);
     const int32_t *par = cell->par + 13 * g0, *end = cell->par + 13 * g1;
 #if ERN_Q_ROWS
-    for (out += 4 * g0; par != end;) { /* four groups per matrix call */
-        int32_t acc[16];
-        int ng = end - par > 4 * 13 ? 4 : (int)(end - par) / 13, l;
+    for (out += 4 * g0; par != end;) { /* ERN_BATCH groups per matrix call */
+        int32_t acc[4 * ERN_BATCH];
+        int ng = end - par > ERN_BATCH * 13 ? ERN_BATCH : (int)(end - par) / 13, l;
         ERN_ZONE(matrix);
         groups_bias(par, 13, ng, acc);
         w = span_groups(w, v, 2 * npairs, ng, acc);
@@ -749,12 +752,12 @@ ERN_INLINE void group_add_mul_q15(int32_t *acc, const int32_t *inner, const int1
 
 #if ERN_Q_ROWS
 /* gru_candidates in the rows arrangement: every candidate group's input columns, then every
- * group's recurrent columns (quantize.mve_chunks), so four groups at a time run each span in
- * one span_groups call. */
+ * group's recurrent columns (quantize.mve_chunks), so ERN_BATCH groups at a time run each
+ * span in one span_groups call. */
 ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_t *g,
                                const int16_t *rh, uint8_t act, int fast)
 {
-    static const int32_t no_bias[16] = {0};
+    static const int32_t no_bias[4 * ERN_BATCH] = {0};
     int up = cell->units_pad, in = cell->in_pad, l;
     const int16_t *rg = g + up;
     const ern_qw *w = group_rows(cell, up / 2), *wr = w + (long)up * in;
@@ -762,8 +765,8 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
     const int32_t *rb = cell->rbias ? cell->rbias : no_bias;
     int16_t *out = g + 2 * up;
     while (par != end) {
-        int32_t acc[16], inner[16];
-        int ng = end - par > 4 * 13 ? 4 : (int)(end - par) / 13;
+        int32_t acc[4 * ERN_BATCH], inner[4 * ERN_BATCH];
+        int ng = end - par > ERN_BATCH * 13 ? ERN_BATCH : (int)(end - par) / 13;
         ERN_ZONE(matrix);
         groups_bias(par, 13, ng, acc);
         w = span_groups(w, xh, in, ng, acc);
