@@ -675,6 +675,45 @@ static void lstm_blocks(const ern_q_cell *cell, const int16_t *xh, int16_t *c, i
 }
 #endif
 
+/* n int16 values from src to dst, both word-aligned. DSP cores: LDM/STM of four words per
+ * pass, then the 0-7 values left by the bits of n (memcpy's call and alignment checks cost
+ * about 50 instructions for 16 values, this about 15). */
+ERN_INLINE void copy_q(int16_t *dst, const int16_t *src, int n)
+{
+#ifdef ERN_DSP
+    register uint32_t t0 __asm__("r4"), t1 __asm__("r5"), t2 __asm__("r6"), t3 __asm__("r7");
+    __asm__ volatile("subs %[n], %[n], #8\n\t"
+                     "blt 2f\n"
+                     "1:\n\t"
+                     "ldmia %[s]!, {r4, r5, r6, r7}\n\t"
+                     "stmia %[d]!, {r4, r5, r6, r7}\n\t"
+                     "subs %[n], %[n], #8\n\t"
+                     "bge 1b\n"
+                     "2:\n\t"
+                     "tst %[n], #4\n\t"
+                     "beq 3f\n\t"
+                     "ldmia %[s]!, {r4, r5}\n\t"
+                     "stmia %[d]!, {r4, r5}\n"
+                     "3:\n\t"
+                     "tst %[n], #2\n\t"
+                     "beq 4f\n\t"
+                     "ldr r4, [%[s]], #4\n\t"
+                     "str r4, [%[d]], #4\n"
+                     "4:\n\t"
+                     "tst %[n], #1\n\t"
+                     "beq 5f\n\t"
+                     "ldrh r4, [%[s]]\n\t"
+                     "strh r4, [%[d]]\n"
+                     "5:"
+                     : [d] "+r"(dst), [s] "+r"(src), [n] "+r"(n), "=&r"(t0), "=&r"(t1),
+                       "=&r"(t2), "=&r"(t3)
+                     :
+                     : "cc", "memory");
+#else
+    memcpy(dst, src, sizeof *src * (size_t)n);
+#endif
+}
+
 static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *hn)
 {
     /* fast: sigmoid/tanh (so q_g = q_a = 15), fast rows and q_c >= 9: no shift goes left */
@@ -693,7 +732,7 @@ static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *
         lstm_units(cell, xh, c, hn);
     }
 #endif
-    memcpy(xh + cell->in_pad, hn, sizeof *hn * cell->units);
+    copy_q(xh + cell->in_pad, hn, cell->units);
 }
 
 /* acc + ((a * r + 2^14) >> 15) for r in the int16 range, exactly. */
