@@ -417,9 +417,169 @@ ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t
 #endif
 }
 
+/* n int16 values from src to dst, both word-aligned. DSP cores: LDM/STM of four words per
+ * pass, then the 0-7 values left by the bits of n (memcpy's call and alignment checks cost
+ * about 50 instructions for 16 values, this about 15). */
+ERN_INLINE void copy_q(int16_t *dst, const int16_t *src, int n)
+{
+#ifdef ERN_DSP
+    register uint32_t t0 __asm__("r4"), t1 __asm__("r5"), t2 __asm__("r6"), t3 __asm__("r7");
+    __asm__ volatile("subs %[n], %[n], #8\n\t"
+                     "blt 2f\n"
+                     "1:\n\t"
+                     "ldmia %[s]!, {r4, r5, r6, r7}\n\t"
+                     "stmia %[d]!, {r4, r5, r6, r7}\n\t"
+                     "subs %[n], %[n], #8\n\t"
+                     "bge 1b\n"
+                     "2:\n\t"
+                     "tst %[n], #4\n\t"
+                     "beq 3f\n\t"
+                     "ldmia %[s]!, {r4, r5}\n\t"
+                     "stmia %[d]!, {r4, r5}\n"
+                     "3:\n\t"
+                     "tst %[n], #2\n\t"
+                     "beq 4f\n\t"
+                     "ldr r4, [%[s]], #4\n\t"
+                     "str r4, [%[d]], #4\n"
+                     "4:\n\t"
+                     "tst %[n], #1\n\t"
+                     "beq 5f\n\t"
+                     "ldrh r4, [%[s]]\n\t"
+                     "strh r4, [%[d]]\n"
+                     "5:"
+                     : [d] "+r"(dst), [s] "+r"(src), [n] "+r"(n), "=&r"(t0), "=&r"(t1),
+                       "=&r"(t2), "=&r"(t3)
+                     :
+                     : "cc", "memory");
+#else
+    memcpy(dst, src, sizeof *src * (size_t)n);
+#endif
+}
+
+/* DSP cores (not Helium) in the column-pair arrangement: loops over groups of four rows as
+ * one asm statement each (groups_act_dsp, lstm_units_dsp), the same integers as the C. */
+#if defined(ERN_DSP) && defined(__thumb2__) && !defined(ERN_MVE) && !ERN_Q_ROWS
+#define ERN_GROUPS_ASM 1
+/* Profile builds: a zone switch inside the asm (the markers touch no register but LR). */
+#ifdef ERN_PROFILE
+#define ERN_ASM_ZONE(z) "push {lr}\n\tbl ern_zone_" #z "\n\tpop {lr}\n\t"
+#else
+#define ERN_ASM_ZONE(z) ""
+#endif
+
+/* The frame such an asm pushes (13 words) and the parameters of the first group: by offset
+ * 0 the vector v, 4 blocks to skip (replaced by the entry address), 8 passes, 12 the table's
+ * middle, 16..48 the loop's own constants; word 13 is par. The matrix is Duff's device over
+ * blocks of two column pairs: entered per group at the block that leaves a whole number of
+ * 8-block passes. */
+ERN_INLINE void frame_groups(int32_t *frame, const ern_q_cell *cell, const int16_t *v,
+                             const int32_t *par)
+{
+    int blocks = (cell->in_pad + cell->units_pad) / 4; /* row length: a multiple of 4 */
+    frame[0] = (int32_t)(uintptr_t)v;
+    frame[1] = (8 - blocks % 8) % 8;
+    frame[2] = (blocks + 7) / 8;
+    frame[3] = (int32_t)(uintptr_t)(ern_sigmoid_q15 + 2048);
+    frame[13] = (int32_t)(uintptr_t)par;
+}
+
+/* Push the frame (r12 points at it; LR = par), then per group (label 1): the bias, the
+ * matrix, the four table indices (SMMUL by mult) and entries into r0-r3; the frame's words
+ * 12..40 are in r4 (the table), r5, r7-r12. */
+#define ERN_ASM_GROUPS_BEGIN                                                                 \
+    "ldrd r0, r1, [r12, #48]\n\t"                                                            \
+    "mov lr, r1\n\t"                                                                         \
+    "push {r0}\n\t"                                                                          \
+    "ldmia r12, {r0, r1, r2, r3, r4, r5, r7, r8, r9, r10, r11, r12}\n\t"                     \
+    "push {r0, r1, r2, r3, r4, r5, r7, r8, r9, r10, r11, r12}\n\t"                           \
+    "adr r0, 2f\n\t"                                                                         \
+    "mov r2, #(3f - 2f)\n\t" /* bytes per block */                                           \
+    "mla r1, r1, r2, r0\n\t"                                                                 \
+    "str r1, [sp, #4]\n"                                                                     \
+    "1:\n\t" ERN_ASM_ZONE(matrix) "ldmia lr!, {r0, r1, r2, r3}\n\t" /* bias */               \
+    "ldmia sp, {r7, r8, r12}\n\t"                                   /* v, entry, passes */   \
+    "mov pc, r8\n"                                                                           \
+    "2:\n\t" ERN_DOT4_BLOCK "3:\n\t" ERN_DOT4_BLOCK ERN_DOT4_BLOCK ERN_DOT4_BLOCK            \
+        ERN_DOT4_BLOCK ERN_DOT4_BLOCK ERN_DOT4_BLOCK ERN_DOT4_BLOCK                          \
+    "subs r12, r12, #1\n\t"                                                                  \
+    "bne 2b\n\t" ERN_ASM_ZONE(act) "ldmia lr, {r8, r9, r10, r11}\n\t" /* mult */             \
+    "smmul r0, r0, r8\n\t"                                                                   \
+    "smmul r1, r1, r9\n\t"                                                                   \
+    "smmul r2, r2, r10\n\t"                                                                  \
+    "smmul r3, r3, r11\n\t"                                                                  \
+    "add r4, sp, #12\n\t"                                                                    \
+    "ldmia r4, {r4, r5, r7, r8, r9, r10, r11, r12}\n\t"                                      \
+    "ssat r0, #12, r0\n\t"                                                                   \
+    "ssat r1, #12, r1\n\t"                                                                   \
+    "ssat r2, #12, r2\n\t"                                                                   \
+    "ssat r3, #12, r3\n\t"                                                                   \
+    "ldrsh r0, [r4, r0, lsl #1]\n\t"                                                         \
+    "ldrsh r1, [r4, r1, lsl #1]\n\t"                                                         \
+    "ldrsh r2, [r4, r2, lsl #1]\n\t"                                                         \
+    "ldrsh r3, [r4, r3, lsl #1]\n\t"
+
+/* The asm statement: ERN_ASM_GROUPS_BEGIN, the loop's own code (ending in "bne 1b" to the
+ * next group), the frame dropped. W: the first group's rows, F: the frame. */
+#define ERN_ASM_GROUPS(W, F, BODY)                                                           \
+    do {                                                                                     \
+        register int32_t a0 __asm__("r0") = 0, a1 __asm__("r1") = 0;                         \
+        register int32_t a2 __asm__("r2") = 0, a3 __asm__("r3") = 0;                         \
+        register uint32_t x __asm__("r4"), y __asm__("r5");                                  \
+        register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"),             \
+            w3 __asm__("r11");                                                               \
+        register const ern_qw *wr __asm__("r6") = (W);                                       \
+        register const int16_t *vr __asm__("r7") = 0;                                        \
+        register const int32_t *fr __asm__("r12") = (F);                                     \
+        __asm__ volatile(ERN_ASM_GROUPS_BEGIN BODY "add sp, sp, #52"                         \
+                         : ERN_DOT4_OPERANDS(wr, vr), "+r"(fr)                               \
+                         :                                                                   \
+                         : "lr", "cc", "memory");                                            \
+    } while (0)
+
+/* groups_act for fast sigmoid/tanh rows, each output converted as ern_q_convert does from
+ * Q15 to Q 15 - s (s >= 0): out = (act + rnd) >> s, act = t (sigmoid) or 2 t - 32768 (tanh)
+ * of the table entry t, one MLA and one ASR per row. Per group 3 + 11 per block + 2 per
+ * pass + 30 instructions. */
+static void groups_act_dsp(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
+                           int s, int16_t *out)
+{
+    int32_t frame[14];
+    frame_groups(frame, cell, v, cell->par + 13 * g0);
+    /* 16: act's offset plus rnd, 20: t's factor, 24: s, 28: out, 32: its end */
+    frame[4] = (act == ERN_TANH ? -32768 : 0) + ((1 << s) >> 1);
+    frame[5] = act == ERN_TANH ? 2 : 1;
+    frame[6] = s;
+    frame[7] = (int32_t)(uintptr_t)(out + 4 * g0);
+    frame[8] = (int32_t)(uintptr_t)(out + 4 * g1);
+    ERN_ASM_GROUPS(group_rows(cell, g0), frame,
+                   "mla r0, r0, r7, r5\n\t"
+                   "mla r1, r1, r7, r5\n\t"
+                   "mla r2, r2, r7, r5\n\t"
+                   "mla r3, r3, r7, r5\n\t"
+                   "asr r0, r0, r8\n\t"
+                   "asr r1, r1, r8\n\t"
+                   "asr r2, r2, r8\n\t"
+                   "asr r3, r3, r8\n\t"
+                   "strh r0, [r9], #2\n\t"
+                   "strh r1, [r9], #2\n\t"
+                   "strh r2, [r9], #2\n\t"
+                   "strh r3, [r9], #2\n\t"
+                   "str r9, [sp, #28]\n\t"
+                   "add lr, lr, #36\n\t" /* the next group's parameters */
+                   "cmp r9, r10\n\t"
+                   "bne 1b\n\t");
+}
+#endif
+
 static void gate_groups(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
                         int16_t *out)
 {
+#ifdef ERN_GROUPS_ASM
+    if (cell->fast && (act == ERN_TANH || act == ERN_SIGMOID)) {
+        groups_act_dsp(cell, g0, g1, v, act, 0, out);
+        return;
+    }
+#endif
     if (cell->fast && act == ERN_TANH) {
         groups_act(cell, g0, g1, v, ERN_TANH, 1, out);
     } else if (cell->fast && act == ERN_SIGMOID) {
@@ -507,112 +667,50 @@ ERN_INLINE void lstm_units_fast(const ern_q_cell *cell, const int16_t *xh, int16
     ERN_ZONE(other);
 }
 
-/* DSP cores (not Helium) in the column-pair arrangement: the LSTM's units in asm. */
-#if defined(ERN_DSP) && !defined(ERN_MVE) && !ERN_Q_ROWS
-#define ERN_LSTM_ASM 1
-/* Profile builds: a zone switch inside the asm below (the markers touch no register but LR). */
-#ifdef ERN_PROFILE
-#define ERN_ASM_ZONE(z) "push {lr}\n\tbl ern_zone_" #z "\n\tpop {lr}\n\t"
-#else
-#define ERN_ASM_ZONE(z) ""
-#endif
 
-/* lstm_units_fast on DSP cores as one asm loop over the units, the same integers: the
- * constants live in a frame the asm pushes (a few LDM per unit reload them, where the C loop
- * reloaded each from the stack), the matrix is Duff's device over blocks of two column pairs
- * (entered per unit at the block that leaves a whole number of 8-block passes), LR walks the
- * groups' parameters. Per unit 3 + 11 per block + 2 per pass + 36 instructions. */
+#ifdef ERN_GROUPS_ASM
+/* lstm_units_fast as one asm loop over the units (ERN_ASM_GROUPS), the same integers. Per unit
+ * 3 + 11 per block + 2 per pass + 36 instructions. */
 static void lstm_units_dsp(const ern_q_cell *cell, const int16_t *xh, int16_t *c, int16_t *hn)
 {
-    int blocks = (cell->in_pad + cell->units_pad) / 4; /* row length: a multiple of 4 */
     int sh_ig = 29 - cell->q_c, sh_h = 29 - cell->q_v;
-    /* the frame, by offset: 0 xh, 4 blocks to skip (-> entry address), 8 passes, 12 the
-     * table's middle, 16 rnd_ig, 20 sh_ig, 24 2^14, 28 sh_c, 32 rnd_h, 36 sh_h, 40 c, 44 hn,
-     * 48 the parameters' end; then the parameters' start (not pushed) */
-    const int32_t frame[14] = {(int32_t)(uintptr_t)xh,
-                               (8 - blocks % 8) % 8,
-                               (blocks + 7) / 8,
-                               (int32_t)(uintptr_t)(ern_sigmoid_q15 + 2048),
-                               1 << (sh_ig - 1),
-                               sh_ig,
-                               1 << 14,
-                               cell->q_c - ERN_INDEX_Q(ERN_TANH),
-                               1 << (sh_h - 1),
-                               sh_h,
-                               (int32_t)(uintptr_t)c,
-                               (int32_t)(uintptr_t)hn,
-                               (int32_t)(uintptr_t)(cell->par + 13 * cell->units),
-                               (int32_t)(uintptr_t)cell->par};
-    register int32_t a0 __asm__("r0") = 0, a1 __asm__("r1") = 0;
-    register int32_t a2 __asm__("r2") = 0, a3 __asm__("r3") = 0;
-    register uint32_t x __asm__("r4"), y __asm__("r5");
-    register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
-    register const ern_qw *w __asm__("r6") = cell->w;
-    register const int16_t *v __asm__("r7") = xh;
-    register const int32_t *f __asm__("r12") = frame;
-    __asm__ volatile(
-        /* push the frame, the entry address in place of the blocks to skip */
-        "ldrd r0, r1, [r12, #48]\n\t"
-        "mov lr, r1\n\t"
-        "push {r0}\n\t"
-        "ldmia r12, {r0, r1, r2, r3, r4, r5, r7, r8, r9, r10, r11, r12}\n\t"
-        "push {r0, r1, r2, r3, r4, r5, r7, r8, r9, r10, r11, r12}\n\t"
-        "adr r0, 2f\n\t"
-        "mov r2, #(3f - 2f)\n\t" /* bytes per block */
-        "mla r1, r1, r2, r0\n\t"
-        "str r1, [sp, #4]\n"
-        "1:\n\t" ERN_ASM_ZONE(matrix)
-        "ldmia lr!, {r0, r1, r2, r3}\n\t" /* bias */
-        "ldmia sp, {r7, r8, r12}\n\t"    /* xh, entry, passes */
-        "mov pc, r8\n"
-        "2:\n\t" ERN_DOT4_BLOCK
-        "3:\n\t" ERN_DOT4_BLOCK ERN_DOT4_BLOCK ERN_DOT4_BLOCK ERN_DOT4_BLOCK ERN_DOT4_BLOCK
-            ERN_DOT4_BLOCK ERN_DOT4_BLOCK
-        "subs r12, r12, #1\n\t"
-        "bne 2b\n\t" ERN_ASM_ZONE(act)
-        "ldmia lr, {r8, r9, r10, r11}\n\t" /* mult: the table index is one SMMUL */
-        "smmul r0, r0, r8\n\t"
-        "smmul r1, r1, r9\n\t"
-        "smmul r2, r2, r10\n\t"
-        "smmul r3, r3, r11\n\t"
-        "add r4, sp, #12\n\t"
-        "ldmia r4, {r4, r5, r7, r8, r9, r10, r11, r12}\n\t"
-        "ssat r0, #12, r0\n\t"
-        "ssat r1, #12, r1\n\t"
-        "ssat r2, #12, r2\n\t"
-        "ssat r3, #12, r3\n\t"
-        "ldrsh r0, [r4, r0, lsl #1]\n\t" /* gi */
-        "ldrsh r1, [r4, r1, lsl #1]\n\t" /* gf */
-        "ldrsh r2, [r4, r2, lsl #1]\n\t"
-        "ldrsh r3, [r4, r3, lsl #1]\n\t" /* go */
-        "sub r2, r2, #16384\n\t"         /* tanh(g) / 2 */
-        ERN_ASM_ZONE(update)
-        "mla r2, r0, r2, r5\n\t"
-        "ldrsh r0, [r12]\n\t"
-        "smlabb r1, r1, r0, r8\n\t"
-        "asr r2, r2, r7\n\t"
-        "add r2, r2, r1, asr #15\n\t"
-        "ssat r2, #16, r2\n\t"
-        "strh r2, [r12], #2\n\t" ERN_ASM_ZONE(act)
-        "asr r2, r2, r9\n\t"
-        "ssat r2, #12, r2\n\t"
-        "ldrsh r2, [r4, r2, lsl #1]\n\t"
-        "sub r2, r2, #16384\n\t" /* tanh(c) / 2 */
-        ERN_ASM_ZONE(update)
-        "mla r2, r3, r2, r10\n\t"
-        "ldrd r5, r0, [sp, #44]\n\t"
-        "asr r2, r2, r11\n\t"
-        "strh r2, [r5], #2\n\t"
-        "strd r12, r5, [sp, #40]\n\t"
-        "add lr, lr, #36\n\t" /* the next group's parameters */
-        "cmp lr, r0\n\t"
-        "bne 1b\n\t"
-        "add sp, sp, #52"
-        : ERN_DOT4_OPERANDS(w, v), "+r"(f)
-        :
-        : "lr", "cc", "memory");
+    int32_t frame[14];
+    frame_groups(frame, cell, xh, cell->par);
+    /* 16 rnd_ig, 20 sh_ig, 24 2^14, 28 sh_c, 32 rnd_h, 36 sh_h, 40 c, 44 hn, 48 the
+     * parameters' end */
+    frame[4] = 1 << (sh_ig - 1);
+    frame[5] = sh_ig;
+    frame[6] = 1 << 14;
+    frame[7] = cell->q_c - ERN_INDEX_Q(ERN_TANH);
+    frame[8] = 1 << (sh_h - 1);
+    frame[9] = sh_h;
+    frame[10] = (int32_t)(uintptr_t)c;
+    frame[11] = (int32_t)(uintptr_t)hn;
+    frame[12] = (int32_t)(uintptr_t)(cell->par + 13 * cell->units);
+    ERN_ASM_GROUPS(cell->w, frame,
+                   "sub r2, r2, #16384\n\t" /* tanh(g) / 2; r0 i, r1 f, r3 o */
+                   ERN_ASM_ZONE(update)
+                   "mla r2, r0, r2, r5\n\t"
+                   "ldrsh r0, [r12]\n\t"
+                   "smlabb r1, r1, r0, r8\n\t"
+                   "asr r2, r2, r7\n\t"
+                   "add r2, r2, r1, asr #15\n\t"
+                   "ssat r2, #16, r2\n\t"
+                   "strh r2, [r12], #2\n\t" ERN_ASM_ZONE(act)
+                   "asr r2, r2, r9\n\t"
+                   "ssat r2, #12, r2\n\t"
+                   "ldrsh r2, [r4, r2, lsl #1]\n\t"
+                   "sub r2, r2, #16384\n\t" /* tanh(c) / 2 */
+                   ERN_ASM_ZONE(update)
+                   "mla r2, r3, r2, r10\n\t"
+                   "ldrd r5, r0, [sp, #44]\n\t"
+                   "asr r2, r2, r11\n\t"
+                   "strh r2, [r5], #2\n\t"
+                   "strd r12, r5, [sp, #40]\n\t"
+                   "add lr, lr, #36\n\t" /* the next group's parameters */
+                   "cmp lr, r0\n\t"
+                   "bne 1b\n\t");
 }
-#undef ERN_ASM_ZONE
 #endif
 
 #if ERN_Q_ROWS
@@ -675,45 +773,6 @@ static void lstm_blocks(const ern_q_cell *cell, const int16_t *xh, int16_t *c, i
 }
 #endif
 
-/* n int16 values from src to dst, both word-aligned. DSP cores: LDM/STM of four words per
- * pass, then the 0-7 values left by the bits of n (memcpy's call and alignment checks cost
- * about 50 instructions for 16 values, this about 15). */
-ERN_INLINE void copy_q(int16_t *dst, const int16_t *src, int n)
-{
-#ifdef ERN_DSP
-    register uint32_t t0 __asm__("r4"), t1 __asm__("r5"), t2 __asm__("r6"), t3 __asm__("r7");
-    __asm__ volatile("subs %[n], %[n], #8\n\t"
-                     "blt 2f\n"
-                     "1:\n\t"
-                     "ldmia %[s]!, {r4, r5, r6, r7}\n\t"
-                     "stmia %[d]!, {r4, r5, r6, r7}\n\t"
-                     "subs %[n], %[n], #8\n\t"
-                     "bge 1b\n"
-                     "2:\n\t"
-                     "tst %[n], #4\n\t"
-                     "beq 3f\n\t"
-                     "ldmia %[s]!, {r4, r5}\n\t"
-                     "stmia %[d]!, {r4, r5}\n"
-                     "3:\n\t"
-                     "tst %[n], #2\n\t"
-                     "beq 4f\n\t"
-                     "ldr r4, [%[s]], #4\n\t"
-                     "str r4, [%[d]], #4\n"
-                     "4:\n\t"
-                     "tst %[n], #1\n\t"
-                     "beq 5f\n\t"
-                     "ldrh r4, [%[s]]\n\t"
-                     "strh r4, [%[d]]\n"
-                     "5:"
-                     : [d] "+r"(dst), [s] "+r"(src), [n] "+r"(n), "=&r"(t0), "=&r"(t1),
-                       "=&r"(t2), "=&r"(t3)
-                     :
-                     : "cc", "memory");
-#else
-    memcpy(dst, src, sizeof *src * (size_t)n);
-#endif
-}
-
 static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *hn)
 {
     /* fast: sigmoid/tanh (so q_g = q_a = 15), fast rows and q_c >= 9: no shift goes left */
@@ -723,7 +782,7 @@ static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *
     lstm_blocks(cell, xh, c, hn, fast);
 #else
     if (fast) {
-#ifdef ERN_LSTM_ASM
+#ifdef ERN_GROUPS_ASM
         lstm_units_dsp(cell, xh, c, hn);
 #else
         lstm_units_fast(cell, xh, c, hn);
@@ -913,6 +972,16 @@ void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g
     } else if (cell->cell == ERN_GRU) {
         gru_step(cell, xh, g, tmp);
     } else {
+#ifdef ERN_GROUPS_ASM
+        if (cell->fast && (cell->act == ERN_TANH || cell->act == ERN_SIGMOID)) {
+            /* the conversion to Q q_v in the same loop (q_g = 15 >= q_v), then the copy */
+            groups_act_dsp(cell, 0, cell->units_pad / 4, xh, cell->act, cell->q_g - cell->q_v, g);
+            ERN_ZONE(update);
+            copy_q(xh + cell->in_pad, g, cell->units);
+            ERN_ZONE(other);
+            return;
+        }
+#endif
         gate_groups(cell, 0, cell->units_pad / 4, xh, cell->act, g);
         ERN_ZONE(update);
         ern_q_convert(g, xh + cell->in_pad, cell->units, cell->q_g, cell->q_v);
