@@ -504,6 +504,24 @@ static inline int32_t ern_ssat16(int32_t v)
 #endif
 }
 
+/* A float input value v (already times 2^q) to int16: clamped, rounded half away from zero as
+ * (int32_t)(v + 0.5f) or -(int32_t)(0.5f - v), the same float sums on every core. With an FPU
+ * and SSAT: VCVT (toward zero, saturating to int32) of v +- 0.5f, then SSAT #16, the same
+ * integers without the compare branches. */
+static inline int16_t ern_q_round(float v)
+{
+#if defined(ERN_DSP) && defined(__ARM_FP) && (__ARM_FP & 4)
+    float t;
+    int32_t i;
+    __asm__("vcvt.s32.f32 %0, %1" : "=t"(t) : "t"(v + (v >= 0.0f ? 0.5f : -0.5f)));
+    __builtin_memcpy(&i, &t, 4);
+    return (int16_t)ern_ssat16(i);
+#else
+    v = v > 32767.0f ? 32767.0f : (v < -32768.0f ? -32768.0f : v);
+    return (int16_t)(v >= 0.0f ? (int32_t)(v + 0.5f) : -(int32_t)(0.5f - v));
+#endif
+}
+
 /* Saturate to [-2048, 2047], the activation table's index range (one SSAT). */
 static inline int32_t ern_ssat12(int32_t v)
 {
