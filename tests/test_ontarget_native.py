@@ -153,6 +153,44 @@ def test_helium_arrangement_with_a_partial_unit_block(
     assert np.array_equal(_on_target(mve, "cortex-m55", tmp_path / "m55"), host)
 
 
+@pytest.mark.parametrize(
+    ("cell", "options"), [("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False})]
+)
+def test_helium_int8_lanes_over_a_wide_layer_input(
+    cell: str, options: dict, tmp_path: Path
+) -> None:
+    """Two stacked layers: the second one's input is 18 values (20 padded), so its input span
+    runs int8 lanes too (the GRU candidates' input-span offset goes to the bias, the recurrent
+    one to the recurrent bias or, without reset_after, to the bias with r * h); bit-exact with
+    the column-pair arrangement on the host, on the host and on the emulated Cortex-M55."""
+    import keras
+
+    from edge_rnn.frontends.keras import load_model_ir
+    from edge_rnn.native.generate import generate
+    from edge_rnn.native.host import run_host_result
+
+    _skip_without("cortex-m55")
+    keras.utils.set_random_seed(3)
+    layer = getattr(keras.layers, cell)
+    keras_model = keras.Sequential(
+        [
+            keras.Input((T, F)),
+            layer(18, return_sequences=True, **options),
+            layer(20, **options),
+            keras.layers.Dense(CLASSES, activation="softmax"),
+        ],
+        name=f"wide_{cell.lower()}",
+    )
+    model, calibration = load_model_ir(keras_model, METADATA), _windows(32, 2)
+    pairs = generate(model, tmp_path / "pairs", quant="int8", calibration_x=calibration)
+    mve = generate(
+        model, tmp_path / "mve", quant="int8", calibration_x=calibration, target="cortex-m55"
+    )
+    host = run_host_result(pairs, X).raw
+    assert np.array_equal(run_host_result(mve, X).raw, host)
+    assert np.array_equal(_on_target(mve, "cortex-m55", tmp_path / "m55"), host)
+
+
 @pytest.mark.parametrize("name", LINUX)
 def test_native_models_on_arm_linux_are_bit_exact(
     name: str, generated: dict, tmp_path: Path
