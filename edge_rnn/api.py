@@ -103,6 +103,7 @@ class _Builder:
 
     def model(self) -> tuple[Path, dict[str, Any]]:
         from edge_rnn.data.dataset import offset_features
+        from edge_rnn.frontends.keras import normalizes_input
         from edge_rnn.training import ModelSpec, head_for, train
         from edge_rnn.training.metadata import metadata_for
 
@@ -122,9 +123,8 @@ class _Builder:
             shutil.copyfile(source, model_path)
             self.user_paths[str(model_path)] = str(source)
             normalization, how = _brought_normalization(source, dataset, cfg.model.normalization)
-            offsets = (
-                [] if normalization else offset_features(dataset.x_train, dataset.feature_names)
-            )
+            normalized = normalization is not None or normalizes_input(user_model)
+            offsets = [] if normalized else offset_features(dataset.x_train, dataset.feature_names)
             if offsets and dataset.input_dtype == "float32":
                 self.log(
                     f"note: raw input feature(s) {', '.join(offsets)} sit far from zero: int8 "

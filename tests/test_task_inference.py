@@ -91,11 +91,11 @@ def test_softmax_output_on_whole_float_labels_is_classification(tmp_path: Path) 
 
 
 def _build(
-    tmp_path: Path, task_line: str, offset: float = 0.0
+    tmp_path: Path, task_line: str, offset: float = 0.0, model: keras.Model | None = None
 ) -> tuple[dict[str, object], list[str]]:
     tmp_path.mkdir()
     _data(tmp_path, _binary(), offset)
-    _model(1, "sigmoid").save(tmp_path / "user.keras")
+    (model or _model(1, "sigmoid")).save(tmp_path / "user.keras")
     config = tmp_path / "build.toml"
     config.write_text(
         f'name = "user"\n[data]\nsource = "data.npz"\n{task_line}[model]\npath = "user.keras"\n'
@@ -124,6 +124,14 @@ def test_build_says_which_task_it_inferred_and_how_to_override(tmp_path: Path) -
     # Raw input 20 standard deviations from zero: the build warns before int8 stages fail.
     (note,) = [line for line in lines if "far from zero" in line]
     assert "x1 (mean 20.04, std 1.03)" in note and "Normalization or Rescaling first layer" in note
+    # The same raw input into a model that normalizes it first: nothing to warn about.
+    rescaled = keras.Sequential(
+        [keras.Input((STEPS, FEATURES)), keras.layers.Rescaling(1.0, -20.0)]
+    )
+    for layer in _model(1, "sigmoid").layers:
+        rescaled.add(layer)
+    lines = _build(tmp_path / "rescaled", 'task = "regression"\n', 20.0, rescaled)[1]
+    assert not any("far from zero" in line for line in lines)
 
 
 def test_per_step_regression_labels_without_a_feature_axis_fit_a_sequence_model(

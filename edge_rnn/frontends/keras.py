@@ -293,6 +293,12 @@ def _first_layer_kind(model: Any) -> str:
     return next((kind for kind in kinds if kind not in INFERENCE_NO_OPS), "")
 
 
+def normalizes_input(model: Any) -> bool:
+    """The model's first computing layer is a per-feature affine (Normalization, Rescaling,
+    BatchNormalization), which every artefact computes in float before its input quantization."""
+    return _first_layer_kind(model) in keras_layers.AFFINE_CLASSES
+
+
 def _chain(model: Any, check: _Check) -> list[Any]:
     """The model's layers in order, refusing graphs that branch or merge."""
     import keras
