@@ -242,3 +242,48 @@ def test_one_sigmoid_output_is_a_binary_classifier(tmp_path: Path) -> None:
     assert found["accuracy"] == 0.5
     assert details["confusion"] == [[1, 0], [2, 1]]
     assert check_chance(ref, labels, "classification").value == 0.75
+
+
+def _nested(functional: bool) -> keras.Model:
+    """A preprocessing model and a base model wrapped into one, as transfer-learning and
+    preprocessing code builds them."""
+    keras.utils.set_random_seed(0)
+    pre = keras.Sequential(
+        [keras.Input((STEPS, FEATURES)), keras.layers.Rescaling(2.5, offset=-7.5)], name="pre"
+    )
+    base = keras.Sequential(
+        [
+            keras.Input((STEPS, FEATURES)),
+            keras.layers.GRU(8),
+            keras.layers.Dense(2, activation="softmax"),
+        ],
+        name="base",
+    )
+    if not functional:
+        return keras.Sequential([keras.Input((STEPS, FEATURES)), pre, base])
+    inputs = keras.Input((STEPS, FEATURES))
+    return keras.Model(inputs, base(pre(inputs)))
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+def test_nested_models_are_read_as_one_chain(tmp_path: Path, functional: bool) -> None:
+    from edge_rnn.frontends.keras import load_model_ir
+    from edge_rnn.training.task import head_activation
+
+    x, y = _raw_offset_data(60)
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    _nested(functional).save(tmp_path / "user.keras")
+    loaded = keras.models.load_model(tmp_path / "user.keras")
+    assert head_activation(loaded) == "softmax"
+    model = load_model_ir(tmp_path / "user.keras")
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "AffineLayer",
+        "RecurrentLayer",
+        "DenseLayer",
+    ]
+    config = _write_config(tmp_path, "", native='"float32"', tflite="")
+    out = tmp_path / "build"
+    assert main(["build", str(config), "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    stages = {s["name"]: s["metrics"] for s in report["stages"] if s["metrics"]}
+    assert report["passed"] and stages["native_float32/host_c"]["max_abs"] < 1e-5

@@ -288,8 +288,22 @@ def _input_shape(
     return int(steps or 0), int(features)  # 0: reported above, raised after the layer pass
 
 
+def flat_layers(model: Any) -> list[Any]:
+    """The model's layers in order, with nested Sequential models (a preprocessing or a base
+    model wrapped into another) expanded in place, without Input layers."""
+    import keras
+
+    layers: list[Any] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Sequential):
+            layers.extend(flat_layers(layer))
+        elif type(layer).__name__ != "InputLayer":
+            layers.append(layer)
+    return layers
+
+
 def _first_layer_kind(model: Any) -> str:
-    kinds = [type(layer).__name__ for layer in model.layers]
+    kinds = [type(layer).__name__ for layer in flat_layers(model)]
     return next((kind for kind in kinds if kind not in INFERENCE_NO_OPS), "")
 
 
@@ -303,11 +317,10 @@ def _chain(model: Any, check: _Check) -> list[Any]:
     """The model's layers in order, refusing graphs that branch or merge."""
     import keras
 
-    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
     if isinstance(model, keras.Sequential):
-        return layers
+        return flat_layers(model)
     previous = model.inputs[0]
-    for layer in layers:
+    for layer in [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]:
         try:
             linked = layer.input is previous
         except (AttributeError, ValueError):  # a layer used more than once
@@ -320,7 +333,7 @@ def _chain(model: Any, check: _Check) -> list[Any]:
             )
             break
         previous = layer.output
-    return layers
+    return flat_layers(model)
 
 
 def _weights(layer: Any) -> list[np.ndarray]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_rnn.frontends.keras import flat_layers
 from edge_rnn.runtimes.base import (
     Artefact,
     ModelMeta,
@@ -21,7 +22,7 @@ BATCH = 256  # stateless Keras RNNs start every call from zero state: windows ca
 
 def _stateful_layers(model: Any) -> list[Any]:
     """Layers that keep state across calls (stateful RNNs, also inside Bidirectional)."""
-    return [layer for layer in model.layers if getattr(layer, "stateful", False)]
+    return [layer for layer in flat_layers(model) if getattr(layer, "stateful", False)]
 
 
 def run_keras(model: Any, xn: np.ndarray) -> np.ndarray:

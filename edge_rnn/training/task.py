@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edge_rnn.data.dataset import Dataset
+from edge_rnn.frontends.keras import flat_layers
 
 if TYPE_CHECKING:
     import keras
@@ -28,7 +29,7 @@ class TaskChoice:
 def head_activation(model: keras.Model) -> str:
     """The last layer's activation (inside TimeDistributed, a Softmax layer included);
     "linear" if it has none."""
-    last = model.layers[-1]
+    last = flat_layers(model)[-1]
     last = getattr(last, "layer", last)
     if type(last).__name__ == "Softmax":
         return "softmax"
