@@ -208,3 +208,22 @@ def test_kernels_compile_warning_free_for_cortex_m(tmp_path, cpu, layout, opt):
             ],
             check=True,
         )
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize("asm", ["", "-fomit-frame-pointer -DERN_ASM"], ids=["default", "asm"])
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m55"])
+def test_kernels_compile_warning_free_with_clang_for_cortex_m(tmp_path, cpu, asm):
+    """clang (as in armclang) keeps a frame pointer in r7, which the asm paths bind: by default
+    it takes the portable path; -fomit-frame-pointer -DERN_ASM turns the asm on."""
+    libc = Path("/usr/lib/arm-none-eabi/include")  # Debian's newlib, beside arm-none-eabi-gcc
+    if not (shutil.which("clang") and (libc / "string.h").is_file()):
+        pytest.skip("clang and the arm-none-eabi C library headers are needed")
+    for layout in ["-DERN_Q_SIZE=0", "-DERN_Q_ROWS=1 -DERN_Q_SIZE=1"]:
+        for src in KERNELS:
+            subprocess.run(
+                ["clang", "--target=thumbv7em-none-eabi", f"-mcpu={cpu}", "-mfloat-abi=hard"]
+                + ["-isystem", str(libc), *WARN, "-O2", *asm.split(), *layout.split(), "-c"]
+                + [str(NATIVE / src), "-o", str(tmp_path / (src + ".o"))],
+                check=True,
+            )

@@ -21,7 +21,8 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ERN_ALIGNED(n) __attribute__((aligned(n)))
-#define ERN_INLINE static inline __attribute__((always_inline))
+/* unused: each core's path leaves some helpers out, which clang (not GCC) warns about */
+#define ERN_INLINE static inline __attribute__((always_inline, unused))
 #else
 #define ERN_ALIGNED(n)
 #define ERN_INLINE static inline
@@ -207,9 +208,13 @@ void ern_f_layer_norm(const ern_f_lnorm *ln, float *v);
 void ern_q_layer_norm(const ern_q_lnorm *ln, int16_t *v);
 
 /* The DSP and Helium paths bind nearly every core register in their asm, which a frame
- * pointer (r7 in Thumb) forbids: unoptimized builds (-O0, as IDE debug configurations default
- * to) keep one, so they take the portable path, with the same results and more instructions.
- * Define ERN_PORTABLE for an optimized build with -fno-omit-frame-pointer. */
+ * pointer (r7 in Thumb) forbids. GCC keeps one only unoptimized (-O0, as IDE debug
+ * configurations default to), clang (armclang) by default: those builds take the portable
+ * path, with the same results and more instructions. Define ERN_PORTABLE for GCC with
+ * -fno-omit-frame-pointer; with clang, -fomit-frame-pointer -DERN_ASM turns the asm on. */
+#if defined(__clang__) && !defined(ERN_ASM) && !defined(ERN_PORTABLE)
+#define ERN_PORTABLE 1
+#endif
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && defined(__OPTIMIZE__) && \
     !defined(ERN_PORTABLE)
 #define ERN_DSP 1
