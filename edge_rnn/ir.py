@@ -18,7 +18,9 @@ import numpy as np
 from edge_rnn.choices import MERGE_MODES as MERGE_MODES  # re-exported: ir.MERGE_MODES
 from edge_rnn.choices import TASKS as TASKS
 
-ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "softmax")
+ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "relu6", "linear", "softmax")
+# relu6 (min(max(x, 0), 6)) only outside recurrent cells
+CELL_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "relu6")
 CONV_PADDINGS = ("valid", "same", "causal")
 POOL_PADDINGS = ("valid", "same")
 POOLS = ("max", "average")

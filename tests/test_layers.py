@@ -136,6 +136,17 @@ MODELS = {
         L.GlobalAveragePooling1D(),
         L.Dense(2),
     ],
+    # relu6 as a Conv1D/Dense activation and as a layer of its own; the Rescaling pushes the
+    # Conv1D outputs past 6 (7% of them, up to 17) so the clamp is exercised
+    "relu6": lambda: [
+        L.Rescaling(2.0),
+        L.Conv1D(6, 3, padding="causal", activation="relu6"),
+        L.LSTM(8, return_sequences=True),
+        L.ReLU(max_value=6.0),
+        L.GRU(6),
+        L.Dense(6, activation="relu6"),
+        L.Dense(3, activation="softmax"),
+    ],
     "conv_ln_causal": lambda: [
         L.Conv1D(4, 2, padding="causal"),
         L.LayerNormalization(),
@@ -145,7 +156,14 @@ MODELS = {
     ],
 }
 # causal/valid Conv1D and valid pooling stream (state keeps their input windows)
-STREAMING = {"stream_act", "cnn_lstm", "conv_valid_stream", "ln_stacked", "conv_ln_causal"}
+STREAMING = {
+    "stream_act",
+    "cnn_lstm",
+    "conv_valid_stream",
+    "ln_stacked",
+    "conv_ln_causal",
+    "relu6",
+}
 
 
 def _keras_model(name: str) -> keras.Model:
@@ -277,6 +295,28 @@ def test_refusals_name_each_layer():
     message = str(err.value)
     assert f"'{norm.name}': Normalization(invert=True)" in message
     assert "groups > 1" in message and "(10, 4, 1)" in message
+
+
+def test_activations_outside_the_supported_set_are_refused_by_name():
+    layers = [
+        L.LSTM(4, activation="relu6", return_sequences=True),
+        L.LeakyReLU(),
+        L.ReLU(max_value=4.0),
+        L.GRU(3),
+        L.Dense(4, activation="leaky_relu"),
+        L.Dense(2, activation="elu"),
+    ]
+    model = keras.Sequential([keras.Input((T, F)), *layers], name="acts")
+    with pytest.raises(EdgeRnnError, match="5 unsupported features") as err:
+        load_model_ir(model)
+    message = str(err.value)
+    lstm, leaky, relu, _, dense, elu = (layer.name for layer in layers)
+    assert f"'{lstm}': activation='relu6' is not supported; use one of tanh," in message
+    assert f"'{leaky}': LeakyReLU is not supported" in message
+    assert f"'{relu}': ReLU with negative_slope, threshold or a max_value other than 6" in message
+    assert f"'{dense}': activation='leaky_relu' is not supported" in message
+    assert f"'{elu}': activation='elu' is not supported; use one of" in message
+    assert "relu6, linear, softmax" in message
 
 
 def _export_cases() -> list:

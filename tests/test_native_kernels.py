@@ -29,8 +29,8 @@ def _parse(blob: bytes) -> dict[str, np.ndarray]:
     offset = 0
     parts = {}
     for name, dtype, shape in [
-        ("int_act", np.int16, (65536, 5)),
-        ("float_act", np.float32, (4001, 5)),
+        ("int_act", np.int16, (65536, 6)),
+        ("float_act", np.float32, (4001, 6)),
         ("requant", np.int32, (20000, 4)),
     ]:
         count = int(np.prod(shape))
@@ -72,6 +72,7 @@ def test_integer_activations_bit_exact_with_twin_and_close_to_math(host_output):
     np.testing.assert_array_equal(got[:, 1], twin_int.q_sigmoid(x))
     np.testing.assert_array_equal(got[:, 2], twin_int.q_hard_sigmoid(x))
     np.testing.assert_array_equal(got[:, 3], twin_int.q_exp_neg(-np.abs(x)))
+    np.testing.assert_array_equal(got[:, 5], twin_int.q_act(x, "relu6"))
     real = x / 2048.0
     # stated accuracy (Q15 LSB): tanh 34 (half a 1/512 step at slope 1, 2 for the table's
     # rounding), sigmoid 17 (half a 1/256 step at slope 1/4), hard_sigmoid 1, exp 5
@@ -80,6 +81,8 @@ def test_integer_activations_bit_exact_with_twin_and_close_to_math(host_output):
     hard = np.minimum(np.clip((real + 3) / 6, 0, 1) * 32768, 32767)
     assert np.abs(got[:, 2] - hard).max() <= 1
     assert np.abs(got[:, 3] - np.minimum(np.exp(-np.abs(real)) * 32768, 32767)).max() <= 5
+    # relu6 in Q12 (RELU6_Q) is exact: the clamp of the input to [0, 6]
+    np.testing.assert_array_equal(got[:, 5], np.clip(x, 0, 6 * 4096))
 
 
 def test_q_shift_and_requant_bit_exact_with_twin(host_output):
@@ -108,6 +111,7 @@ def test_float_activations_match_numpy(host_output):
     np.testing.assert_allclose(got[:, 2], np.clip((v + 3) / 6, 0, 1), atol=1e-7)
     np.testing.assert_array_equal(got[:, 3], np.maximum(v, 0))
     np.testing.assert_array_equal(got[:, 4], v)
+    np.testing.assert_array_equal(got[:, 5], np.clip(v, 0, 6))
 
 
 def test_interleaved_dot_product(host_output):

@@ -359,10 +359,10 @@ def _recurrent(
         check.add(
             layer.name, "return_state=True is not supported; return sequences or the last state"
         )
-    activation = _activation_name(layer, "activation", check)
+    activation = _activation_name(layer, "activation", check, ir.CELL_ACTIVATIONS)
     spec = CELLS[cell]
     recurrent_activation = (
-        _activation_name(layer, "recurrent_activation", check)
+        _activation_name(layer, "recurrent_activation", check, ir.CELL_ACTIVATIONS)
         if spec.uses_recurrent_activation
         else "linear"
     )
@@ -514,11 +514,14 @@ def _activation(layer: Any, layers: list[ir.Layer], size: int, check: _Check) ->
 def _layer_activation(layer: Any, check: _Check) -> str:
     kind, config = type(layer).__name__, layer.get_config()
     if kind == "ReLU":
-        if any(config.get(key) for key in ("max_value", "negative_slope", "threshold")):
+        max_value = config.get("max_value")
+        if max_value not in (None, 6) or config.get("negative_slope") or config.get("threshold"):
             check.add(
-                layer.name, "ReLU with max_value, negative_slope or threshold: use plain ReLU"
+                layer.name,
+                "ReLU with negative_slope, threshold or a max_value other than 6: "
+                "use ReLU() or ReLU(max_value=6)",
             )
-        return "relu"
+        return "relu" if max_value is None else "relu6"
     if kind == "Softmax":
         if config.get("axis", -1) not in (-1, [-1], (-1,)):
             check.add(layer.name, f"Softmax(axis={config.get('axis')!r}): only the last axis")

@@ -39,13 +39,13 @@ class Check:
             )
 
 
-def activation_name(layer: Any, key: str, check: Check) -> str:
+def activation_name(
+    layer: Any, key: str, check: Check, allowed: tuple[str, ...] = ir.ACTIVATIONS
+) -> str:
     value = layer.get_config().get(key)
-    if isinstance(value, str) and value in ir.ACTIVATIONS:
+    if isinstance(value, str) and value in allowed:
         return value
-    check.add(
-        layer.name, f"{key}={value!r} is not supported; use one of {', '.join(ir.ACTIVATIONS)}"
-    )
+    check.add(layer.name, f"{key}={value!r} is not supported; use one of {', '.join(allowed)}")
     return "linear"
 
 

@@ -5,7 +5,7 @@ int8 (full integer): the same weights padded to multiples of 4 columns, int16 ac
 power-of-two Q formats chosen from calibration ranges, int32 biases in accumulator units and
 one (multiplier, shift) pair per row that maps the accumulator to the activation input: for
 sigmoid/tanh rows the floor index into the activation table (INDEX_Q), for hard_sigmoid Q11,
-for relu/linear the output Q.
+for relu/linear the output Q, for relu6 RELU6_Q (its output Q too).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from edge_rnn.native.twin import float_forward
 
 PRE_Q = 11  # Q of a pre-activation fed to a bounded activation (range +-16)
 INDEX_Q = {"sigmoid": 8, "tanh": 9}  # Q of the activation table's floor index (ern_tables.c)
+RELU6_Q = 12  # relu6 in and out (ERN_RELU6_Q): [0, 6] fits, inputs above 8 saturate
 HEADROOM = 1.25  # calibrated ranges are widened by this factor before choosing a Q format
 ACC_LIMIT = 2**31 - 2**24  # keep every int32 sum below this (checked per row)
 
@@ -403,6 +404,7 @@ def _quantize_dense(stage: DenseStage, q_in: int, pre_max: float) -> QDenseStage
     """Rows requantized to Q11 for bounded functions and softmax, else to the output Q."""
     act = stage.activation
     q_out = 15 if act in BOUNDED or act == "softmax" else q_format(pre_max)
+    q_out = RELU6_Q if act == "relu6" else q_out
     target = PRE_Q if act in BOUNDED or act == "softmax" else q_out
     in_pad = pad4(stage.in_size)
     rows, _ = _quantize_rows(
@@ -431,7 +433,7 @@ def _quantize_layer_norm(stage: LayerNormStage, q_in: int, out_max: float) -> QL
 def _pass_q_out(stage: Stage, q_in: int) -> int:
     if isinstance(stage, ActivationStage) and stage.activation in (*BOUNDED, "softmax"):
         return 15
-    return q_in
+    return RELU6_Q if isinstance(stage, ActivationStage) and stage.activation == "relu6" else q_in
 
 
 def embedding_rows(table: np.ndarray, q_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -38,6 +38,8 @@ def activate(x: np.ndarray, act: str) -> np.ndarray:
         return np.clip((x + np.float32(3.0)) / np.float32(6.0), 0.0, 1.0).astype(np.float32)
     if act == "relu":
         return np.maximum(x, np.float32(0.0))
+    if act == "relu6":
+        return np.clip(x, np.float32(0.0), np.float32(6.0))
     if act == "softmax":
         e = np.exp(x - x.max(axis=-1, keepdims=True))
         return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)

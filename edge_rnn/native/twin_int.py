@@ -27,6 +27,7 @@ from edge_rnn.native.lower import (
 from edge_rnn.native.quantize import (
     INDEX_Q,
     PRE_Q,
+    RELU6_Q,
     QCell,
     QCellStage,
     QConvStage,
@@ -114,6 +115,8 @@ def q_act(p: np.ndarray, act: str) -> np.ndarray:
         return q_hard_sigmoid(p)
     if act == "relu":
         return np.maximum(p, 0)
+    if act == "relu6":
+        return np.clip(p, 0, 6 << RELU6_Q)
     return p
 
 
@@ -277,7 +280,7 @@ def _average(total: np.ndarray, count: np.ndarray | np.int64) -> np.ndarray:
 def act_run(v: np.ndarray, act: str, q_in: int) -> np.ndarray:
     if act in ("linear", "relu"):
         return q_act(v, act)
-    v = q_shift(v, q_in - PRE_Q)
+    v = q_shift(v, q_in - (RELU6_Q if act == "relu6" else PRE_Q))
     return q_softmax(v) if act == "softmax" else q_act(v, act)
 
 

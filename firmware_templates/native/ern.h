@@ -28,7 +28,7 @@
 #define ERN_INLINE static inline
 #endif
 
-enum { ERN_LINEAR = 0, ERN_RELU, ERN_TANH, ERN_SIGMOID, ERN_HARD_SIGMOID, ERN_SOFTMAX };
+enum { ERN_LINEAR = 0, ERN_RELU, ERN_TANH, ERN_SIGMOID, ERN_HARD_SIGMOID, ERN_SOFTMAX, ERN_RELU6 };
 enum { ERN_SIMPLE_RNN = 0, ERN_LSTM, ERN_GRU };
 enum { ERN_MERGE_CONCAT = 0, ERN_MERGE_SUM, ERN_MERGE_AVE, ERN_MERGE_MUL };
 
@@ -172,6 +172,8 @@ int16_t ern_q_tanh(int32_t x_q11);          /* Q11 in, Q15 out */
 int16_t ern_q_sigmoid(int32_t x_q11);
 int16_t ern_q_hard_sigmoid(int32_t x_q11);
 int16_t ern_q_exp_neg(int32_t x_q11);       /* exp(x) for x <= 0 */
+/* relu6 takes and gives Q12: its output range [0, 6] fits, and larger inputs saturate above 6 */
+#define ERN_RELU6_Q 12
 /* Activation of an int16 value: bounded acts take Q11 and give Q15; relu/linear keep the Q. */
 int16_t ern_q_act(int16_t p, uint8_t act);
 /* Requantize, then apply act. */

@@ -9,6 +9,8 @@ float ern_f_activate(float x, uint8_t act)
     switch (act) {
     case ERN_RELU:
         return x > 0.0f ? x : 0.0f;
+    case ERN_RELU6:
+        return x > 0.0f ? (x < 6.0f ? x : 6.0f) : 0.0f;
     case ERN_TANH:
         return tanhf(x);
     case ERN_SIGMOID:

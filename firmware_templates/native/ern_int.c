@@ -103,6 +103,8 @@ ERN_INLINE int16_t act_q(int32_t p, uint8_t act) /* p in the int16 range */
         return hard_sigmoid_q(p);
     case ERN_RELU:
         return p > 0 ? p : 0;
+    case ERN_RELU6:
+        return p > 0 ? (p < 6 << ERN_RELU6_Q ? p : 6 << ERN_RELU6_Q) : 0;
     default:
         return (int16_t)p;
     }
@@ -1193,7 +1195,9 @@ void ern_q_act_run(uint8_t act, int16_t *v, int n, int q_in)
     if (act == ERN_LINEAR) {
         return;
     }
-    if (act != ERN_RELU) { /* bounded functions and softmax take Q11 */
+    if (act == ERN_RELU6) {
+        ern_q_convert(v, v, n, q_in, ERN_RELU6_Q);
+    } else if (act != ERN_RELU) { /* bounded functions and softmax take Q11 */
         ern_q_convert(v, v, n, q_in, 11);
     }
     if (act == ERN_SOFTMAX) {

@@ -20,21 +20,23 @@ int main(void)
 {
     int32_t x, i;
     for (x = -32768; x <= 32767; x++) {
-        int16_t out[5];
+        int16_t out[6];
         out[0] = ern_q_tanh(x);
         out[1] = ern_q_sigmoid(x);
         out[2] = ern_q_hard_sigmoid(x);
         out[3] = ern_q_exp_neg(x > 0 ? -x : x);
         out[4] = ern_q_shift(x * 3, (int)(next() % 31) - 15);
+        out[5] = ern_q_act((int16_t)x, ERN_RELU6);
         fwrite(out, sizeof out, 1, stdout);
     }
     for (i = 0; i < 4001; i++) {
-        float v = -10.0f + (float)i * 0.005f, out[5];
+        float v = -10.0f + (float)i * 0.005f, out[6];
         out[0] = ern_f_activate(v, ERN_TANH);
         out[1] = ern_f_activate(v, ERN_SIGMOID);
         out[2] = ern_f_activate(v, ERN_HARD_SIGMOID);
         out[3] = ern_f_activate(v, ERN_RELU);
         out[4] = ern_f_activate(v, ERN_LINEAR);
+        out[5] = ern_f_activate(v, ERN_RELU6);
         fwrite(out, sizeof out, 1, stdout);
     }
     for (i = 0; i < 20000; i++) {
