@@ -338,7 +338,7 @@ def test_export_runs_close_to_keras_in_litert_tflm_onnxruntime(
     from edge_rnn.export.onnx import convert_onnx
     from edge_rnn.export.tflite import convert_tflite
     from edge_rnn.ir import Normalization
-    from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, get_runner
+    from edge_rnn.runtimes.base import Artefact, ModelMeta, RunContext, RunnerSkipped, get_runner
 
     model = _keras_model(name)
     path = tmp_path / f"{name}.keras"
@@ -358,6 +358,11 @@ def test_export_runs_close_to_keras_in_litert_tflm_onnxruntime(
     bound = 1e-4 if quant == "float32" else 0.1
     for runner in ("litert", "tflm") if fmt == "tflite" else ("onnxruntime",):
         artefact = Artefact(out.stem, out, fmt, quant)
+        if (name, runner, quant) == ("relu6", "tflm", "int8"):
+            # its standalone RELU6 rescales (LSTM output -> [0, 1]): TFLM would ignore that
+            with pytest.raises(RunnerSkipped, match="standalone RELU6"):
+                get_runner(runner).run(artefact, x, meta, RunContext(tmp_path))
+            continue
         got = get_runner(runner).run(artefact, x, meta, RunContext(tmp_path))
         err = np.abs(got.outputs - ref).max()
         assert err <= bound * max(1.0, np.abs(ref).max()), f"{name} {fmt} {quant} {runner}: {err}"

@@ -153,6 +153,15 @@ def check_runnable(path: str | Path, info: ModelInfo) -> None:
         int16_input = main.tensors[op.inputs[0]].type == schema.TensorType.INT16
         if opname in _NO_INT16 and int16_input:
             raise refuse(f"an int16 {opname} ({_NO_INT16[opname]})")
+        if opname == "RELU6" and _quantization(main.tensors[op.inputs[0]]) != _quantization(
+            main.tensors[op.outputs[0]]
+        ):
+            raise EdgeRnnError(
+                f"{path}: TFLite Micro cannot run this model: a quantized standalone RELU6 whose "
+                "output scale differs from its input's (TFLM's RELU6 ignores the output scale); "
+                "make relu6 the activation of a Dense/Conv1D or use the native backend "
+                "(`edge-rnn generate MODEL.keras --backend native`)"
+            )
         if opname not in _WEIGHTED or op.inputs is None or len(op.inputs) < 2:
             continue
         act = main.tensors[op.inputs[0]]
@@ -163,3 +172,11 @@ def check_runnable(path: str | Path, info: ModelInfo) -> None:
             raise refuse(
                 f"dynamic-range quantization ({opname} with float inputs and int8 weights)"
             )
+
+
+def _quantization(tensor: object) -> tuple[list[float], list[int]] | None:
+    """A tensor's (scales, zero points), None when not quantized."""
+    quant = getattr(tensor, "quantization", None)
+    if quant is None or getattr(quant, "scale", None) is None:
+        return None
+    return [float(v) for v in quant.scale], [int(v) for v in quant.zeroPoint]
