@@ -22,6 +22,7 @@ from edge_rnn.choices import (
     TFLM_ECOSYSTEMS,
     TFLM_QUANTIZATIONS,
 )
+from edge_rnn.codegen.names import checked_identifier
 from edge_rnn.errors import EdgeRnnError
 
 NORMALIZATION_CHOICES = ("auto", "none", "fit")  # [model] normalization, for a brought model
@@ -235,14 +236,20 @@ def parse_config(data: dict[str, Any], source: str, base_dir: Path) -> BuildConf
         sections["native"] = NativeConfig(
             **{**sections["native"].__dict__, "target": str(base_dir / target)}
         )
-    elif target and target not in _target_names():  # else its artefacts would be skipped
-        raise _unknown(f"{source}: native.target", [target], (*_target_names(), "a .toml file"))
+    elif target and target not in (names := _target_names()):  # else artefacts are skipped
+        raise _unknown(f"{source}: native.target", [target], (*names, "a .toml file"))
     return BuildConfig(
-        name=_typed(top["name"], None, "str", f"{source}: name") if "name" in top else None,
+        name=_model_name(top["name"], f"{source}: name") if "name" in top else None,
         seed=_typed(top.get("seed", 0), 0, "int", f"{source}: seed"),
         source=source,
         **sections,
     )
+
+
+def _model_name(value: Any, where: str) -> str:
+    """The build's model name, used as it is in C symbols and file names: a name the build
+    would have to change is refused with the name to use instead (as `generate --name`)."""
+    return checked_identifier(_typed(value, None, "str", where), where)
 
 
 def load_config(path: str | Path) -> BuildConfig:

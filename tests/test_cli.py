@@ -133,6 +133,8 @@ def test_existing_output_directory_is_refused(
             "build.toml: validate.targets: unknown value(s) cortex-m9; choose from all, ",
         ),
         ('[native]\ntarget = "m4f"\n', "native.target: unknown value(s) m4f; choose from ch32"),
+        ('name = "My-Net"\n', "build.toml: name 'My-Net' is not a usable C name"),
+        ("name = 3\n", "build.toml: name must be str"),
     ],
 )
 def test_config_errors_name_the_field(tmp_path: Path, text: str, expected: str) -> None:
