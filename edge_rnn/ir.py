@@ -172,6 +172,18 @@ class PoolingLayer(_SameSize):
 
 
 @dataclass(frozen=True, eq=False)
+class TimePadLayer(_SameSize):
+    """ZeroPadding1D (zero steps added: before/after > 0) or Cropping1D (steps removed:
+    before/after < 0) on the time axis."""
+
+    before: int
+    after: int
+
+    def output_shape(self, steps: int) -> tuple[int, int]:
+        return (steps + self.before + self.after, self.size)
+
+
+@dataclass(frozen=True, eq=False)
 class GlobalPoolingLayer(_SameSize):
     """GlobalMaxPooling1D / GlobalAveragePooling1D: a sequence -> one vector."""
 
@@ -241,6 +253,7 @@ Layer = (
     | ActivationLayer
     | Conv1DLayer
     | PoolingLayer
+    | TimePadLayer
     | GlobalPoolingLayer
     | ReshapeLayer
     | EmbeddingLayer

@@ -58,7 +58,7 @@ def test_every_unsupported_feature_listed_at_once() -> None:
     bad = keras.Sequential(
         [
             keras.Input((7, 3)),
-            keras.layers.ZeroPadding1D(1, name="pad"),
+            keras.layers.Permute((2, 1), name="perm"),
             keras.layers.LSTM(4, activation="gelu", return_sequences=True, name="rnn"),
             keras.layers.UpSampling1D(2, name="up"),
             keras.layers.GRU(2, name="gru"),
@@ -69,7 +69,7 @@ def test_every_unsupported_feature_listed_at_once() -> None:
         load_model_ir(bad)
     message = str(err.value)
     assert "3 unsupported features" in message
-    assert "layer 'pad': ZeroPadding1D is not supported" in message
+    assert "layer 'perm': Permute is not supported" in message
     assert "layer 'rnn': activation='gelu'" in message
     assert "layer 'up': UpSampling1D is not supported" in message
 

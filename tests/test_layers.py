@@ -19,7 +19,7 @@ from edge_rnn.native import generate
 from edge_rnn.native.fold import fold_affines
 from edge_rnn.native.generate import prepare
 from edge_rnn.native.host import compile_host, run_binary
-from edge_rnn.native.lower import DenseStage
+from edge_rnn.native.lower import ConvStage, DenseStage
 from edge_rnn.native.twin import float_forward
 from edge_rnn.native.twin_int import int_forward, quantize_input
 
@@ -147,6 +147,25 @@ MODELS = {
         L.Dense(6, activation="relu6"),
         L.Dense(3, activation="softmax"),
     ],
+    # ZeroPadding1D before a Conv1D joins its windows (here: the causal padding, streamed);
+    # before pooling (which leaves padding out), and Cropping1D, it is a stage of its own
+    "zeropad_causal": lambda: [
+        L.ZeroPadding1D((2, 0)),
+        L.Conv1D(4, 3, activation="relu"),
+        L.LSTM(4),
+        L.Dense(2),
+    ],
+    "pad_crop": lambda: [
+        L.ZeroPadding1D((1, 2)),
+        L.Conv1D(4, 3, strides=2, activation="tanh"),
+        L.Cropping1D((1, 0)),
+        L.ZeroPadding1D(1),
+        L.MaxPooling1D(2),
+        L.GRU(4, return_sequences=True),
+        L.Cropping1D((0, 1)),
+        L.GlobalAveragePooling1D(),
+        L.Dense(3),
+    ],
     "conv_ln_causal": lambda: [
         L.Conv1D(4, 2, padding="causal"),
         L.LayerNormalization(),
@@ -163,6 +182,7 @@ STREAMING = {
     "ln_stacked",
     "conv_ln_causal",
     "relu6",
+    "zeropad_causal",
 }
 
 
@@ -211,6 +231,25 @@ def test_affine_layers_fold_into_neighbours():
     assert np.any(model.layers[2].scale < 0)
     stages, _ = prepare(model, "float32", None)
     assert sum(isinstance(stage, DenseStage) for stage in stages) == 1
+
+
+def test_zero_padding_before_a_conv1d_joins_its_windows() -> None:
+    stages, _ = prepare(load_model_ir(_keras_model("pad_crop")), "float32", None)
+    assert [stage.kind for stage in stages] == [
+        "conv",
+        "tpad",
+        "tpad",
+        "pool",
+        "cell",
+        "tpad",
+        "gpool",
+        "dense",
+    ]
+    conv = stages[0]
+    assert isinstance(conv, ConvStage)
+    assert (conv.steps_in, conv.pad_left, conv.steps_out) == (T, 1, 7)
+    stages, _ = prepare(load_model_ir(_keras_model("zeropad_causal")), "float32", None)
+    assert isinstance(stages[0], ConvStage) and stages[0].pad_left == 2  # as padding="causal"
 
 
 def test_batchnorm_far_from_zero_stays_a_diagonal_dense_when_quantized(tmp_path: Path) -> None:

@@ -87,6 +87,10 @@ def _other(layer: ir.Layer) -> tuple[Any, list[Any]]:
     if isinstance(layer, ir.PoolingLayer):
         pool = L.MaxPooling1D if layer.pool == "max" else L.AveragePooling1D
         return pool(layer.pool_size, layer.strides, layer.padding, name=layer.name), []
+    if isinstance(layer, ir.TimePadLayer):
+        if layer.before < 0 or layer.after < 0:
+            return L.Cropping1D((-layer.before, -layer.after), name=layer.name), []
+        return L.ZeroPadding1D((layer.before, layer.after), name=layer.name), []
     if isinstance(layer, ir.GlobalPoolingLayer):
         pool = L.GlobalMaxPooling1D if layer.pool == "max" else L.GlobalAveragePooling1D
         return pool(name=layer.name), []

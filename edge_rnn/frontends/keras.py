@@ -39,8 +39,9 @@ INFERENCE_NO_OPS = {
 SUPPORTED = (
     "Embedding (first), SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, "
     "TimeDistributed(Dense), Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, "
-    "GlobalAveragePooling1D, Normalization, Rescaling, BatchNormalization, Activation, ReLU, "
-    "Softmax, Flatten, Reshape, LayerNormalization, Masking (first)"
+    "GlobalAveragePooling1D, ZeroPadding1D, Cropping1D, Normalization, Rescaling, "
+    "BatchNormalization, Activation, ReLU, Softmax, Flatten, Reshape, LayerNormalization, "
+    "Masking (first)"
 )
 RECURRENT = (ir.RecurrentLayer, ir.BidirectionalLayer)
 ACTIVATION_CLASSES = ("Activation", "ReLU", "Softmax")
@@ -489,6 +490,8 @@ def _convert_layer(
 
 _OTHER_LAYERS = {
     "Conv1D": keras_layers.conv1d,
+    "ZeroPadding1D": keras_layers.time_pad,
+    "Cropping1D": keras_layers.time_pad,
     "Flatten": keras_layers.reshape,
     "Reshape": keras_layers.reshape,
     **{name: keras_layers.pooling for name in keras_layers.POOL_CLASSES},

@@ -1,5 +1,6 @@
 """Keras layers around the recurrent core -> IR: per-feature affine maps (Normalization,
-Rescaling, BatchNormalization), activations, Conv1D, pooling, Flatten and Reshape.
+Rescaling, BatchNormalization), activations, Conv1D, pooling, ZeroPadding1D/Cropping1D, Flatten
+and Reshape.
 
 Each converter gets the layer and the (steps, size) of its input (steps 0: one vector), reports
 problems to the shared check and returns an IR layer (or None when it reported a problem).
@@ -143,6 +144,22 @@ def conv1d(layer: Any, steps: int, size: int, check: Check) -> ir.Conv1DLayer | 
     )
     if converted.output_shape(steps)[0] < 1:
         check.add(layer.name, f"{steps} input steps are fewer than the kernel spans")
+    return converted
+
+
+def time_pad(layer: Any, steps: int, size: int, check: Check) -> ir.TimePadLayer | None:
+    """ZeroPadding1D (zero steps before/after) and Cropping1D (steps dropped), as one signed
+    amount per end."""
+    if not _needs_sequence(layer, steps, check):
+        return None
+    _channels_last(layer, check)
+    crop = type(layer).__name__ == "Cropping1D"
+    amounts = layer.get_config()["cropping" if crop else "padding"]
+    before, after = (amounts, amounts) if isinstance(amounts, int) else amounts
+    sign = -1 if crop else 1
+    converted = ir.TimePadLayer(layer.name, size, sign * int(before), sign * int(after))
+    if converted.output_shape(steps)[0] < 1:
+        check.add(layer.name, f"cropping {before}+{after} steps leaves none of {steps}")
     return converted
 
 

@@ -27,6 +27,7 @@ from edge_rnn.native.lower import (
     RecurrentStage,
     ReshapeStage,
     Stage,
+    TimePadStage,
     stream_delay,
     streaming_blocker,
 )
@@ -235,6 +236,8 @@ def _other_ctx(
         }
     if isinstance(stage, PoolStage):
         return {"is_max": int(stage.pool == "max"), **_window_ctx(b, prefix, stage, vt, streaming)}
+    if isinstance(stage, TimePadStage):  # steps copied between the two sequence buffers
+        return {"before": stage.before}
     entry: dict[str, Any] = {}
     if isinstance(stage, GlobalPoolStage):
         entry["is_max"] = int(stage.pool == "max")

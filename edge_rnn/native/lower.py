@@ -137,6 +137,18 @@ def _windows(steps_out: int, taps: int, strides: int, dilation: int, pad_left: i
 
 
 @dataclass(frozen=True, eq=False)
+class TimePadStage(_Shapes):
+    """ZeroPadding1D/Cropping1D that no Conv1D after it absorbs: output step t is input step
+    t - before (zeros outside the input)."""
+
+    kind: ClassVar[str] = "tpad"
+    before: int
+
+    def window_steps(self) -> np.ndarray:
+        return _windows(self.steps_out, 1, 1, 1, self.before)
+
+
+@dataclass(frozen=True, eq=False)
 class GlobalPoolStage(_Shapes):
     kind: ClassVar[str] = "gpool"
     pool: str
@@ -171,6 +183,7 @@ Stage = (
     | DenseStage
     | ConvStage
     | PoolStage
+    | TimePadStage
     | GlobalPoolStage
     | ActivationStage
     | LayerNormStage
@@ -206,7 +219,11 @@ def lower_cell(layer: ir.RecurrentLayer) -> Cell:
     return Cell(layer, np.ascontiguousarray(w), bias, rbias)
 
 
-def _conv(layer: ir.Conv1DLayer, steps: int, steps_out: int) -> ConvStage:
+def _conv(layer: ir.Conv1DLayer, steps: int, pad: ir.TimePadLayer | None = None) -> ConvStage:
+    """`pad`: a ZeroPadding1D right before the Conv1D, absorbed into its window offsets (its
+    zeros after the input are those the windows read past the last step anyway)."""
+    padded = pad.output_shape(steps)[0] if pad else steps
+    steps_out, pad_left = ir.window_positions(padded, layer.span, layer.strides, layer.padding)
     width = layer.kernel_size * layer.input_size
     # row f = [kernel[0, :, f] | kernel[1, :, f] | ...]: the window's steps side by side
     w = np.asarray(layer.kernel, np.float32).transpose(2, 0, 1).reshape(layer.filters, width)
@@ -220,7 +237,6 @@ def _conv(layer: ir.Conv1DLayer, steps: int, steps_out: int) -> ConvStage:
         np.ascontiguousarray(w),
         layer.bias,
     )
-    _, pad_left = ir.window_positions(steps, layer.span, layer.strides, layer.padding)
     return ConvStage(
         layer.name,
         layer.input_size,
@@ -231,7 +247,7 @@ def _conv(layer: ir.Conv1DLayer, steps: int, steps_out: int) -> ConvStage:
         layer.kernel_size,
         layer.strides,
         layer.dilation,
-        pad_left,
+        pad_left + (pad.before if pad else 0),
         layer.padding,
     )
 
@@ -248,7 +264,9 @@ def _lower_layer(layer: ir.Layer, size: int, steps: int) -> Stage:
     if isinstance(layer, ir.RecurrentLayer):
         return RecurrentStage(*shapes, (lower_cell(layer),))
     if isinstance(layer, ir.Conv1DLayer):
-        return _conv(layer, steps, steps_out)
+        return _conv(layer, steps)
+    if isinstance(layer, ir.TimePadLayer):
+        return TimePadStage(*shapes, layer.before)
     if isinstance(layer, ir.PoolingLayer):
         _, pad = ir.window_positions(steps, layer.pool_size, layer.strides, layer.padding)
         return PoolStage(*shapes, layer.pool, layer.pool_size, layer.strides, pad, layer.padding)
@@ -270,11 +288,30 @@ def lower(model: ir.Model) -> tuple[Stage, ...]:
     """Stages of a model without affine layers (`edge_rnn.native.fold.fold_affines`)."""
     stages: list[Stage] = []
     steps, size = model.timesteps, model.features
-    for layer in model.layers:
-        stage = _lower_layer(layer, size, steps)
+    layers = list(model.layers)
+    for index, layer in enumerate(layers):
+        following = layers[index + 1] if index + 1 < len(layers) else None
+        if _absorbed_padding(layer, following):
+            continue
+        previous = layers[index - 1] if index else None
+        if isinstance(previous, ir.TimePadLayer) and _absorbed_padding(previous, layer):
+            assert isinstance(layer, ir.Conv1DLayer)
+            stage: Stage = _conv(layer, steps, previous)
+        else:
+            stage = _lower_layer(layer, size, steps)
         stages.append(stage)
         steps, size = stage.steps_out, stage.out_size
     return tuple(stages)
+
+
+def _absorbed_padding(layer: ir.Layer, following: ir.Layer | None) -> bool:
+    """A ZeroPadding1D before a Conv1D is part of the Conv1D's windows (exact: both pad with
+    zeros); pooling leaves padding out, so a padding before it stays a stage."""
+    return (
+        isinstance(layer, ir.TimePadLayer)
+        and min(layer.before, layer.after) >= 0
+        and isinstance(following, ir.Conv1DLayer)
+    )
 
 
 def streaming_blocker(stages: tuple[Stage, ...]) -> str | None:
@@ -289,6 +326,15 @@ def streaming_blocker(stages: tuple[Stage, ...]) -> str | None:
             )
         if isinstance(stage, (ConvStage, PoolStage)) and stage.padding == "same":
             return f"layer '{stage.name}' has padding='same', which needs later time steps."
+        if isinstance(stage, (ConvStage, PoolStage)) and (
+            stage.pad_left >= stage.span or stage.window_steps()[-1, -1] >= stage.steps_in
+        ):
+            return (
+                f"layer '{stage.name}' reads zero padding (ZeroPadding1D) beyond what\n"
+                " * a causal window starts with, or after the last step."
+            )
+        if isinstance(stage, TimePadStage):
+            return f"layer '{stage.name}' pads or crops the time axis of the whole window."
         if isinstance(stage, (GlobalPoolStage, ReshapeStage)) and stage.seq_in:
             return f"layer '{stage.name}' needs every step of the window at once."
     shrinking = [s.name for s in stages if s.seq_out and s.steps_out != s.steps_in]

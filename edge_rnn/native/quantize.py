@@ -30,6 +30,7 @@ from edge_rnn.native.lower import (
     RecurrentStage,
     ReshapeStage,
     Stage,
+    TimePadStage,
 )
 from edge_rnn.native.twin import float_forward
 
@@ -159,9 +160,9 @@ class QConvStage:
 
 @dataclass(frozen=True, eq=False)
 class QPassStage:
-    """Pooling, reshaping and activation stages: no weights, only Q formats."""
+    """Pooling, padding, reshaping and activation stages: no weights, only Q formats."""
 
-    stage: PoolStage | GlobalPoolStage | ReshapeStage | ActivationStage
+    stage: PoolStage | TimePadStage | GlobalPoolStage | ReshapeStage | ActivationStage
     q_in: int
     q_out: int
 

@@ -26,6 +26,7 @@ from edge_rnn.native.lower import (
     RecurrentStage,
     ReshapeStage,
     Stage,
+    TimePadStage,
 )
 
 
@@ -140,6 +141,11 @@ def gather_windows(v: np.ndarray, steps: np.ndarray) -> np.ndarray:
     return np.where(inside[None, :, :, None], out, np.float32(0.0)).astype(v.dtype)
 
 
+def time_pad(stage: TimePadStage, v: np.ndarray) -> np.ndarray:
+    """Each output step is one input step or zeros (any dtype)."""
+    return gather_windows(v, stage.window_steps())[:, :, 0]
+
+
 def pool(stage: PoolStage, v: np.ndarray) -> np.ndarray:
     """Max or average over the taps inside the sequence (padding is left out, as in TF)."""
     steps = stage.window_steps()
@@ -171,6 +177,8 @@ def _other_stage(stage: Stage, v: np.ndarray, stats, key: str) -> np.ndarray:
         return dense(stage.rows, cols.reshape(cols.shape[0], cols.shape[1], -1), stats, key)
     if isinstance(stage, PoolStage):
         return pool(stage, v)
+    if isinstance(stage, TimePadStage):
+        return time_pad(stage, v)
     if isinstance(stage, GlobalPoolStage):
         if stage.pool == "max":
             return v.max(axis=1)

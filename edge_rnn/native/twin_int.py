@@ -23,6 +23,7 @@ from edge_rnn.native.lower import (
     GlobalPoolStage,
     PoolStage,
     ReshapeStage,
+    TimePadStage,
 )
 from edge_rnn.native.quantize import (
     INDEX_Q,
@@ -38,7 +39,7 @@ from edge_rnn.native.quantize import (
     QRows,
     QStage,
 )
-from edge_rnn.native.twin import gather_windows
+from edge_rnn.native.twin import gather_windows, time_pad
 from edge_rnn.resources import FIRMWARE_DIR
 
 I64 = np.int64
@@ -292,6 +293,8 @@ def _pass(qs: QPassStage, v: np.ndarray, probe: Probe | None, key: str) -> np.nd
     if isinstance(stage, ReshapeStage):
         shape = (stage.steps_out, stage.out_size) if stage.steps_out else (stage.out_size,)
         return v.reshape(len(v), *shape)
+    if isinstance(stage, TimePadStage):
+        return time_pad(stage, v)
     if isinstance(stage, GlobalPoolStage):
         if stage.pool == "max":
             return v.max(axis=1)
