@@ -18,12 +18,38 @@ import numpy as np
 from edge_rnn.choices import MERGE_MODES as MERGE_MODES  # re-exported: ir.MERGE_MODES
 from edge_rnn.choices import TASKS as TASKS
 
-ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "relu6", "linear", "softmax")
-# relu6 (min(max(x, 0), 6)) only outside recurrent cells
-CELL_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "relu6")
+ACTIVATIONS = (
+    "tanh",
+    "sigmoid",
+    "hard_sigmoid",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "linear",
+    "softmax",
+)
+# relu6 (min(max(x, 0), 6)) and leaky_relu (see LeakyRelu) only outside recurrent cells
+CELL_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a not in ("relu6", "leaky_relu"))
 CONV_PADDINGS = ("valid", "same", "causal")
 POOL_PADDINGS = ("valid", "same")
 POOLS = ("max", "average")
+
+
+@dataclass(frozen=True)
+class LeakyRelu:
+    """The parameters of activation "leaky_relu": Keras relu(x, negative_slope, max_value,
+    threshold), i.e. min(x, max_value) above the threshold, negative_slope * (x - threshold)
+    at or below it (all >= 0, as Keras checks). LeakyReLU(s) and activation="leaky_relu"
+    (s = 0.2) are negative_slope alone; a ReLU layer with other options is the general form."""
+
+    negative_slope: float
+    max_value: float | None = None
+    threshold: float = 0.0
+
+    @property
+    def plain(self) -> bool:
+        """Only a slope: the LeakyReLU op of TFLite/ONNX."""
+        return self.max_value is None and self.threshold == 0.0
 
 
 def window_positions(steps: int, span: int, stride: int, padding: str) -> tuple[int, int]:
@@ -91,6 +117,7 @@ class DenseLayer:
     per_timestep: bool  # applied to every time step (input is a sequence)
     kernel: np.ndarray  # (input_size, units)
     bias: np.ndarray | None  # (units,)
+    leaky: LeakyRelu | None = None  # the parameters when activation is "leaky_relu"
 
     @property
     def output_size(self) -> int:
@@ -129,6 +156,7 @@ class ActivationLayer(_SameSize):
     """An activation on its own (softmax: over the features of each step)."""
 
     activation: str
+    leaky: LeakyRelu | None = None  # the parameters when activation is "leaky_relu"
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,6 +172,7 @@ class Conv1DLayer:
     use_bias: bool
     kernel: np.ndarray  # (kernel_size, input_size, filters)
     bias: np.ndarray | None  # (filters,)
+    leaky: LeakyRelu | None = None  # the parameters when activation is "leaky_relu"
 
     @property
     def span(self) -> int:

@@ -166,6 +166,29 @@ MODELS = {
         L.GlobalAveragePooling1D(),
         L.Dense(3),
     ],
+    # LeakyReLU: as a Conv1D activation (leaky_relu, Keras slope 0.2), a layer of its own after
+    # the LSTM (slope 0.05) and a layer folded into the Dense before it (Keras default 0.3)
+    "leaky_relu": lambda: [
+        L.Conv1D(6, 3, padding="causal", activation="leaky_relu"),
+        L.LSTM(8, return_sequences=True),
+        L.LeakyReLU(negative_slope=0.05),
+        L.GRU(6),
+        L.Dense(6),
+        L.LeakyReLU(),
+        L.Dense(3, activation="softmax"),
+    ],
+    # ReLU with max_value, negative_slope and threshold: all three on the Conv1D, a threshold
+    # alone after the LSTM, a max_value other than 6 on the Dense
+    "relu_options": lambda: [
+        L.Conv1D(6, 3, padding="causal"),
+        L.ReLU(max_value=2.5, negative_slope=0.1, threshold=0.5),
+        L.LSTM(8, return_sequences=True),
+        L.ReLU(threshold=0.2),
+        L.GRU(6),
+        L.Dense(6),
+        L.ReLU(max_value=1.0),
+        L.Dense(3, activation="softmax"),
+    ],
     "conv_ln_causal": lambda: [
         L.Conv1D(4, 2, padding="causal"),
         L.LayerNormalization(),
@@ -183,6 +206,8 @@ STREAMING = {
     "conv_ln_causal",
     "relu6",
     "zeropad_causal",
+    "leaky_relu",
+    "relu_options",
 }
 
 
@@ -339,23 +364,23 @@ def test_refusals_name_each_layer():
 def test_activations_outside_the_supported_set_are_refused_by_name():
     layers = [
         L.LSTM(4, activation="relu6", return_sequences=True),
-        L.LeakyReLU(),
-        L.ReLU(max_value=4.0),
+        L.GRU(4, activation="leaky_relu", return_sequences=True),
+        L.LeakyReLU(0.1),  # supported: not in the message
+        L.ReLU(max_value=4.0, threshold=0.5),  # supported
         L.GRU(3),
-        L.Dense(4, activation="leaky_relu"),
+        L.Dense(4, activation="leaky_relu"),  # supported
         L.Dense(2, activation="elu"),
     ]
     model = keras.Sequential([keras.Input((T, F)), *layers], name="acts")
-    with pytest.raises(EdgeRnnError, match="5 unsupported features") as err:
+    with pytest.raises(EdgeRnnError, match="3 unsupported features") as err:
         load_model_ir(model)
     message = str(err.value)
-    lstm, leaky, relu, _, dense, elu = (layer.name for layer in layers)
+    lstm, gru, leaky, relu, _, dense, elu = (layer.name for layer in layers)
     assert f"'{lstm}': activation='relu6' is not supported; use one of tanh," in message
-    assert f"'{leaky}': LeakyReLU is not supported" in message
-    assert f"'{relu}': ReLU with negative_slope, threshold or a max_value other than 6" in message
-    assert f"'{dense}': activation='leaky_relu' is not supported" in message
+    assert f"'{gru}': activation='leaky_relu' is not supported" in message
     assert f"'{elu}': activation='elu' is not supported; use one of" in message
-    assert "relu6, linear, softmax" in message
+    assert "relu6, leaky_relu, linear, softmax" in message
+    assert all(f"'{name}'" not in message for name in (leaky, relu, dense))
 
 
 def _export_cases() -> list:

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge_rnn import ir
 from edge_rnn.native import twin_int
-from edge_rnn.native.quantize import interleave
+from edge_rnn.native.quantize import interleave, q_leaky
 from edge_rnn.resources import FIRMWARE_DIR
 
 NATIVE = FIRMWARE_DIR / "native"
@@ -29,8 +30,8 @@ def _parse(blob: bytes) -> dict[str, np.ndarray]:
     offset = 0
     parts = {}
     for name, dtype, shape in [
-        ("int_act", np.int16, (65536, 6)),
-        ("float_act", np.float32, (4001, 6)),
+        ("int_act", np.int16, (65536, 8)),
+        ("float_act", np.float32, (4001, 7)),
         ("requant", np.int32, (20000, 4)),
     ]:
         count = int(np.prod(shape))
@@ -85,6 +86,29 @@ def test_integer_activations_bit_exact_with_twin_and_close_to_math(host_output):
     np.testing.assert_array_equal(got[:, 5], np.clip(x, 0, 6 * 4096))
 
 
+def test_leaky_relu_bit_exact_with_twin_and_rounded(host_output):
+    """ern_q_leaky_run with a slope, max_value and threshold (Q12), and a slope above 1 (Q10):
+    the twin's values, the slope times (x - threshold) rounded to the nearest step."""
+    got = host_output["int_act"][:, 6:].astype(np.int64)
+    x = np.arange(-32768, 32768, dtype=np.int64)
+    general = q_leaky(ir.LeakyRelu(0.01, 2.5, 0.5), 12)
+    steep = q_leaky(ir.LeakyRelu(1.7), 10)
+    # the constants test_kernels.c holds
+    assert (general.mult, general.shift, general.threshold, general.max) == (
+        1374389535,
+        20,
+        2048,
+        10240,
+    )
+    assert (steep.mult, steep.shift, steep.threshold, steep.max) == (1825361101, 13, 0, 32767)
+    np.testing.assert_array_equal(got[:, 0], twin_int.q_leaky_relu(x, general))
+    np.testing.assert_array_equal(got[:, 1], twin_int.q_leaky_relu(x, steep))
+    exact = np.where(x > 2048, np.minimum(x, 10240), 0.01 * (x - 2048))
+    assert np.abs(got[:, 0] - exact).max() <= 0.5 + 1e-6
+    exact = np.clip(np.where(x > 0, x, 1.7 * x), -32768, 32767)  # saturates below -19275
+    assert np.abs(got[:, 1] - exact).max() <= 0.5 + 1e-6
+
+
 def test_q_shift_and_requant_bit_exact_with_twin(host_output):
     lcg_shifts = []  # replay the driver's generator for the shift amounts
     state = 12345
@@ -112,6 +136,9 @@ def test_float_activations_match_numpy(host_output):
     np.testing.assert_array_equal(got[:, 3], np.maximum(v, 0))
     np.testing.assert_array_equal(got[:, 4], v)
     np.testing.assert_array_equal(got[:, 5], np.clip(v, 0, 6))
+    slope, threshold = np.float32(0.01), np.float32(0.5)
+    leaky = np.where(v > threshold, np.minimum(v, np.float32(2.5)), slope * (v - threshold))
+    np.testing.assert_array_equal(got[:, 6], leaky)
 
 
 def test_interleaved_dot_product(host_output):

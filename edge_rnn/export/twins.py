@@ -13,8 +13,10 @@ from edge_rnn import ir
 from edge_rnn.cells import CELLS
 
 
-def _activation(name: str) -> Any:
+def _activation(name: str, leaky: ir.LeakyRelu | None = None) -> Any:
     """tf-keras activation with Keras 3 semantics (hard_sigmoid differs between them)."""
+    if leaky is not None:
+        return _leaky_relu(leaky)
     if name != "hard_sigmoid":
         return name
     import tensorflow as tf
@@ -23,6 +25,29 @@ def _activation(name: str) -> Any:
         return tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
 
     return keras3_hard_sigmoid
+
+
+def _leaky_relu(leaky: ir.LeakyRelu) -> Any:
+    """Keras relu(x, negative_slope, max_value, threshold): one LeakyRelu op when only the
+    slope is set. A threshold (a step at it) needs a select; TFLite Micro has SELECT_V2 only,
+    which the converter keeps when one side is a scalar."""
+    import tensorflow as tf
+
+    slope, threshold, top = leaky.negative_slope, leaky.threshold, leaky.max_value
+
+    def leaky_relu(x: Any) -> Any:
+        if leaky.plain:
+            return tf.nn.leaky_relu(x, alpha=slope)
+        above = x if top is None else tf.minimum(x, top)
+        if threshold == 0:  # continuous: no select
+            positive = tf.nn.relu(above)
+            return positive - slope * tf.nn.relu(-x) if slope else positive
+        if not slope:
+            return tf.where(x > threshold, above, 0.0)
+        below = slope * (x - threshold)
+        return tf.where(x > threshold, above - below, 0.0) + below
+
+    return leaky_relu
 
 
 def _recurrent(layer: ir.RecurrentLayer, unroll: bool, name: str | None = None) -> Any:
@@ -75,7 +100,7 @@ def _other(layer: ir.Layer) -> tuple[Any, list[Any]]:
             strides=layer.strides,
             padding=layer.padding,
             dilation_rate=layer.dilation,
-            activation=_activation(layer.activation),
+            activation=_activation(layer.activation, layer.leaky),
             use_bias=layer.use_bias,
             name=layer.name,
         )
@@ -83,7 +108,7 @@ def _other(layer: ir.Layer) -> tuple[Any, list[Any]]:
     if isinstance(layer, ir.AffineLayer):
         return _affine(layer), []
     if isinstance(layer, ir.ActivationLayer):
-        return L.Activation(_activation(layer.activation), name=layer.name), []
+        return L.Activation(_activation(layer.activation, layer.leaky), name=layer.name), []
     if isinstance(layer, ir.PoolingLayer):
         pool = L.MaxPooling1D if layer.pool == "max" else L.AveragePooling1D
         return pool(layer.pool_size, layer.strides, layer.padding, name=layer.name), []
@@ -114,7 +139,7 @@ def build_twin(model: ir.Model, unroll: frozenset[str] = frozenset()) -> Any:
         if isinstance(layer, ir.DenseLayer):
             built = tf_keras.layers.Dense(
                 layer.units,
-                activation=_activation(layer.activation),
+                activation=_activation(layer.activation, layer.leaky),
                 use_bias=layer.use_bias,
                 name=layer.name,
             )

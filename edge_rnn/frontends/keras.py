@@ -40,11 +40,11 @@ SUPPORTED = (
     "Embedding (first), SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, "
     "TimeDistributed(Dense), Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, "
     "GlobalAveragePooling1D, ZeroPadding1D, Cropping1D, Normalization, Rescaling, "
-    "BatchNormalization, Activation, ReLU, Softmax, Flatten, Reshape, LayerNormalization, "
-    "Masking (first)"
+    "BatchNormalization, Activation, ReLU, LeakyReLU, Softmax, Flatten, Reshape, "
+    "LayerNormalization, Masking (first)"
 )
 RECURRENT = (ir.RecurrentLayer, ir.BidirectionalLayer)
-ACTIVATION_CLASSES = ("Activation", "ReLU", "Softmax")
+ACTIVATION_CLASSES = ("Activation", "ReLU", "LeakyReLU", "Softmax")
 
 
 def load_keras_model(path: str | Path) -> Any:
@@ -395,11 +395,11 @@ def _dense(layer: Any, input_size: int, sequence: bool, check: _Check) -> ir.Den
         name=layer.name,
         units=int(config["units"]),
         input_size=input_size,
-        activation=_activation_name(layer, "activation", check),
         use_bias=use_bias,
         per_timestep=sequence,
         kernel=weights[0],
         bias=weights[1] if use_bias else None,
+        **keras_layers.activation(layer, check),
     )
 
 
@@ -501,35 +501,33 @@ _OTHER_LAYERS = {
 
 
 def _activation(layer: Any, layers: list[ir.Layer], size: int, check: _Check) -> ir.Layer | None:
-    """Keras `Activation` (or a plain `ReLU`/`Softmax` layer): folded into a linear Dense/Conv1D
-    right before it (returned as that layer, replaced in `layers`), nothing when linear, else a
-    layer of its own."""
-    activation = _layer_activation(layer, check)
+    """Keras `Activation` (or a `ReLU`/`LeakyReLU`/`Softmax` layer): folded into a linear
+    Dense/Conv1D right before it (returned as that layer, replaced in `layers`), nothing when
+    linear, else a layer of its own."""
+    fields = _layer_activation(layer, check)
     previous = layers[-1] if layers else None
-    if activation == "linear":
+    if fields["activation"] == "linear":
         return None
     if isinstance(previous, (ir.DenseLayer, ir.Conv1DLayer)) and previous.activation == "linear":
-        layers[-1] = dataclasses.replace(previous, activation=activation)
+        layers[-1] = dataclasses.replace(previous, **fields)
         return layers[-1]
-    return ir.ActivationLayer(layer.name, size, activation)
+    return ir.ActivationLayer(layer.name, size, **fields)
 
 
-def _layer_activation(layer: Any, check: _Check) -> str:
+def _layer_activation(layer: Any, check: _Check) -> dict[str, Any]:
+    """The IR fields `activation` and `leaky` of an activation layer."""
     kind, config = type(layer).__name__, layer.get_config()
-    if kind == "ReLU":
+    if kind in ("ReLU", "LeakyReLU"):
+        slope = float(config.get("negative_slope") or 0.0)
         max_value = config.get("max_value")
-        if max_value not in (None, 6) or config.get("negative_slope") or config.get("threshold"):
-            check.add(
-                layer.name,
-                "ReLU with negative_slope, threshold or a max_value other than 6: "
-                "use ReLU() or ReLU(max_value=6)",
-            )
-        return "relu" if max_value is None else "relu6"
+        threshold = float(config.get("threshold") or 0.0)
+        name, leaky = keras_layers.relu_family(slope, max_value, threshold)
+        return {"activation": name, "leaky": leaky}
     if kind == "Softmax":
         if config.get("axis", -1) not in (-1, [-1], (-1,)):
             check.add(layer.name, f"Softmax(axis={config.get('axis')!r}): only the last axis")
-        return "softmax"
-    return _activation_name(layer, "activation", check)
+        return {"activation": "softmax", "leaky": None}
+    return keras_layers.activation(layer, check)
 
 
 def _guess_task(last: ir.Layer) -> str:

@@ -50,6 +50,28 @@ def activation_name(
     return "linear"
 
 
+# keras.activations.leaky_relu's slope: what activation="leaky_relu" computes
+LEAKY_RELU_SLOPE = 0.2
+
+
+def activation(layer: Any, check: Check) -> dict[str, Any]:
+    """The IR fields `activation` and `leaky` of a Dense/Conv1D/Activation layer."""
+    name = activation_name(layer, "activation", check)
+    leaky = ir.LeakyRelu(LEAKY_RELU_SLOPE) if name == "leaky_relu" else None
+    return {"activation": name, "leaky": leaky}
+
+
+def relu_family(
+    negative_slope: float, max_value: float | None, threshold: float
+) -> tuple[str, ir.LeakyRelu | None]:
+    """Keras relu(x, negative_slope, max_value, threshold) as an IR activation: relu, relu6,
+    or leaky_relu with its parameters."""
+    if negative_slope == 0 and threshold == 0 and max_value in (None, 6):
+        return ("relu" if max_value is None else "relu6"), None
+    args = (float(negative_slope), None if max_value is None else float(max_value))
+    return "leaky_relu", ir.LeakyRelu(*args, float(threshold))
+
+
 def _per_feature(layer: Any, what: str, values: Any, size: int, check: Check) -> np.ndarray:
     flat = np.asarray(values, np.float32).reshape(-1)
     if flat.size == 1:
@@ -137,10 +159,10 @@ def conv1d(layer: Any, steps: int, size: int, check: Check) -> ir.Conv1DLayer | 
         strides=_one(config.get("strides", 1)),
         dilation=_one(config.get("dilation_rate", 1)),
         padding=padding,
-        activation=activation_name(layer, "activation", check),
         use_bias=use_bias,
         kernel=weights[0],
         bias=weights[1] if use_bias else None,
+        **activation(layer, check),
     )
     if converted.output_shape(steps)[0] < 1:
         check.add(layer.name, f"{steps} input steps are fewer than the kernel spans")

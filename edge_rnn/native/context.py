@@ -36,6 +36,7 @@ from edge_rnn.native.quantize import (
     QCellStage,
     QDenseStage,
     QLayerNormStage,
+    QLeaky,
     QPlan,
     embedding_rows,
     fast_rows,
@@ -58,6 +59,7 @@ class _Builder:
     def __init__(self) -> None:
         self.arrays: list[dict[str, Any]] = []
         self.state: list[dict[str, Any]] = []
+        self.leaky: list[dict[str, str]] = []  # ern_f_leaky / ern_q_leaky descriptors
 
     def array(self, name: str, ctype: str, values: np.ndarray | None) -> str:
         if values is None:
@@ -74,6 +76,19 @@ class _Builder:
             }
         )
         return name
+
+    def leaky_desc(self, name: str, leaky: ir.LeakyRelu | None, qleaky: QLeaky | None) -> str:
+        """A pointer to the leaky_relu parameters (integer when qleaky is given), "0" without."""
+        if leaky is None:
+            return "0"
+        if qleaky is not None:
+            q = qleaky
+            init = f"{q.mult}, {q.shift}, {q.threshold}, {q.max}"
+        else:
+            top = "FLT_MAX" if leaky.max_value is None else c_float(leaky.max_value)
+            init = f"{c_float(leaky.negative_slope)}, {c_float(leaky.threshold)}, {top}"
+        self.leaky.append({"name": name, "init": init})
+        return "&" + name
 
     def field(self, name: str, ctype: str, count: int) -> str:
         count = max(count, 1)
@@ -160,6 +175,7 @@ def _dense_ctx(
         "act": C_ACTIVATIONS[stage.activation],
         "in": stage.in_size,
         "units": stage.out_size,
+        "leaky": b.leaky_desc(prefix + "_lk", stage.leaky, qs.leaky if qs else None),
     }
     if qs is not None:
         ctx.update(
@@ -243,6 +259,7 @@ def _other_ctx(
         entry["is_max"] = int(stage.pool == "max")
     if isinstance(stage, ActivationStage):
         entry["act"] = C_ACTIVATIONS[stage.activation]
+        entry["leaky"] = b.leaky_desc(prefix + "_lk", stage.leaky, qs.leaky if qs else None)
     if isinstance(stage, LayerNormStage):
         entry["lnorm"] = _layer_norm_ctx(b, prefix, stage, qs)
     size = max(stage.steps_in, 1) * stage.in_size  # reshape: the values packed together
@@ -366,6 +383,7 @@ def build_context(
         "q_in": plan.q_in if plan else 0,
         "q_out": plan.q_out if plan else 0,
         "arrays": b.arrays,
+        "leaky": b.leaky,
         "state": b.state,
         "flash_bytes": b.flash_bytes(),
         "ram_bytes": b.ram_bytes(),

@@ -128,7 +128,7 @@ def fold_affines(model: ir.Model, quant: str = "float32") -> ir.Model:
             and isinstance(previous, (ir.DenseLayer, ir.Conv1DLayer))
             and previous.activation == "linear"
         ):  # Conv1D -> BatchNormalization -> Activation: the activation joins the Conv1D too
-            out[-1] = dataclasses.replace(previous, activation=layer.activation)
+            out[-1] = dataclasses.replace(previous, activation=layer.activation, leaky=layer.leaky)
         elif not isinstance(layer, ir.AffineLayer):
             out.append(layer)
             steps = layer.output_shape(steps)[0]

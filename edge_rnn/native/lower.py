@@ -88,6 +88,7 @@ class DenseStage(_Shapes):
     activation: str
     w: np.ndarray  # (units, in_size)
     bias: np.ndarray | None
+    leaky: ir.LeakyRelu | None = None  # activation "leaky_relu"
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,6 +159,7 @@ class GlobalPoolStage(_Shapes):
 class ActivationStage(_Shapes):
     kind: ClassVar[str] = "act"
     activation: str
+    leaky: ir.LeakyRelu | None = None  # activation "leaky_relu"
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,6 +238,7 @@ def _conv(layer: ir.Conv1DLayer, steps: int, pad: ir.TimePadLayer | None = None)
         layer.activation,
         np.ascontiguousarray(w),
         layer.bias,
+        layer.leaky,
     )
     return ConvStage(
         layer.name,
@@ -257,7 +260,7 @@ def _lower_layer(layer: ir.Layer, size: int, steps: int) -> Stage:
     shapes = (layer.name, size, out_size, steps, steps_out)
     if isinstance(layer, ir.DenseLayer):
         w = np.ascontiguousarray(np.asarray(layer.kernel, np.float32).T)
-        return DenseStage(*shapes, layer.activation, w, layer.bias)
+        return DenseStage(*shapes, layer.activation, w, layer.bias, layer.leaky)
     if isinstance(layer, ir.BidirectionalLayer):
         cells = (lower_cell(layer.forward), lower_cell(layer.backward))
         return BidirectionalStage(*shapes, cells, layer.merge_mode)
@@ -273,7 +276,7 @@ def _lower_layer(layer: ir.Layer, size: int, steps: int) -> Stage:
     if isinstance(layer, ir.GlobalPoolingLayer):
         return GlobalPoolStage(*shapes, layer.pool)
     if isinstance(layer, ir.ActivationLayer):
-        return ActivationStage(*shapes, layer.activation)
+        return ActivationStage(*shapes, layer.activation, layer.leaky)
     if isinstance(layer, ir.ReshapeLayer):
         return ReshapeStage(*shapes)
     if isinstance(layer, ir.LayerNormLayer):

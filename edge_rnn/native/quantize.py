@@ -5,7 +5,7 @@ int8 (full integer): the same weights padded to multiples of 4 columns, int16 ac
 power-of-two Q formats chosen from calibration ranges, int32 biases in accumulator units and
 one (multiplier, shift) pair per row that maps the accumulator to the activation input: for
 sigmoid/tanh rows the floor index into the activation table (INDEX_Q), for hard_sigmoid Q11,
-for relu/linear the output Q, for relu6 RELU6_Q (its output Q too).
+for relu/linear/leaky_relu the output Q, for relu6 RELU6_Q (its output Q too).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.ir import LeakyRelu
 from edge_rnn.native.lower import (
     BOUNDED,
     ActivationStage,
@@ -110,6 +111,26 @@ def index_multiplier(real: float) -> tuple[int, int]:
     return (mult, 0) if mult < 2**31 else multiplier(real)
 
 
+@dataclass(frozen=True)
+class QLeaky:
+    """leaky_relu in the Q of its values (ern_q_leaky): x > threshold ? min(x, max) :
+    requant((x - threshold) << 15, mult, shift), the slope times (x - threshold) rounded."""
+
+    mult: int
+    shift: int
+    threshold: int
+    max: int
+
+
+def q_leaky(leaky: LeakyRelu | None, q: int) -> QLeaky | None:
+    if leaky is None:
+        return None
+    mult, shift = multiplier(leaky.negative_slope * 2.0**-15)
+    threshold = min(round(leaky.threshold * 2.0**q), 32767)
+    top = 32767 if leaky.max_value is None else min(round(leaky.max_value * 2.0**q), 32767)
+    return QLeaky(mult, shift, threshold, top)
+
+
 @dataclass(frozen=True, eq=False)
 class QRows:
     """Quantized rows: wq (rows, k_pad) int8, in plain column order (C gets them interleaved)."""
@@ -148,6 +169,7 @@ class QDenseStage:
     q_out: int
     in_pad: int
     rows: QRows
+    leaky: QLeaky | None = None  # activation "leaky_relu", in q_out
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,6 +187,7 @@ class QPassStage:
     stage: PoolStage | TimePadStage | GlobalPoolStage | ReshapeStage | ActivationStage
     q_in: int
     q_out: int
+    leaky: QLeaky | None = None  # activation "leaky_relu", in q_in (= q_out)
 
 
 @dataclass(frozen=True, eq=False)
@@ -403,7 +426,9 @@ def _quantize_cell(cell: Cell, key: str, stats: dict[str, float]) -> QCell:
 
 def _quantize_dense(stage: DenseStage, q_in: int, pre_max: float) -> QDenseStage:
     """Rows requantized to Q11 for bounded functions and softmax, else to the output Q."""
-    act = stage.activation
+    act, leaky = stage.activation, stage.leaky
+    if leaky is not None:  # the output's range too: slope * (x - threshold) may exceed x's
+        pre_max = max(pre_max, leaky.negative_slope * (pre_max + leaky.threshold))
     q_out = 15 if act in BOUNDED or act == "softmax" else q_format(pre_max)
     q_out = RELU6_Q if act == "relu6" else q_out
     target = PRE_Q if act in BOUNDED or act == "softmax" else q_out
@@ -411,7 +436,7 @@ def _quantize_dense(stage: DenseStage, q_in: int, pre_max: float) -> QDenseStage
     rows, _ = _quantize_rows(
         stage.name, stage.w, [(0, 0)], in_pad, q_in, stage.bias, np.full(stage.out_size, target)
     )
-    return QDenseStage(stage, q_in, q_out, in_pad, rows)
+    return QDenseStage(stage, q_in, q_out, in_pad, rows, q_leaky(leaky, q_out))
 
 
 def _quantize_layer_norm(stage: LayerNormStage, q_in: int, out_max: float) -> QLayerNormStage:
@@ -465,7 +490,8 @@ def quantize_int8(stages: tuple[Stage, ...], x_norm: np.ndarray, input_max: floa
         elif isinstance(stage, LayerNormStage):
             out.append(_quantize_layer_norm(stage, q_prev, stats.get(key + ".y", 0.0)))
         elif not isinstance(stage, (RecurrentStage, BidirectionalStage)):
-            out.append(QPassStage(stage, q_prev, _pass_q_out(stage, q_prev)))
+            leaky = q_leaky(stage.leaky, q_prev) if isinstance(stage, ActivationStage) else None
+            out.append(QPassStage(stage, q_prev, _pass_q_out(stage, q_prev), leaky))
         else:
             cells = tuple(
                 _quantize_cell(cell, f"{key}.{d}", stats) for d, cell in enumerate(stage.cells)

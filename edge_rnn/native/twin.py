@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from edge_rnn.ir import LeakyRelu
 from edge_rnn.native.lower import (
     ActivationStage,
     BidirectionalStage,
@@ -30,7 +31,9 @@ from edge_rnn.native.lower import (
 )
 
 
-def activate(x: np.ndarray, act: str) -> np.ndarray:
+def activate(x: np.ndarray, act: str, leaky: LeakyRelu | None = None) -> np.ndarray:
+    if leaky is not None:  # act "leaky_relu"
+        return leaky_relu(x, leaky)
     if act == "tanh":
         return np.tanh(x)
     if act == "sigmoid":
@@ -45,6 +48,13 @@ def activate(x: np.ndarray, act: str) -> np.ndarray:
         e = np.exp(x - x.max(axis=-1, keepdims=True))
         return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
     return x
+
+
+def leaky_relu(x: np.ndarray, leaky: LeakyRelu) -> np.ndarray:
+    """Keras relu(x, negative_slope, max_value, threshold) in float32 (ern_f_leaky_relu)."""
+    above = x if leaky.max_value is None else np.minimum(x, np.float32(leaky.max_value))
+    below = np.float32(leaky.negative_slope) * (x - np.float32(leaky.threshold))
+    return np.where(x > np.float32(leaky.threshold), above, below).astype(np.float32)
 
 
 Stats = dict[str, float] | Callable[[str, np.ndarray], None]
@@ -131,7 +141,7 @@ def merge(mode: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def dense(stage: DenseStage, v: np.ndarray, stats, key: str) -> np.ndarray:
     pre = v @ stage.w.T + (stage.bias if stage.bias is not None else np.float32(0.0))
     _record(stats, key + ".out", pre)
-    return activate(pre.astype(np.float32), stage.activation)
+    return activate(pre.astype(np.float32), stage.activation, stage.leaky)
 
 
 def gather_windows(v: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -188,7 +198,7 @@ def _other_stage(stage: Stage, v: np.ndarray, stats, key: str) -> np.ndarray:
         return (total / np.float32(v.shape[1])).astype(np.float32)
     if isinstance(stage, ActivationStage):
         _record(stats, key + ".out", v)
-        return activate(v, stage.activation)
+        return activate(v, stage.activation, stage.leaky)
     if isinstance(stage, LayerNormStage):
         return layer_norm(stage, v)
     assert isinstance(stage, ReshapeStage)

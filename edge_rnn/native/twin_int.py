@@ -34,6 +34,7 @@ from edge_rnn.native.quantize import (
     QConvStage,
     QDenseStage,
     QLayerNormStage,
+    QLeaky,
     QPassStage,
     QPlan,
     QRows,
@@ -124,6 +125,13 @@ def q_act(p: np.ndarray, act: str) -> np.ndarray:
 def requant(acc: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
     hi = (acc * mult + (1 << 31)) >> 32
     return q_shift(hi, shift)
+
+
+def q_leaky_relu(v: np.ndarray, lk: QLeaky) -> np.ndarray:
+    """ern_q_leaky_run."""
+    v = np.asarray(v, I64)
+    below = requant((v - lk.threshold) * 32768, np.asarray(lk.mult, I64), np.asarray(lk.shift, I64))
+    return np.where(v > lk.threshold, np.minimum(v, lk.max), below)
 
 
 def index_requant(acc: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
@@ -269,6 +277,8 @@ def dense(qs: QDenseStage, v: np.ndarray, probe: Probe | None = None, key: str =
     y = requant(acc, qs.rows.mult, qs.rows.shift)
     _tell(probe, key + ".out", y, PRE_Q if act in (*BOUNDED, "softmax") else qs.q_out)
     y = q_act(y, "linear" if act == "softmax" else act)
+    if qs.leaky is not None:
+        return q_leaky_relu(y, qs.leaky)
     return q_softmax(y) if act == "softmax" else y
 
 
@@ -289,6 +299,8 @@ def _pass(qs: QPassStage, v: np.ndarray, probe: Probe | None, key: str) -> np.nd
     stage = qs.stage
     if isinstance(stage, ActivationStage):
         _tell(probe, key + ".out", v, qs.q_in)
+        if qs.leaky is not None:
+            return q_leaky_relu(v, qs.leaky)
         return act_run(v, stage.activation, qs.q_in)
     if isinstance(stage, ReshapeStage):
         shape = (stage.steps_out, stage.out_size) if stage.steps_out else (stage.out_size,)

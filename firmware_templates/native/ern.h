@@ -28,7 +28,16 @@
 #define ERN_INLINE static inline
 #endif
 
-enum { ERN_LINEAR = 0, ERN_RELU, ERN_TANH, ERN_SIGMOID, ERN_HARD_SIGMOID, ERN_SOFTMAX, ERN_RELU6 };
+enum {
+    ERN_LINEAR = 0,
+    ERN_RELU,
+    ERN_TANH,
+    ERN_SIGMOID,
+    ERN_HARD_SIGMOID,
+    ERN_SOFTMAX,
+    ERN_RELU6,
+    ERN_LEAKY_RELU /* parameters in an ern_f_leaky / ern_q_leaky; the act functions pass it */
+};
 enum { ERN_SIMPLE_RNN = 0, ERN_LSTM, ERN_GRU };
 enum { ERN_MERGE_CONCAT = 0, ERN_MERGE_SUM, ERN_MERGE_AVE, ERN_MERGE_MUL };
 
@@ -43,6 +52,12 @@ typedef struct {
     const float *rbias;   /* GRU reset_after: recurrent bias of the candidate rows (units), or NULL */
 } ern_f_cell;
 
+/* Keras relu(x, negative_slope, max_value, threshold), "leaky_relu":
+ * x > threshold ? min(x, max) : slope * (x - threshold) */
+typedef struct {
+    float slope, threshold, max; /* max: FLT_MAX when the layer has none */
+} ern_f_leaky;
+
 typedef struct {
     uint16_t in, units;
     uint8_t act;
@@ -50,6 +65,7 @@ typedef struct {
     const int8_t *wq;
     const float *wscale;
     const float *bias;    /* or NULL */
+    const ern_f_leaky *leaky; /* act ERN_LEAKY_RELU, else NULL */
 } ern_f_dense;
 
 float ern_f_activate(float x, uint8_t act);
@@ -62,6 +78,7 @@ void ern_f_dense_run(const ern_f_dense *d, const float *x, float *y);
 void ern_f_merge(uint8_t mode, float *a, const float *b, int n);
 /* act over v[n] in place (softmax over the n values). */
 void ern_f_act_run(uint8_t act, float *v, int n);
+void ern_f_leaky_run(const ern_f_leaky *lk, float *v, int n);
 
 /* ---- windows over a sequence x of steps_in steps (step t at x + t * stride, n values) ----
  * gather: col[j * n + c] = x[t0 + j * dilation][c], 0 for steps outside the sequence (Conv1D
@@ -142,6 +159,14 @@ typedef struct {
                             * one SMMUL) and every other row's shift >= 1 (no branches) */
 } ern_q_cell;
 
+/* leaky_relu in the Q of its values: x > threshold ? min(x, max) : the slope times
+ * (x - threshold), as ern_q_requant((x - threshold) << 15, mult, shift) */
+typedef struct {
+    int32_t mult;
+    int8_t shift;
+    int16_t threshold, max; /* max 32767 when the layer has none */
+} ern_q_leaky;
+
 typedef struct {
     uint16_t in_pad, units;
     uint8_t act;
@@ -149,6 +174,7 @@ typedef struct {
     const int32_t *bias;   /* or NULL */
     const int32_t *mult;
     const int8_t *shift;
+    const ern_q_leaky *leaky; /* act ERN_LEAKY_RELU (rows requantized to the output Q), else NULL */
 } ern_q_dense;
 
 /* sigmoid((i - 2048 + 0.5) / 256) in Q15, i = 0..4095: sigmoid(x) is the entry at the floor
@@ -186,6 +212,8 @@ void ern_q_dense_run(const ern_q_dense *d, const int16_t *x, int16_t *y);
 void ern_q_merge(uint8_t mode, int16_t *a, int qa, const int16_t *b, int qb, int qm, int n);
 /* act over v[n] (Q q_in) in place: bounded acts and softmax give Q15, relu/linear keep q_in. */
 void ern_q_act_run(uint8_t act, int16_t *v, int n, int q_in);
+/* leaky_relu over v[n] in place, in their Q */
+void ern_q_leaky_run(const ern_q_leaky *lk, int16_t *v, int n);
 
 /* ---- LayerNormalization over n values, in place (ern_norm.c) ---- */
 typedef struct {

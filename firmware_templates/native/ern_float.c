@@ -145,6 +145,9 @@ void ern_f_dense_run(const ern_f_dense *d, const float *x, float *y)
     if (d->act == ERN_SOFTMAX) {
         ern_f_softmax(y, d->units);
     }
+    if (d->leaky) {
+        ern_f_leaky_run(d->leaky, y, d->units);
+    }
 }
 
 void ern_f_merge(uint8_t mode, float *a, const float *b, int n)
@@ -172,6 +175,15 @@ void ern_f_act_run(uint8_t act, float *v, int n)
     }
     for (i = 0; i < n; i++) {
         v[i] = ern_f_activate(v[i], act);
+    }
+}
+
+void ern_f_leaky_run(const ern_f_leaky *lk, float *v, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        float x = v[i];
+        v[i] = x > lk->threshold ? (x < lk->max ? x : lk->max) : lk->slope * (x - lk->threshold);
     }
 }
 

@@ -1170,6 +1170,9 @@ void ern_q_dense_run(const ern_q_dense *d, const int16_t *x, int16_t *y)
     if (d->act == ERN_SOFTMAX) {
         ern_q_softmax(y, d->units);
     }
+    if (d->leaky) {
+        ern_q_leaky_run(d->leaky, y, d->units);
+    }
     ERN_ZONE(other);
 }
 
@@ -1206,6 +1209,16 @@ void ern_q_act_run(uint8_t act, int16_t *v, int n, int q_in)
     }
     for (i = 0; i < n; i++) {
         v[i] = act_q(v[i], act);
+    }
+}
+
+void ern_q_leaky_run(const ern_q_leaky *lk, int16_t *v, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        int32_t x = v[i];
+        v[i] = x > lk->threshold ? (int16_t)(x < lk->max ? x : lk->max)
+                                 : ern_q_requant((x - lk->threshold) * 32768, lk->mult, lk->shift);
     }
 }
 

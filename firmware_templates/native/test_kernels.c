@@ -18,25 +18,33 @@ static uint32_t next(void)
 
 int main(void)
 {
+    /* quantize.q_leaky(LeakyRelu(0.01, 2.5, 0.5), 12) and of LeakyRelu(1.7) in Q10 */
+    static const ern_q_leaky leaky_q[2] = {{1374389535, 20, 2048, 10240}, {1825361101, 13, 0, 32767}};
+    static const ern_f_leaky leaky_f = {0.01f, 0.5f, 2.5f};
     int32_t x, i;
     for (x = -32768; x <= 32767; x++) {
-        int16_t out[6];
+        int16_t out[8];
         out[0] = ern_q_tanh(x);
         out[1] = ern_q_sigmoid(x);
         out[2] = ern_q_hard_sigmoid(x);
         out[3] = ern_q_exp_neg(x > 0 ? -x : x);
         out[4] = ern_q_shift(x * 3, (int)(next() % 31) - 15);
         out[5] = ern_q_act((int16_t)x, ERN_RELU6);
+        out[6] = out[7] = (int16_t)x;
+        ern_q_leaky_run(&leaky_q[0], out + 6, 1);
+        ern_q_leaky_run(&leaky_q[1], out + 7, 1);
         fwrite(out, sizeof out, 1, stdout);
     }
     for (i = 0; i < 4001; i++) {
-        float v = -10.0f + (float)i * 0.005f, out[6];
+        float v = -10.0f + (float)i * 0.005f, out[7];
         out[0] = ern_f_activate(v, ERN_TANH);
         out[1] = ern_f_activate(v, ERN_SIGMOID);
         out[2] = ern_f_activate(v, ERN_HARD_SIGMOID);
         out[3] = ern_f_activate(v, ERN_RELU);
         out[4] = ern_f_activate(v, ERN_LINEAR);
         out[5] = ern_f_activate(v, ERN_RELU6);
+        out[6] = v;
+        ern_f_leaky_run(&leaky_f, out + 6, 1);
         fwrite(out, sizeof out, 1, stdout);
     }
     for (i = 0; i < 20000; i++) {
