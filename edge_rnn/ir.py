@@ -3,7 +3,8 @@
 Weights keep the Keras layout (see `edge_rnn.cells` for gate order):
   kernel (input_size, gates*units), recurrent_kernel (units, gates*units),
   bias (gates*units,) or, for GRU with reset_after=True, (2, gates*units): row 0 is the
-  input bias, row 1 the recurrent bias. Conv1D kernels are (kernel_size, input_size, filters).
+  input bias, row 1 the recurrent bias. Conv1D kernels are (kernel_size, input_size, filters),
+  DepthwiseConv1D kernels (kernel_size, input_size, depth_multiplier).
 
 Every layer maps the shape (steps, size) of its input to `output_shape(steps)`; steps 0 means
 one vector (no time axis). Conv1D and pooling change the number of steps.
@@ -12,6 +13,7 @@ one vector (no time axis). Conv1D and pooling change the number of steps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import numpy as np
 
@@ -160,9 +162,11 @@ class ActivationLayer(_SameSize):
 
 
 @dataclass(frozen=True, eq=False)
-class Conv1DLayer:
+class _SlidingKernel:
+    """What Conv1D and DepthwiseConv1D share: a kernel sliding over the time axis (built with
+    keywords: the subclasses add their fields after these)."""
+
     name: str
-    filters: int
     input_size: int
     kernel_size: int
     strides: int
@@ -170,9 +174,8 @@ class Conv1DLayer:
     padding: str  # one of CONV_PADDINGS
     activation: str
     use_bias: bool
-    kernel: np.ndarray  # (kernel_size, input_size, filters)
-    bias: np.ndarray | None  # (filters,)
-    leaky: LeakyRelu | None = None  # the parameters when activation is "leaky_relu"
+    kernel: np.ndarray  # Conv1D (kernel_size, input_size, filters), depthwise (.., multiplier)
+    bias: np.ndarray | None  # (output_size,)
 
     @property
     def span(self) -> int:
@@ -181,10 +184,35 @@ class Conv1DLayer:
 
     @property
     def output_size(self) -> int:
-        return self.filters
+        raise NotImplementedError
 
     def output_shape(self, steps: int) -> tuple[int, int]:
-        return (window_positions(steps, self.span, self.strides, self.padding)[0], self.filters)
+        positions = window_positions(steps, self.span, self.strides, self.padding)
+        return (positions[0], self.output_size)
+
+
+@dataclass(frozen=True, eq=False)
+class Conv1DLayer(_SlidingKernel):
+    filters: int
+    leaky: LeakyRelu | None = None  # the parameters when activation is "leaky_relu"
+
+    @property
+    def output_size(self) -> int:
+        return self.filters
+
+
+@dataclass(frozen=True, eq=False)
+class DepthwiseConv1DLayer(_SlidingKernel):
+    """DepthwiseConv1D: output channel c * depth_multiplier + m is input channel c convolved
+    with kernel[:, c, m] (the first half of a SeparableConv1D, whose pointwise half is a
+    per-step Dense)."""
+
+    depth_multiplier: int
+    leaky: LeakyRelu | None = None  # the parameters when activation is "leaky_relu"
+
+    @property
+    def output_size(self) -> int:
+        return self.input_size * self.depth_multiplier
 
 
 @dataclass(frozen=True, eq=False)
@@ -281,6 +309,7 @@ Layer = (
     | AffineLayer
     | ActivationLayer
     | Conv1DLayer
+    | DepthwiseConv1DLayer
     | PoolingLayer
     | TimePadLayer
     | GlobalPoolingLayer
@@ -289,6 +318,17 @@ Layer = (
     | LayerNormLayer
     | MaskingLayer
 )
+
+
+def takes_activation(
+    layer: Layer | None, activation: str
+) -> TypeGuard[DenseLayer | Conv1DLayer | DepthwiseConv1DLayer]:
+    """A linear Dense/Conv1D/DepthwiseConv1D that an Activation right after it joins (not a
+    softmax after a DepthwiseConv1D: its activation runs per channel, softmax over a step)."""
+    if not isinstance(layer, (DenseLayer, Conv1DLayer, DepthwiseConv1DLayer)):
+        return False
+    per_channel = isinstance(layer, DepthwiseConv1DLayer)
+    return layer.activation == "linear" and not (per_channel and activation == "softmax")
 
 
 @dataclass(frozen=True)

@@ -93,17 +93,21 @@ def _other(layer: ir.Layer) -> tuple[Any, list[Any]]:
     import tf_keras
 
     L = tf_keras.layers
-    if isinstance(layer, ir.Conv1DLayer):
-        built = L.Conv1D(
-            layer.filters,
-            layer.kernel_size,
-            strides=layer.strides,
-            padding=layer.padding,
-            dilation_rate=layer.dilation,
-            activation=_activation(layer.activation, layer.leaky),
-            use_bias=layer.use_bias,
-            name=layer.name,
-        )
+    if isinstance(layer, (ir.Conv1DLayer, ir.DepthwiseConv1DLayer)):
+        options = {
+            "strides": layer.strides,
+            "padding": layer.padding,
+            "dilation_rate": layer.dilation,
+            "activation": _activation(layer.activation, layer.leaky),
+            "use_bias": layer.use_bias,
+            "name": layer.name,
+        }
+        if isinstance(layer, ir.Conv1DLayer):
+            built = L.Conv1D(layer.filters, layer.kernel_size, **options)
+        else:
+            built = L.DepthwiseConv1D(
+                layer.kernel_size, depth_multiplier=layer.depth_multiplier, **options
+            )
         return built, [layer.kernel] + ([layer.bias] if layer.bias is not None else [])
     if isinstance(layer, ir.AffineLayer):
         return _affine(layer), []

@@ -38,9 +38,10 @@ INFERENCE_NO_OPS = {
 }
 SUPPORTED = (
     "Embedding (first), SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, "
-    "TimeDistributed(Dense), Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, "
-    "GlobalAveragePooling1D, ZeroPadding1D, Cropping1D, Normalization, Rescaling, "
-    "BatchNormalization, Activation, ReLU, LeakyReLU, Softmax, Flatten, Reshape, "
+    "TimeDistributed(Dense), Conv1D, DepthwiseConv1D, SeparableConv1D, MaxPooling1D, "
+    "AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, ZeroPadding1D, Cropping1D, "
+    "Normalization, Rescaling, BatchNormalization, Activation, ReLU, LeakyReLU, Softmax, Flatten, "
+    "Reshape, "
     "LayerNormalization, Masking (first)"
 )
 RECURRENT = (ir.RecurrentLayer, ir.BidirectionalLayer)
@@ -224,6 +225,7 @@ def load_model_ir(
         kind = type(layer).__name__
         if kind in INFERENCE_NO_OPS:
             continue
+        converted: ir.Layer | tuple[ir.Layer, ...] | None
         if kind in ACTIVATION_CLASSES:
             converted = _activation(layer, layers, shape[1], check)
         else:
@@ -232,8 +234,9 @@ def load_model_ir(
             continue
         if layers and converted is layers[-1]:  # folded into the layer before
             continue
-        layers.append(converted)
-        shape = converted.output_shape(shape[0])
+        for part in converted if isinstance(converted, tuple) else (converted,):
+            layers.append(part)
+            shape = part.output_shape(shape[0])
     if not any(isinstance(layer, RECURRENT) for layer in layers) and not check.problems:
         check.add(model.name, f"the model has no recurrent layer; edge-rnn converts {SUPPORTED}")
     check.raise_if_any()
@@ -428,7 +431,7 @@ def _layer_norm(layer: Any, size: int, check: _Check) -> ir.LayerNormLayer:
 
 def _convert_layer(
     layer: Any, steps: int, size: int, check: _Check, first: bool = False
-) -> ir.Layer | None:
+) -> ir.Layer | tuple[ir.Layer, ...] | None:
     kind = type(layer).__name__
     sequence = steps > 0
     if kind in KERAS_CELL_CLASSES:
@@ -490,6 +493,8 @@ def _convert_layer(
 
 _OTHER_LAYERS = {
     "Conv1D": keras_layers.conv1d,
+    "DepthwiseConv1D": keras_layers.depthwise_conv1d,
+    "SeparableConv1D": keras_layers.separable_conv1d,
     "ZeroPadding1D": keras_layers.time_pad,
     "Cropping1D": keras_layers.time_pad,
     "Flatten": keras_layers.reshape,
@@ -508,7 +513,7 @@ def _activation(layer: Any, layers: list[ir.Layer], size: int, check: _Check) ->
     previous = layers[-1] if layers else None
     if fields["activation"] == "linear":
         return None
-    if isinstance(previous, (ir.DenseLayer, ir.Conv1DLayer)) and previous.activation == "linear":
+    if ir.takes_activation(previous, fields["activation"]):
         layers[-1] = dataclasses.replace(previous, **fields)
         return layers[-1]
     return ir.ActivationLayer(layer.name, size, **fields)

@@ -1,9 +1,10 @@
 """Keras layers around the recurrent core -> IR: per-feature affine maps (Normalization,
-Rescaling, BatchNormalization), activations, Conv1D, pooling, ZeroPadding1D/Cropping1D, Flatten
-and Reshape.
+Rescaling, BatchNormalization), activations, Conv1D, DepthwiseConv1D, SeparableConv1D, pooling,
+ZeroPadding1D/Cropping1D, Flatten and Reshape.
 
 Each converter gets the layer and the (steps, size) of its input (steps 0: one vector), reports
-problems to the shared check and returns an IR layer (or None when it reported a problem).
+problems to the shared check and returns an IR layer, a tuple of them (SeparableConv1D) or None
+when it reported a problem.
 """
 
 from __future__ import annotations
@@ -54,9 +55,11 @@ def activation_name(
 LEAKY_RELU_SLOPE = 0.2
 
 
-def activation(layer: Any, check: Check) -> dict[str, Any]:
+def activation(
+    layer: Any, check: Check, allowed: tuple[str, ...] = ir.ACTIVATIONS
+) -> dict[str, Any]:
     """The IR fields `activation` and `leaky` of a Dense/Conv1D/Activation layer."""
-    name = activation_name(layer, "activation", check)
+    name = activation_name(layer, "activation", check, allowed)
     leaky = ir.LeakyRelu(LEAKY_RELU_SLOPE) if name == "leaky_relu" else None
     return {"activation": name, "leaky": leaky}
 
@@ -139,34 +142,108 @@ def _needs_sequence(layer: Any, steps: int, check: Check) -> bool:
     return False
 
 
+def _window_options(layer: Any, check: Check, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """Conv1D/DepthwiseConv1D/SeparableConv1D options: the keyword arguments their IR layers
+    share."""
+    config = layer.get_config()
+    _channels_last(layer, check)
+    padding = str(config.get("padding", "valid"))
+    if padding not in ir.CONV_PADDINGS:
+        check.add(layer.name, f"padding={padding!r}: use one of {', '.join(ir.CONV_PADDINGS)}")
+    return {
+        "kernel_size": _one(config["kernel_size"]),
+        "strides": _one(config.get("strides", 1)),
+        "dilation": _one(config.get("dilation_rate", 1)),
+        "padding": padding,
+        **activation(layer, check, allowed),
+    }
+
+
+def _fits(layer: Any, converted: Any, steps: int, check: Check) -> None:
+    if converted.output_shape(steps)[0] < 1:
+        check.add(layer.name, f"{steps} input steps are fewer than the kernel spans")
+
+
 def conv1d(layer: Any, steps: int, size: int, check: Check) -> ir.Conv1DLayer | None:
     if not _needs_sequence(layer, steps, check):
         return None
     config = layer.get_config()
-    _channels_last(layer, check)
     if int(config.get("groups", 1)) != 1:
         check.add(layer.name, "grouped Conv1D (groups > 1) is not supported")
-    padding = str(config.get("padding", "valid"))
-    if padding not in ir.CONV_PADDINGS:
-        check.add(layer.name, f"padding={padding!r}: use one of {', '.join(ir.CONV_PADDINGS)}")
     use_bias = bool(config.get("use_bias", True))
     weights = [np.asarray(w, np.float32) for w in layer.get_weights()]
     converted = ir.Conv1DLayer(
         name=layer.name,
         filters=int(config["filters"]),
         input_size=size,
-        kernel_size=_one(config["kernel_size"]),
-        strides=_one(config.get("strides", 1)),
-        dilation=_one(config.get("dilation_rate", 1)),
-        padding=padding,
         use_bias=use_bias,
         kernel=weights[0],
         bias=weights[1] if use_bias else None,
-        **activation(layer, check),
+        **_window_options(layer, check, ir.ACTIVATIONS),
     )
-    if converted.output_shape(steps)[0] < 1:
-        check.add(layer.name, f"{steps} input steps are fewer than the kernel spans")
+    _fits(layer, converted, steps, check)
     return converted
+
+
+# a per-channel softmax over one value would be 1: no model means it
+_DEPTHWISE_ACTIVATIONS = tuple(a for a in ir.ACTIVATIONS if a != "softmax")
+
+
+def depthwise_conv1d(
+    layer: Any, steps: int, size: int, check: Check
+) -> ir.DepthwiseConv1DLayer | None:
+    if not _needs_sequence(layer, steps, check):
+        return None
+    config = layer.get_config()
+    use_bias = bool(config.get("use_bias", True))
+    weights = [np.asarray(w, np.float32) for w in layer.get_weights()]
+    converted = ir.DepthwiseConv1DLayer(
+        name=layer.name,
+        input_size=size,
+        depth_multiplier=int(config.get("depth_multiplier", 1)),
+        use_bias=use_bias,
+        kernel=weights[0],
+        bias=weights[1] if use_bias else None,
+        **_window_options(layer, check, _DEPTHWISE_ACTIVATIONS),
+    )
+    _fits(layer, converted, steps, check)
+    return converted
+
+
+def separable_conv1d(
+    layer: Any, steps: int, size: int, check: Check
+) -> tuple[ir.DepthwiseConv1DLayer, ir.DenseLayer] | None:
+    """SeparableConv1D = its depthwise half (linear, no bias) and a per-step Dense with its
+    pointwise kernel, bias and activation (what Keras computes, in that order)."""
+    if not _needs_sequence(layer, steps, check):
+        return None
+    config = layer.get_config()
+    use_bias = bool(config.get("use_bias", True))
+    weights = [np.asarray(w, np.float32) for w in layer.get_weights()]
+    options = _window_options(layer, check, ir.ACTIVATIONS)
+    depthwise = ir.DepthwiseConv1DLayer(
+        name=f"{layer.name}_depthwise",
+        input_size=size,
+        depth_multiplier=int(config.get("depth_multiplier", 1)),
+        use_bias=False,
+        kernel=weights[0],
+        bias=None,
+        **dict(options, activation="linear", leaky=None),
+    )
+    _fits(layer, depthwise, steps, check)
+    pointwise = weights[1].reshape(weights[1].shape[-2:])  # (1, in * multiplier, filters)
+    dense = ir.DenseLayer(
+        layer.name,
+        int(config["filters"]),
+        depthwise.output_size,
+        options["activation"],
+        use_bias,
+        True,
+        pointwise,
+        weights[2] if use_bias else None,
+        options["leaky"],
+    )
+    return depthwise, dense
 
 
 def time_pad(layer: Any, steps: int, size: int, check: Check) -> ir.TimePadLayer | None:

@@ -21,6 +21,7 @@ from edge_rnn.native.lower import (
     Cell,
     ConvStage,
     DenseStage,
+    DepthwiseStage,
     GlobalPoolStage,
     LayerNormStage,
     PoolStage,
@@ -28,6 +29,7 @@ from edge_rnn.native.lower import (
     ReshapeStage,
     Stage,
     TimePadStage,
+    WindowedStage,
     stream_delay,
     streaming_blocker,
 )
@@ -196,11 +198,11 @@ def _dense_ctx(
 
 
 def _window_ctx(
-    b: _Builder, prefix: str, stage: ConvStage | PoolStage, vt: str, streaming: bool
+    b: _Builder, prefix: str, stage: WindowedStage, vt: str, streaming: bool
 ) -> dict[str, Any]:
     """Sliding windows; streamed, they keep the last `span` input steps in the state."""
     entry: dict[str, Any] = {
-        "taps": stage.kernel_size if isinstance(stage, ConvStage) else stage.pool_size,
+        "taps": stage.pool_size if isinstance(stage, PoolStage) else stage.kernel_size,
         "strides": stage.strides,
         "pad_left": stage.pad_left,
         "span": stage.span,
@@ -242,11 +244,15 @@ def _other_ctx(
     """Conv1D, pooling, activation, LayerNormalization and reshape stages (see the window
     loop in model.c.j2)."""
     prefix = f"s{index}"
-    if isinstance(stage, ConvStage):
-        width = pad4(stage.rows.in_size) if vt != "float" else stage.rows.in_size
+    if isinstance(stage, (ConvStage, DepthwiseStage)):
+        # a Conv1D's window is one row of its Dense; a depthwise one a row of taps per channel
+        row = pad4(stage.rows.in_size) if vt != "float" else stage.rows.in_size
+        channels = stage.in_size if isinstance(stage, DepthwiseStage) else 1
         return {
             "dense": _dense_ctx(b, prefix, stage.rows, quant, qs.rows if qs else None, False),
-            "col": b.field(prefix + "_col", vt, width),
+            "col": b.field(prefix + "_col", vt, channels * row),
+            "row": row,
+            "multiplier": getattr(stage, "multiplier", 1),
             "dilation": stage.dilation,
             **_window_ctx(b, prefix, stage, vt, streaming),
         }

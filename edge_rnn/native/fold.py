@@ -123,10 +123,8 @@ def fold_affines(model: ir.Model, quant: str = "float32") -> ir.Model:
         layer = pending[index]
         following = pending[index + 1] if index + 1 < len(pending) else None
         previous = out[-1] if out else None
-        if (
-            isinstance(layer, ir.ActivationLayer)
-            and isinstance(previous, (ir.DenseLayer, ir.Conv1DLayer))
-            and previous.activation == "linear"
+        if isinstance(layer, ir.ActivationLayer) and ir.takes_activation(
+            previous, layer.activation
         ):  # Conv1D -> BatchNormalization -> Activation: the activation joins the Conv1D too
             out[-1] = dataclasses.replace(previous, activation=layer.activation, leaky=layer.leaky)
         elif not isinstance(layer, ir.AffineLayer):

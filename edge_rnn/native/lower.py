@@ -92,11 +92,10 @@ class DenseStage(_Shapes):
 
 
 @dataclass(frozen=True, eq=False)
-class ConvStage(_Shapes):
-    """Conv1D: at each output step, `rows` (a Dense over the kernel_size input steps side by
-    side, k * in_size columns) applied to the window starting at step * strides - pad_left."""
+class _KernelWindows(_Shapes):
+    """Conv1D and DepthwiseConv1D: `rows` applied at each output step to the window of
+    kernel_size input steps starting at step * strides - pad_left."""
 
-    kind: ClassVar[str] = "conv"
     rows: DenseStage
     kernel_size: int
     strides: int
@@ -113,6 +112,23 @@ class ConvStage(_Shapes):
         return _windows(
             self.steps_out, self.kernel_size, self.strides, self.dilation, self.pad_left
         )
+
+
+@dataclass(frozen=True, eq=False)
+class ConvStage(_KernelWindows):
+    """Conv1D: `rows` is a Dense over the kernel_size input steps side by side (k * in_size
+    columns)."""
+
+    kind: ClassVar[str] = "conv"
+
+
+@dataclass(frozen=True, eq=False)
+class DepthwiseStage(_KernelWindows):
+    """DepthwiseConv1D: row o of `rows` (kernel_size columns) reads the taps of input channel
+    o // multiplier only, so each output costs kernel_size multiplies."""
+
+    kind: ClassVar[str] = "dwconv"
+    multiplier: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,6 +200,7 @@ Stage = (
     | BidirectionalStage
     | DenseStage
     | ConvStage
+    | DepthwiseStage
     | PoolStage
     | TimePadStage
     | GlobalPoolStage
@@ -192,6 +209,8 @@ Stage = (
     | ReshapeStage
 )
 CellStage = RecurrentStage | BidirectionalStage
+WINDOWED = (ConvStage, DepthwiseStage, PoolStage)  # sliding windows over the time axis
+WindowedStage = ConvStage | DepthwiseStage | PoolStage
 
 
 def lower_cell(layer: ir.RecurrentLayer) -> Cell:
@@ -221,18 +240,26 @@ def lower_cell(layer: ir.RecurrentLayer) -> Cell:
     return Cell(layer, np.ascontiguousarray(w), bias, rbias)
 
 
-def _conv(layer: ir.Conv1DLayer, steps: int, pad: ir.TimePadLayer | None = None) -> ConvStage:
-    """`pad`: a ZeroPadding1D right before the Conv1D, absorbed into its window offsets (its
+KernelLayer = ir.Conv1DLayer | ir.DepthwiseConv1DLayer
+
+
+def _kernel_windows(
+    layer: KernelLayer, steps: int, pad: ir.TimePadLayer | None = None
+) -> ConvStage | DepthwiseStage:
+    """`pad`: a ZeroPadding1D right before the layer, absorbed into its window offsets (its
     zeros after the input are those the windows read past the last step anyway)."""
     padded = pad.output_shape(steps)[0] if pad else steps
     steps_out, pad_left = ir.window_positions(padded, layer.span, layer.strides, layer.padding)
-    width = layer.kernel_size * layer.input_size
-    # row f = [kernel[0, :, f] | kernel[1, :, f] | ...]: the window's steps side by side
-    w = np.asarray(layer.kernel, np.float32).transpose(2, 0, 1).reshape(layer.filters, width)
+    kernel = np.asarray(layer.kernel, np.float32)
+    if isinstance(layer, ir.DepthwiseConv1DLayer):
+        # row c * multiplier + m = kernel[:, c, m]: the taps of channel c
+        w = kernel.transpose(1, 2, 0).reshape(layer.output_size, layer.kernel_size)
+    else:  # row f = [kernel[0, :, f] | kernel[1, :, f] | ...]: the window's steps side by side
+        w = kernel.transpose(2, 0, 1).reshape(layer.output_size, -1)
     rows = DenseStage(
         layer.name,
-        width,
-        layer.filters,
+        w.shape[1],
+        layer.output_size,
         0,
         0,
         layer.activation,
@@ -240,19 +267,12 @@ def _conv(layer: ir.Conv1DLayer, steps: int, pad: ir.TimePadLayer | None = None)
         layer.bias,
         layer.leaky,
     )
-    return ConvStage(
-        layer.name,
-        layer.input_size,
-        layer.filters,
-        steps,
-        steps_out,
-        rows,
-        layer.kernel_size,
-        layer.strides,
-        layer.dilation,
-        pad_left + (pad.before if pad else 0),
-        layer.padding,
-    )
+    pad_left += pad.before if pad else 0
+    common = (layer.name, layer.input_size, layer.output_size, steps, steps_out, rows)
+    window = (layer.kernel_size, layer.strides, layer.dilation, pad_left, layer.padding)
+    if isinstance(layer, ir.DepthwiseConv1DLayer):
+        return DepthwiseStage(*common, *window, layer.depth_multiplier)
+    return ConvStage(*common, *window)
 
 
 def _lower_layer(layer: ir.Layer, size: int, steps: int) -> Stage:
@@ -266,8 +286,8 @@ def _lower_layer(layer: ir.Layer, size: int, steps: int) -> Stage:
         return BidirectionalStage(*shapes, cells, layer.merge_mode)
     if isinstance(layer, ir.RecurrentLayer):
         return RecurrentStage(*shapes, (lower_cell(layer),))
-    if isinstance(layer, ir.Conv1DLayer):
-        return _conv(layer, steps)
+    if isinstance(layer, (ir.Conv1DLayer, ir.DepthwiseConv1DLayer)):
+        return _kernel_windows(layer, steps)
     if isinstance(layer, ir.TimePadLayer):
         return TimePadStage(*shapes, layer.before)
     if isinstance(layer, ir.PoolingLayer):
@@ -298,8 +318,8 @@ def lower(model: ir.Model) -> tuple[Stage, ...]:
             continue
         previous = layers[index - 1] if index else None
         if isinstance(previous, ir.TimePadLayer) and _absorbed_padding(previous, layer):
-            assert isinstance(layer, ir.Conv1DLayer)
-            stage: Stage = _conv(layer, steps, previous)
+            assert isinstance(layer, (ir.Conv1DLayer, ir.DepthwiseConv1DLayer))
+            stage: Stage = _kernel_windows(layer, steps, previous)
         else:
             stage = _lower_layer(layer, size, steps)
         stages.append(stage)
@@ -308,12 +328,12 @@ def lower(model: ir.Model) -> tuple[Stage, ...]:
 
 
 def _absorbed_padding(layer: ir.Layer, following: ir.Layer | None) -> bool:
-    """A ZeroPadding1D before a Conv1D is part of the Conv1D's windows (exact: both pad with
-    zeros); pooling leaves padding out, so a padding before it stays a stage."""
+    """A ZeroPadding1D before a Conv1D/DepthwiseConv1D is part of its windows (exact: both pad
+    with zeros); pooling leaves padding out, so a padding before it stays a stage."""
     return (
         isinstance(layer, ir.TimePadLayer)
         and min(layer.before, layer.after) >= 0
-        and isinstance(following, ir.Conv1DLayer)
+        and isinstance(following, (ir.Conv1DLayer, ir.DepthwiseConv1DLayer))
     )
 
 
@@ -327,9 +347,9 @@ def streaming_blocker(stages: tuple[Stage, ...]) -> str | None:
                 "this model has a backward or bidirectional layer, which needs the\n"
                 " * whole window before its first output."
             )
-        if isinstance(stage, (ConvStage, PoolStage)) and stage.padding == "same":
+        if isinstance(stage, WINDOWED) and stage.padding == "same":
             return f"layer '{stage.name}' has padding='same', which needs later time steps."
-        if isinstance(stage, (ConvStage, PoolStage)) and (
+        if isinstance(stage, WINDOWED) and (
             stage.pad_left >= stage.span or stage.window_steps()[-1, -1] >= stage.steps_in
         ):
             return (
@@ -349,7 +369,7 @@ def streaming_blocker(stages: tuple[Stage, ...]) -> str | None:
     return None
 
 
-def stream_delay(stage: ConvStage | PoolStage) -> int:
+def stream_delay(stage: WindowedStage) -> int:
     """Steps a streamed Conv1D/pooling stage must see before its first output ('valid' waits
     for a full window; 'causal' starts from zero padding)."""
     return stage.span - stage.pad_left

@@ -25,6 +25,7 @@ from edge_rnn.native.lower import (
     CellStage,
     ConvStage,
     DenseStage,
+    DepthwiseStage,
     GlobalPoolStage,
     LayerNormStage,
     PoolStage,
@@ -71,7 +72,7 @@ def int8w_stages(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
     for stage in stages:
         if isinstance(stage, DenseStage):
             stage = replace(stage, w=int8w_values(stage.w))
-        elif isinstance(stage, ConvStage):
+        elif isinstance(stage, (ConvStage, DepthwiseStage)):
             stage = replace(stage, rows=replace(stage.rows, w=int8w_values(stage.rows.w)))
         elif isinstance(stage, (RecurrentStage, BidirectionalStage)):
             stage = replace(
@@ -174,10 +175,10 @@ class QDenseStage:
 
 @dataclass(frozen=True, eq=False)
 class QConvStage:
-    stage: ConvStage
+    stage: ConvStage | DepthwiseStage
     q_in: int
     q_out: int
-    rows: QDenseStage  # the Conv1D rows as a Dense over the gathered window
+    rows: QDenseStage  # the Conv1D rows as a Dense over the gathered window (depthwise: taps)
 
 
 @dataclass(frozen=True, eq=False)
@@ -484,7 +485,7 @@ def quantize_int8(stages: tuple[Stage, ...], x_norm: np.ndarray, input_max: floa
         key = str(index)
         if isinstance(stage, DenseStage):
             out.append(_quantize_dense(stage, q_prev, stats.get(key + ".out", 0.0)))
-        elif isinstance(stage, ConvStage):
+        elif isinstance(stage, (ConvStage, DepthwiseStage)):
             rows = _quantize_dense(stage.rows, q_prev, stats.get(key + ".out", 0.0))
             out.append(QConvStage(stage, q_prev, rows.q_out, rows))
         elif isinstance(stage, LayerNormStage):

@@ -21,6 +21,7 @@ from edge_rnn.native.lower import (
     Cell,
     ConvStage,
     DenseStage,
+    DepthwiseStage,
     GlobalPoolStage,
     LayerNormStage,
     PoolStage,
@@ -139,9 +140,20 @@ def merge(mode: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def dense(stage: DenseStage, v: np.ndarray, stats, key: str) -> np.ndarray:
-    pre = v @ stage.w.T + (stage.bias if stage.bias is not None else np.float32(0.0))
+    return _dense_out(stage, v @ stage.w.T, stats, key)
+
+
+def _dense_out(stage: DenseStage, products: np.ndarray, stats, key: str) -> np.ndarray:
+    pre = products + (stage.bias if stage.bias is not None else np.float32(0.0))
     _record(stats, key + ".out", pre)
     return activate(pre.astype(np.float32), stage.activation, stage.leaky)
+
+
+def channel_taps(stage: DepthwiseStage, v: np.ndarray) -> np.ndarray:
+    """(N, T, F) -> (N, T_out, outputs, kernel_size): the taps each depthwise output reads
+    (those of its input channel, output // multiplier)."""
+    taps = gather_windows(v, stage.window_steps())  # (N, T_out, kernel_size, F)
+    return np.repeat(taps, stage.multiplier, axis=3).transpose(0, 1, 3, 2)
 
 
 def gather_windows(v: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -185,6 +197,9 @@ def _other_stage(stage: Stage, v: np.ndarray, stats, key: str) -> np.ndarray:
     if isinstance(stage, ConvStage):
         cols = gather_windows(v, stage.window_steps())
         return dense(stage.rows, cols.reshape(cols.shape[0], cols.shape[1], -1), stats, key)
+    if isinstance(stage, DepthwiseStage):
+        products = (channel_taps(stage, v) * stage.rows.w).sum(axis=-1, dtype=np.float32)
+        return _dense_out(stage.rows, products, stats, key)
     if isinstance(stage, PoolStage):
         return pool(stage, v)
     if isinstance(stage, TimePadStage):

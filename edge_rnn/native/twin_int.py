@@ -20,6 +20,7 @@ from edge_rnn.native.lower import (
     BOUNDED,
     ActivationStage,
     BidirectionalStage,
+    DepthwiseStage,
     GlobalPoolStage,
     PoolStage,
     ReshapeStage,
@@ -40,7 +41,7 @@ from edge_rnn.native.quantize import (
     QRows,
     QStage,
 )
-from edge_rnn.native.twin import gather_windows, time_pad
+from edge_rnn.native.twin import channel_taps, gather_windows, time_pad
 from edge_rnn.resources import FIRMWARE_DIR
 
 I64 = np.int64
@@ -272,7 +273,21 @@ def lookup(wq: np.ndarray, mult: np.ndarray, shift: np.ndarray, ids: np.ndarray)
 def dense(qs: QDenseStage, v: np.ndarray, probe: Probe | None = None, key: str = "") -> np.ndarray:
     pad = np.zeros(v.shape[:-1] + (qs.in_pad,), I64)
     pad[..., : qs.stage.in_size] = v
-    acc = _rows(qs.rows, pad, 0, qs.stage.out_size, 0, qs.in_pad)
+    return _dense_out(qs, _rows(qs.rows, pad, 0, qs.stage.out_size, 0, qs.in_pad), probe, key)
+
+
+def depthwise(qs: QConvStage, v: np.ndarray, probe: Probe | None, key: str) -> np.ndarray:
+    """ern_q_depthwise_run: each output's taps times its own int8 row, its bias, then as Dense."""
+    assert isinstance(qs.stage, DepthwiseStage)
+    rows = qs.rows.rows
+    taps = qs.stage.kernel_size
+    acc = (channel_taps(qs.stage, v) * rows.wq[:, :taps].astype(I64)).sum(axis=-1)
+    if rows.bias is not None:
+        acc = acc + rows.bias.astype(I64)
+    return _dense_out(qs.rows, acc, probe, key)
+
+
+def _dense_out(qs: QDenseStage, acc: np.ndarray, probe: Probe | None, key: str) -> np.ndarray:
     act = qs.stage.activation
     y = requant(acc, qs.rows.mult, qs.rows.shift)
     _tell(probe, key + ".out", y, PRE_Q if act in (*BOUNDED, "softmax") else qs.q_out)
@@ -343,6 +358,8 @@ def _other_stage(qs: QStage, v: np.ndarray, probe: Probe | None, key: str) -> np
     """Every stage but the recurrent ones."""
     if isinstance(qs, QDenseStage):
         return dense(qs, v, probe, key)
+    if isinstance(qs, QConvStage) and isinstance(qs.stage, DepthwiseStage):
+        return depthwise(qs, v, probe, key)
     if isinstance(qs, QConvStage):
         cols = gather_windows(v, qs.stage.window_steps())
         return dense(qs.rows, cols.reshape(cols.shape[0], cols.shape[1], -1), probe, key)

@@ -74,6 +74,7 @@ void ern_f_softmax(float *v, int n);
  * g: scratch of gates*units floats. */
 void ern_f_cell_step(const ern_f_cell *cell, float *xh, float *c, float *g);
 void ern_f_dense_run(const ern_f_dense *d, const float *x, float *y);
+void ern_f_depthwise_run(const ern_f_dense *d, int mult, const float *col, float *y);
 /* Bidirectional merge of the backward output b into a (a holds the forward output). */
 void ern_f_merge(uint8_t mode, float *a, const float *b, int n);
 /* act over v[n] in place (softmax over the n values). */
@@ -91,6 +92,14 @@ void ern_f_pool(uint8_t is_max, const float *x, int stride, int t0, int taps, in
                 float *y);
 void ern_q_gather(const int16_t *x, int stride, int t0, int taps, int dilation, int steps_in, int n,
                   int16_t *col);
+/* gather_taps (DepthwiseConv1D): the same taps channel by channel, col[c * row + j] for j < taps
+ * (the rest of each `row` values is never written: zero in the state). depthwise_run: output o
+ * is row o of d (d->in, int8: d->in_pad weights, one per tap) dotted with the taps of channel
+ * o / mult only, then bias and activation as in the Dense kernels (not softmax). */
+void ern_f_gather_taps(const float *x, int stride, int t0, int taps, int dilation, int steps_in,
+                       int n, int row, float *col);
+void ern_q_gather_taps(const int16_t *x, int stride, int t0, int taps, int dilation, int steps_in,
+                       int n, int row, int16_t *col);
 /* The average rounds half away from zero; Q formats stay. */
 void ern_q_pool(uint8_t is_max, const int16_t *x, int stride, int t0, int taps, int steps_in, int n,
                 int16_t *y);
@@ -209,6 +218,7 @@ void ern_q_softmax(int16_t *v_q11, int n);  /* in place, Q11 logits -> Q15 proba
 void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g, int16_t *tmp);
 /* x: in_pad values (zero pads); y: units values; softmax outputs Q15. */
 void ern_q_dense_run(const ern_q_dense *d, const int16_t *x, int16_t *y);
+void ern_q_depthwise_run(const ern_q_dense *d, int mult, const int16_t *col, int16_t *y);
 void ern_q_merge(uint8_t mode, int16_t *a, int qa, const int16_t *b, int qb, int qm, int n);
 /* act over v[n] (Q q_in) in place: bounded acts and softmax give Q15, relu/linear keep q_in. */
 void ern_q_act_run(uint8_t act, int16_t *v, int n, int q_in);
