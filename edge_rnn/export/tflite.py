@@ -81,6 +81,7 @@ def convert_in_process(model: ir.Model, request: dict[str, Any]) -> dict[str, An
     from edge_rnn.export.calibration import load_calibration
     from edge_rnn.export.inspect import inspect_tflite_bytes
     from edge_rnn.export.lstm_hidden_scale import align_lstm_hidden_scales
+    from edge_rnn.export.tensor_names import shorten_fused_names
     from edge_rnn.export.twins import build_twin
 
     quantization = request["quantization"]
@@ -106,6 +107,7 @@ def convert_in_process(model: ir.Model, request: dict[str, Any]) -> dict[str, An
         ) from None
     flatbuffer, rescaled = rescale_shared_biases(flatbuffer)
     flatbuffer, aligned = align_lstm_hidden_scales(flatbuffer)
+    flatbuffer, _ = shorten_fused_names(flatbuffer)
     info = inspect_tflite_bytes(flatbuffer, f"{model.name} {quantization}")
     ops = sorted(info.ops)
     _refuse_unrunnable_ops(model, quantization, ops)

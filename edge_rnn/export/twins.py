@@ -11,6 +11,7 @@ from typing import Any
 
 from edge_rnn import ir
 from edge_rnn.cells import CELLS
+from edge_rnn.export.unrolled import compact_unrolled
 
 
 def _activation(name: str, leaky: ir.LeakyRelu | None = None) -> Any:
@@ -139,6 +140,8 @@ def build_twin(model: ir.Model, unroll: frozenset[str] = frozenset()) -> Any:
     else:
         twin.add(tf_keras.Input(shape=model.input_shape, batch_size=1, name="input"))
     weights: list[tuple[Any, list[Any]]] = []
+    # tf-keras layers carry a Masking layer's mask; the compact unrolled form has none
+    masked = any(isinstance(layer, ir.MaskingLayer) for layer in model.layers)
     for layer in model.layers:
         if isinstance(layer, ir.DenseLayer):
             built = tf_keras.layers.Dense(
@@ -170,6 +173,8 @@ def build_twin(model: ir.Model, unroll: frozenset[str] = frozenset()) -> Any:
                 name=layer.name,
             )
             values = _cell_weights(layer.forward) + _cell_weights(layer.backward)
+        elif isinstance(layer, ir.RecurrentLayer) and layer.name in unroll and not masked:
+            built, values = compact_unrolled(layer, _activation), []
         elif isinstance(layer, ir.RecurrentLayer):
             built = _recurrent(layer, layer.name in unroll)
             values = _cell_weights(layer)
