@@ -41,7 +41,7 @@ from edge_rnn.native.quantize import (
     QLeaky,
     QPlan,
     embedding_rows,
-    fast_rows,
+    fast_flag,
     group_rows,
     int8w_rows,
     interleave,
@@ -148,7 +148,7 @@ def _cell_ctx(
                 "int32_t",
                 None if rbias is None else np.pad(rbias, (0, qc.units_pad - layer.units)),
             ),
-            fast=int(fast_rows(qc)),
+            fast=fast_flag(qc),
         )
         width, vt = qc.in_pad + qc.units_pad, "int16_t"
     else:

@@ -230,6 +230,22 @@ def fast_rows(qc: QCell) -> bool:
     return bool(np.all(np.where(index, shift == 0, shift >= 1)))
 
 
+def fast_flag(qc: QCell) -> int:
+    """The C cell's `fast` field: 0, 1 when fast_rows, 2 when moreover it is a GRU that
+    ern_int.c gru_quads_dsp runs in one asm loop: tanh candidates, sigmoid gates, reset_after
+    with a recurrent bias, candidates in Q q_g >= q_v, and twice the candidates' recurrent sums
+    in the int32 range whatever h (|rbias| + 2^15 sum |w| < 2^30)."""
+    if not fast_rows(qc):
+        return 0
+    layer = qc.cell.layer
+    if layer.cell != "gru" or not layer.reset_after or qc.rbias is None:
+        return 1
+    acts = (layer.activation, layer.recurrent_activation) == ("tanh", "sigmoid")
+    rows = np.abs(qc.rows.wq[2 * layer.units :, qc.in_pad :].astype(np.int64))
+    inner = np.abs(qc.rbias.astype(np.int64)) + (rows.sum(axis=1) << 15)
+    return 2 if acts and qc.q_g >= qc.q_v and bool(np.all(inner < 2**30)) else 1
+
+
 def interleave(wq: np.ndarray) -> np.ndarray:
     """Columns w0 w1 w2 w3 -> w0 w2 w1 w3 per group of four (see ern.h)."""
     rows, k = wq.shape
@@ -244,7 +260,10 @@ def group_rows(
     byte-interleaved), and per group [bias x4, mult x4, rnd x4, the four int8 shifts in one word].
 
     LSTM groups are units (rows i, f, c, o of unit j), so one pass gives a unit's whole update;
-    other cells keep gate order with each gate padded to units_pad rows (pad rows are zero).
+    GRU groups are, per four units, their z, r and candidate groups in turn (one pass gives the
+    four units' update, ern_int.c gru_quads), the candidate rows' recurrent columns before their
+    input columns; SimpleRNN keeps gate order. Each gate is padded to units_pad rows (pad rows
+    are zero).
     `mve` (ERN_Q_ROWS, Helium targets): LSTM groups are one gate of four units (the i, f, c, o
     groups of units 4b..4b+3 in turn), weights in row chunks (mve_chunks), biases with their
     int8-lane offset (lane_offsets). Returns the weights, the parameters and the GRU's
@@ -253,7 +272,8 @@ def group_rows(
     layer, rows = qc.cell.layer, qc.rows
     u, up = layer.units, qc.units_pad
     gates = rows.wq.shape[0] // u
-    if qc.cell.has_cell_state and mve:  # LSTM, one activation per group
+    gru = layer.cell == "gru"
+    if (qc.cell.has_cell_state and mve) or (gru and not mve):  # one gate of four units a group
         blocks = range(0, up, 4)
         order = [
             g * u + j if j < u else -1
@@ -280,7 +300,11 @@ def group_rows(
     if mve:
         w = mve_chunks(take(rows.wq, k).reshape(-1, 4, k), qc, layout)
     else:
-        w = take(rows.wq, k).reshape(-1, 4, k // 2, 2).transpose(0, 2, 1, 3)
+        wq = take(rows.wq, k)
+        if gru:  # every third group is a candidate one: its recurrent columns first
+            candidate = np.arange(idx.size) // 4 % gates == gates - 1
+            wq[candidate] = np.roll(wq[candidate], -qc.in_pad, axis=1)
+        w = wq.reshape(-1, 4, k // 2, 2).transpose(0, 2, 1, 3)
     shift = take(rows.shift)
     rnd = np.where(shift > 0, np.left_shift(1, np.maximum(shift - 1, 0)), 0)
     shifts = shift.reshape(-1, 4) & 0xFF

@@ -23,7 +23,9 @@
 #define ERN_ALIGNED(n) __attribute__((aligned(n)))
 /* unused: each core's path leaves some helpers out, which clang (not GCC) warns about */
 #define ERN_INLINE static inline __attribute__((always_inline, unused))
+#define ERN_NOINLINE static __attribute__((noinline))
 #else
+#define ERN_NOINLINE static
 #define ERN_ALIGNED(n)
 #define ERN_INLINE static inline
 #endif
@@ -39,6 +41,7 @@ enum {
     ERN_LEAKY_RELU /* parameters in an ern_f_leaky / ern_q_leaky; the act functions pass it */
 };
 enum { ERN_SIMPLE_RNN = 0, ERN_LSTM, ERN_GRU };
+enum { ERN_FAST_GRU = 2 }; /* ern_q_cell.fast */
 enum { ERN_MERGE_CONCAT = 0, ERN_MERGE_SUM, ERN_MERGE_AVE, ERN_MERGE_MUL };
 
 /* ---- float32 and int8w (int8 weights, per-row float scale, float arithmetic) ---- */
@@ -165,7 +168,9 @@ typedef struct {
                             * others: mult in [2^30, 2^31), shift of the requantization */
     const int32_t *rbias;  /* GRU reset_after candidate recurrent bias, or NULL */
     uint8_t fast;          /* 1 when every sigmoid/tanh row's shift is 0 (its table index is
-                            * one SMMUL) and every other row's shift >= 1 (no branches) */
+                            * one SMMUL) and every other row's shift >= 1 (no branches); 2
+                            * (ERN_FAST_GRU) when moreover a GRU with tanh candidates, sigmoid
+                            * gates, reset_after, rbias and q_g >= q_v (quantize.fast_flag) */
 } ern_q_cell;
 
 /* leaky_relu in the Q of its values: x > threshold ? min(x, max) : the slope times

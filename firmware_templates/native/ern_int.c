@@ -2,6 +2,7 @@
  * edge_rnn/native/twin_int.py mirrors every function here bit for bit. */
 #include "ern.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #ifdef ERN_PROFILE
@@ -505,6 +506,23 @@ ERN_INLINE void frame_groups(int32_t *frame, const ern_q_cell *cell, const int16
     frame[13] = (int32_t)(uintptr_t)par;
 }
 
+/* The four outputs r0-r3 of a group's fast sigmoid/tanh rows: SMMUL by the rows' mult (at LR),
+ * TABLE (which loads the table's middle into r4), the table at the clamped floor index. */
+#define ERN_ASM_TABLE(TABLE)                                                                 \
+    "ldmia lr, {r8, r9, r10, r11}\n\t" /* mult */                                            \
+    "smmul r0, r0, r8\n\t"                                                                   \
+    "smmul r1, r1, r9\n\t"                                                                   \
+    "smmul r2, r2, r10\n\t"                                                                  \
+    "smmul r3, r3, r11\n\t" TABLE                                                            \
+    "ssat r0, #12, r0\n\t"                                                                   \
+    "ssat r1, #12, r1\n\t"                                                                   \
+    "ssat r2, #12, r2\n\t"                                                                   \
+    "ssat r3, #12, r3\n\t"                                                                   \
+    "ldrsh r0, [r4, r0, lsl #1]\n\t"                                                         \
+    "ldrsh r1, [r4, r1, lsl #1]\n\t"                                                         \
+    "ldrsh r2, [r4, r2, lsl #1]\n\t"                                                         \
+    "ldrsh r3, [r4, r3, lsl #1]\n\t"
+
 /* Push the frame (r12 points at it; LR = par), then per group (label 1): the bias, the
  * matrix, the four table indices (SMMUL by mult) and entries into r0-r3; the frame's words
  * 12..40 are in r4 (the table), r5, r7-r12. */
@@ -521,21 +539,7 @@ ERN_INLINE void frame_groups(int32_t *frame, const ern_q_cell *cell, const int16
     "1:\n\t" ERN_ASM_ZONE(matrix) "ldmia lr!, {r0, r1, r2, r3}\n\t" /* bias */               \
     "ldmia sp, {r7, r8, r12}\n\t"                                   /* v, entry, passes */   \
     "mov pc, r8\n" ERN_ASM_DUFF("2", "3") ERN_ASM_ZONE(act)                                  \
-    "ldmia lr, {r8, r9, r10, r11}\n\t" /* mult */                                            \
-    "smmul r0, r0, r8\n\t"                                                                   \
-    "smmul r1, r1, r9\n\t"                                                                   \
-    "smmul r2, r2, r10\n\t"                                                                  \
-    "smmul r3, r3, r11\n\t"                                                                  \
-    "add r4, sp, #12\n\t"                                                                    \
-    "ldmia r4, {r4, r5, r7, r8, r9, r10, r11, r12}\n\t"                                      \
-    "ssat r0, #12, r0\n\t"                                                                   \
-    "ssat r1, #12, r1\n\t"                                                                   \
-    "ssat r2, #12, r2\n\t"                                                                   \
-    "ssat r3, #12, r3\n\t"                                                                   \
-    "ldrsh r0, [r4, r0, lsl #1]\n\t"                                                         \
-    "ldrsh r1, [r4, r1, lsl #1]\n\t"                                                         \
-    "ldrsh r2, [r4, r2, lsl #1]\n\t"                                                         \
-    "ldrsh r3, [r4, r3, lsl #1]\n\t"
+    ERN_ASM_TABLE("add r4, sp, #12\n\tldmia r4, {r4, r5, r7, r8, r9, r10, r11, r12}\n\t")
 
 /* The asm statement: ERN_ASM_GROUPS_BEGIN, the loop's own code (ending in "bne 1b" to the
  * next group), the frame dropped. W: the first group's rows, F: the frame. */
@@ -599,7 +603,7 @@ static void groups_act_dsp(const ern_q_cell *cell, int g0, int g1, const int16_t
 #undef ERN_ASM_GROUP_STORE
 #endif
 
-static void gate_groups(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
+ERN_NOINLINE void gate_groups(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
                         int16_t *out)
 {
 #ifdef ERN_GROUPS_ASM
@@ -914,33 +918,40 @@ ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_
     }
 }
 #else
-/* GRU candidate rows into g[2 up ..), in act() output Q; act is a constant where inlined.
- * Each group's rows run over the input columns, then the recurrent ones. */
+/* The column-pair arrangement keeps the z, r and candidate groups of units 4q..4q+3 together
+ * (groups 3q, 3q + 1, 3q + 2; quantize.group_rows), a candidate group's recurrent columns
+ * before its input ones. */
+#define ERN_GRU_QUAD (3 * 13)
+
+/* GRU candidate rows of quad q into g[12 q + 8 ..), its r at g[12 q + 4 ..) (the layout of
+ * gate_groups over all groups); act is a constant where inlined. Each group's rows run over
+ * the recurrent columns, then the input ones. */
 ERN_INLINE void gru_candidates(const ern_q_cell *cell, const int16_t *xh, int16_t *g,
                                const int16_t *rh, uint8_t act, int fast)
 {
     static const int32_t no_bias[4] = {0, 0, 0, 0};
-    int up = cell->units_pad, in = cell->in_pad;
-    const int16_t *h = xh + in, *rg = g + up;
-    const ern_qw *w = group_rows(cell, up / 2);
-    const int32_t *par = cell->par + 13 * (up / 2), *end = cell->par + 13 * (3 * up / 4);
+    int up = cell->units_pad, in = cell->in_pad, k = in + up;
+    const int16_t *h = xh + in;
+    const ern_qw *w = group_rows(cell, 2); /* past each candidate group: z, r of the next */
+    const int32_t *par = cell->par + 26, *end = par + ERN_GRU_QUAD * (up / 4);
     const int32_t *rb = cell->rbias ? cell->rbias : no_bias;
-    int16_t *out = g + 2 * up;
-    for (; par != end; par += 13, rg += 4, out += 4, rb += cell->rbias ? 4 : 0) {
+    for (; par != end; par += ERN_GRU_QUAD, w += 12 * k, g += 12) {
         int32_t acc[4];
         ERN_ZONE(matrix);
-        w = group_acc(w, par, xh, in / 2, acc);
+        acc[0] = par[0], acc[1] = par[1], acc[2] = par[2], acc[3] = par[3];
+        ern_q_dot4(w + 4 * up, xh, in / 2, acc); /* the input columns, after the recurrent */
         if (cell->reset_after) {
             int32_t inner[4];
             inner[0] = rb[0], inner[1] = rb[1], inner[2] = rb[2], inner[3] = rb[3];
-            w = ern_q_dot4(w, h, up / 2, inner);
+            ern_q_dot4(w, h, up / 2, inner);
             ERN_ZONE(update);
-            group_add_mul_q15(acc, inner, rg);
+            group_add_mul_q15(acc, inner, g + 4);
+            rb += cell->rbias ? 4 : 0;
         } else {
-            w = ern_q_dot4(w, rh, up / 2, acc);
+            ern_q_dot4(w, rh, up / 2, acc);
         }
         ERN_ZONE(act);
-        group_out(acc, par, act, fast, out);
+        group_out(acc, par, act, fast, g + 8);
     }
 }
 
@@ -970,107 +981,155 @@ ERN_INLINE void gru_h_units(const int16_t *z, int16_t *h, const int16_t *cand, i
 }
 #endif
 
-#ifdef ERN_GROUPS_ASM
-/* gru_candidates for reset_after, fast tanh candidates and sigmoid reset gates, as one asm
- * loop over the groups, the same integers: the input columns from the bias (Duff's device at
- * labels 2/3), the recurrent ones from the recurrent bias (labels 4/5), then per row
- * add_mul_q15 (r in [0, 32767]: its k is r >> 14), the table, and gru_h's conversion of the
- * candidate to Q q_v ((2 t - 32768 + rnd) >> s, s >= 0) into g[2 up ..). Per group about
- * 127 instructions at 16 units against 165 in C. */
-static void gru_candidates_dsp(const ern_q_cell *cell, const int16_t *xh, int16_t *g, int s)
+#if !ERN_Q_ROWS && !defined(ERN_GROUPS_ASM)
+/* gru_quads_dsp in C (fast == ERN_FAST_GRU): per quad of units z, r, the candidates and the
+ * new h into hn, the same integers as gate_groups, gru_candidates and gru_h_units without their
+ * stores and loads of z, r and the candidates. */
+ERN_INLINE void gru_quads(const ern_q_cell *cell, const int16_t *xh, int16_t *hn)
 {
-    static const int32_t no_bias[4] = {0, 0, 0, 0};
-    int up = cell->units_pad, bx = cell->in_pad / 4, bh = up / 4; /* blocks of 4 columns */
-    const int32_t *par = cell->par + 13 * (up / 2);
-    int32_t frame[14];
-    frame_groups(frame, cell, xh, par);
-    duff_entry(frame + 1, bx); /* the input columns' entry and passes */
-    /* 16 the candidate's offset with rnd, 20 s, 24 and 28 the recurrent columns' entry and
-     * passes, 32 the recurrent bias and 36 its step, 40 r, 44 the candidates, 48 the
-     * parameters' end; the four accumulators of the input columns above (52..64) */
-    frame[4] = -32768 + ((1 << s) >> 1);
-    frame[5] = s;
-    duff_entry(frame + 6, bh);
-    frame[8] = (int32_t)(uintptr_t)(cell->rbias ? cell->rbias : no_bias);
-    frame[9] = cell->rbias ? 16 : 0;
-    frame[10] = (int32_t)(uintptr_t)(g + up);
-    frame[11] = (int32_t)(uintptr_t)(g + 2 * up);
-    frame[12] = (int32_t)(uintptr_t)(cell->par + 13 * (3 * up / 4));
-    {
-        register int32_t a0 __asm__("r0") = 0, a1 __asm__("r1") = 0;
-        register int32_t a2 __asm__("r2") = 0, a3 __asm__("r3") = 0;
-        register uint32_t x __asm__("r4"), y __asm__("r5");
-        register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
-        register const ern_qw *wr __asm__("r6") = group_rows(cell, up / 2);
-        register const int16_t *vr __asm__("r7") = 0;
-        register const int32_t *fr __asm__("r12") = frame;
-        __asm__ volatile(
-            "sub sp, sp, #16\n\t" /* the accumulators' slots */
-            "ldrd r0, r1, [r12, #48]\n\t"
-            "mov lr, r1\n\t"
-            "push {r0}\n\t"
-            "ldmia r12, {r0, r1, r2, r3, r4, r5, r7, r8, r9, r10, r11, r12}\n\t"
+    int up = cell->units_pad, in = cell->in_pad, k = in + up, s = cell->q_g - cell->q_v, j;
+    int32_t rnd = (1 << s) >> 1;
+    const int16_t *h = xh + in, *hq = h;
+    const ern_qw *w = cell->w;
+    const int32_t *par = cell->par, *end = par + ERN_GRU_QUAD * (up / 4), *rb = cell->rbias;
+    for (; par != end; par += ERN_GRU_QUAD, rb += 4, hq += 4, hn += 4) {
+        int32_t acc[4], inner[4];
+        int16_t z[4], r[4], c[4];
+        ERN_ZONE(matrix);
+        w = group_acc(w, par, xh, k / 2, acc);
+        ERN_ZONE(act);
+        group_out(acc, par, ERN_SIGMOID, 1, z);
+        ERN_ZONE(matrix);
+        w = group_acc(w, par + 13, xh, k / 2, acc);
+        ERN_ZONE(act);
+        group_out(acc, par + 13, ERN_SIGMOID, 1, r);
+        ERN_ZONE(matrix);
+        group_acc(w + 4 * up, par + 26, xh, in / 2, acc); /* the input columns */
+        inner[0] = rb[0], inner[1] = rb[1], inner[2] = rb[2], inner[3] = rb[3];
+        w = ern_q_dot4(w, h, up / 2, inner) + 4 * in;
+        ERN_ZONE(update);
+        group_add_mul_q15(acc, inner, r);
+        ERN_ZONE(act);
+        group_out(acc, par + 26, ERN_TANH, 1, c);
+        ERN_ZONE(update);
+        for (j = 0; j < 4; j++) {
+            hn[j] = gru_h(z[j], hq[j], c[j], rnd, s);
+        }
+    }
+}
+#endif
+
+#ifdef ERN_GROUPS_ASM
+/* ERN_ASM_DUFF followed by a copy of its pass (label L) as the last one: a span of one pass
+ * (most at 16 units) is entered in the copy and runs no loop test; longer ones at A with
+ * r12 = passes - 1 (ERN_GRU_ENTRY). */
+#define ERN_GRU_DUFF(A, B, L)                                                                \
+    ERN_ASM_DUFF(A, B) L ":\n\t" ERN_DOT4_BLOCK ERN_DOT4_BLOCKS_REST
+/* Set-up: the entry of a span (blocks to skip in S, passes in P; r4 bytes per block) into S
+ * and, with passes - 1, to sp + OFF (no IT block, no label arithmetic in an immediate: clang
+ * takes neither). */
+#define ERN_GRU_ENTRY(S, P, OFF, A, L)                                                       \
+    "adr.w r5, " A "f\n\t"                                                                   \
+    "subs " P ", " P ", #1\n\t"                                                              \
+    "bne 14f\n\t"                                                                            \
+    "adr.w r5, " L "f\n"                                                                     \
+    "14:\n\t"                                                                                \
+    "mla " S ", " S ", r4, r5\n\t"                                                           \
+    "strd " S ", " P ", [sp, #" OFF "]\n\t"
+/* A z or r group: its bias, the whole row (ERN_GRU_DUFF A/B/L entered at r8), the table,
+ * then MORE; the four values stored at sp + SLOT. */
+#define ERN_GRU_GATE(ENTRY, A, B, L, MORE, SLOT)                                             \
+    ERN_ASM_ZONE(matrix)                                                                     \
+    "ldmia lr!, {r0, r1, r2, r3}\n\t"                                                        \
+    "ldmia sp, {r7, r8, r12}\n\t" ENTRY "mov pc, r8\n" ERN_GRU_DUFF(A, B, L)                 \
+        ERN_ASM_ZONE(act)                                                                    \
+        ERN_ASM_TABLE("ldr r4, [sp, #12]\n\t") MORE                                          \
+    "add r5, sp, #" SLOT "\n\t"                                                              \
+    "stmia r5, {r0, r1, r2, r3}\n\t"                                                         \
+    "add lr, lr, #36\n\t"
+/* add_mul_q15 of row R (inner in rR, r << 16 in Y, the bias in BIAS): the candidate's sum
+ * so far into rR. SMMLAR of 2 inner and r << 16 rounds (inner r + 2^14) >> 15 exactly: r < 2^15
+ * and |2 inner| < 2^31 (quantize.fast_flag). */
+#define ERN_GRU_RESET(R, Y, BIAS)                                                            \
+    "add r" R ", r" R ", r" R "\n\t"                                                         \
+    "smmlar r" R ", r" R ", " Y ", " BIAS "\n\t"
+/* gru_h of a unit, (z h + K - z c) >> 15 added to c (K = 2^14 in r10): the candidate in rC
+ * (Q q_v), z in Z (< 2^15: SMLABB/SMLABT take its low half), its old h in half HALF (B or T)
+ * of HPAIR; the new h into rC. */
+#define ERN_GRU_H(C, Z, HALF, HPAIR)                                                         \
+    "smla" HALF " r9, " Z ", " HPAIR ", r10\n\t"                                             \
+    "mls " Z ", " Z ", r" C ", r9\n\t"                                                       \
+    "add r" C ", r" C ", " Z ", asr #15\n\t"
+
+/* One GRU step for reset_after, fast tanh candidates and sigmoid gates, as one asm loop over
+ * quads of units (label 1), the same integers as gate_groups, gru_candidates and gru_h: per
+ * quad the z gates (Duff's device 2/3) and r gates (4/5) to the stack, the candidate's
+ * recurrent columns from the recurrent bias (6/7), add_mul_q15 with r onto the bias, its input
+ * columns (8/9), the table, the conversion to Q q_v ((2 t - 32768 + rnd) >> s, s >= 0) and
+ * the new h of the four units into hn (the old h is read until the last quad). */
+static void gru_quads_dsp(const ern_q_cell *cell, const int16_t *xh, int16_t *hn)
+{
+    /* blocks of four columns: the whole row, the recurrent and the input columns */
+    unsigned in = cell->in_pad, bk = (in + cell->units_pad) / 4, bh = cell->units_pad / 4;
+    unsigned bx = in / 4, d = ERN_DUFF - 1;
+    int s = cell->q_g - cell->q_v;
+    /* The frame the asm pushes, by sp offset: 0 v, 4 the row's entry (blocks to skip
+     * before), 8 its passes, 12 the table's middle, 16 the candidate's offset with rnd, 20 s,
+     * 24..32 and 36..44 the same as 0..8 for the recurrent and the input columns, 48 the
+     * recurrent bias, 52 the parameters' end, 56 old h, 60 new h, 64 z and 80 r of a quad, 96
+     * the entry of the r gates' row.
+     * The registers bring 0..44 (r10 hn) and the cell (r6). */
+    register int32_t a0 __asm__("r0") = (int32_t)(uintptr_t)xh;
+    register int32_t a1 __asm__("r1") = (int32_t)(-bk & d), a2 __asm__("r2") = (int32_t)((bk + d) / (d + 1));
+    register int32_t a3 __asm__("r3") = (int32_t)(uintptr_t)(ern_sigmoid_q15 + 2048);
+    register int32_t x __asm__("r4") = -32768 + ((1 << s) >> 1), y __asm__("r5") = s;
+    register const void *wr __asm__("r6") = cell;
+    register const int16_t *vr __asm__("r7") = xh + in;
+    register int32_t w0 __asm__("r8") = (int32_t)(-bh & d), w1 __asm__("r9") = (int32_t)((bh + d) / (d + 1));
+    register int32_t w2 __asm__("r10") = (int32_t)(uintptr_t)hn;
+    register int32_t w3 __asm__("r11") = (int32_t)(-bx & d), p __asm__("r12") = (int32_t)((bx + d) / (d + 1));
+    __asm__ volatile(
+            "sub sp, sp, #56\n\t" /* 48..60, z, r, 96 the r gates' entry */
             "push {r0, r1, r2, r3, r4, r5, r7, r8, r9, r10, r11, r12}\n\t"
-            "adr r0, 2f\n\t"
-            "mov r2, #(3f - 2f)\n\t" /* bytes per block */
-            "mla r1, r1, r2, r0\n\t"
-            "str r1, [sp, #4]\n\t"
-            "ldr r1, [sp, #24]\n\t"
-            "adr r0, 4f\n\t"
-            "mla r1, r1, r2, r0\n\t"
-            "str r1, [sp, #24]\n"
-            "1:\n\t" ERN_ASM_ZONE(matrix)
-            "ldmia lr!, {r0, r1, r2, r3}\n\t" /* bias */
-            "ldmia sp, {r7, r8, r12}\n\t"
-            "mov pc, r8\n" ERN_ASM_DUFF("2", "3")
-            "add r8, sp, #52\n\t"
-            "stmia r8, {r0, r1, r2, r3}\n\t"
-            "ldrd r4, r5, [sp, #32]\n\t"
-            "ldmia r4, {r0, r1, r2, r3}\n\t" /* the recurrent bias */
-            "add r4, r4, r5\n\t"
-            "str r4, [sp, #32]\n\t"
-            "ldrd r8, r12, [sp, #24]\n\t" /* r7 is at the recurrent columns */
-            "mov pc, r8\n" ERN_ASM_DUFF("4", "5") ERN_ASM_ZONE(update)
-            "add r12, sp, #52\n\t"
-            "ldmia r12, {r4, r5, r7, r12}\n\t"
-            "ldr r8, [sp, #40]\n\t"
-            "ldrsh r9, [r8]\n\t"
-            "ldrsh r10, [r8, #2]\n\t"
-            "lsr r11, r9, #14\n\t"
-            "mla r4, r0, r11, r4\n\t"
-            "lsl r9, r9, #17\n\t"
-            "smmlar r4, r0, r9, r4\n\t"
-            "lsr r11, r10, #14\n\t"
-            "mla r5, r1, r11, r5\n\t"
-            "lsl r10, r10, #17\n\t"
-            "smmlar r5, r1, r10, r5\n\t"
-            "ldrsh r9, [r8, #4]\n\t"
-            "ldrsh r10, [r8, #6]\n\t"
-            "add r8, r8, #8\n\t"
-            "str r8, [sp, #40]\n\t"
-            "lsr r11, r9, #14\n\t"
-            "mla r7, r2, r11, r7\n\t"
-            "lsl r9, r9, #17\n\t"
-            "smmlar r7, r2, r9, r7\n\t"
-            "lsr r11, r10, #14\n\t"
-            "mla r12, r3, r11, r12\n\t"
-            "lsl r10, r10, #17\n\t"
-            "smmlar r12, r3, r10, r12\n\t" ERN_ASM_ZONE(act)
-            "ldmia lr, {r0, r1, r2, r3}\n\t" /* mult */
-            "smmul r0, r4, r0\n\t"
-            "smmul r1, r5, r1\n\t"
-            "smmul r2, r7, r2\n\t"
-            "smmul r3, r12, r3\n\t"
-            "add r4, sp, #12\n\t"
-            "ldmia r4, {r4, r5, r7}\n\t" /* the table, the offset, s */
-            "ssat r0, #12, r0\n\t"
-            "ssat r1, #12, r1\n\t"
-            "ssat r2, #12, r2\n\t"
-            "ssat r3, #12, r3\n\t"
-            "ldrsh r0, [r4, r0, lsl #1]\n\t"
-            "ldrsh r1, [r4, r1, lsl #1]\n\t"
-            "ldrsh r2, [r4, r2, lsl #1]\n\t"
-            "ldrsh r3, [r4, r3, lsl #1]\n\t" ERN_ASM_ZONE(update)
+            "str r0, [sp, #36]\n\t"
+            "strd r7, r10, [sp, #56]\n\t"
+            "ldr lr, [r6, %[par]]\n\t"
+            "ldr r0, [r6, %[rbias]]\n\t"
+            "ldrh r3, [r6, %[up]]\n\t"
+            "mov r4, #39\n\t"
+            "mul r3, r3, r4\n\t" /* bytes of the quads' parameters */
+            "add r3, lr, r3\n\t"
+            "strd r0, r3, [sp, #48]\n\t"
+            "ldr r6, [r6, %[wo]]\n\t"
+            "mov r4, #(3f - 2f)\n\t" /* bytes per block */
+            ERN_GRU_ENTRY("r1", "r2", "4", "2", "10")
+            "adr.w r5, 4f\n\t" /* the r gates' copy of the row's Duff's device */
+            "adr.w r0, 2f\n\t"
+            "sub r5, r5, r0\n\t"
+            "add r5, r1, r5\n\t"
+            "str r5, [sp, #96]\n\t" ERN_GRU_ENTRY("r8", "r9", "28", "6", "12")
+                ERN_GRU_ENTRY("r11", "r12", "40", "8", "13")
+            "1:\n\t" ERN_GRU_GATE("", "2", "3", "10", "", "64")
+                ERN_GRU_GATE("ldr r8, [sp, #96]\n\t", "4", "5", "11",
+                             "lsl r0, r0, #16\n\tlsl r1, r1, #16\n\tlsl r2, r2, #16\n\t"
+                             "lsl r3, r3, #16\n\t",
+                             "80")
+                    ERN_ASM_ZONE(matrix)
+            "ldr r4, [sp, #48]\n\t"
+            "ldmia r4!, {r0, r1, r2, r3}\n\t" /* the recurrent bias */
+            "str r4, [sp, #48]\n\t"
+            "add r8, sp, #24\n\t"
+            "ldmia r8, {r7, r8, r12}\n\t"
+            "mov pc, r8\n" ERN_GRU_DUFF("6", "7", "12") ERN_ASM_ZONE(update)
+            "ldmia lr!, {r8, r9, r10, r11}\n\t" /* the candidate's bias */
+            "add r4, sp, #80\n\t"
+            "ldmia r4, {r4, r5, r7, r12}\n\t" /* r << 16 */
+            ERN_GRU_RESET("0", "r4", "r8") ERN_GRU_RESET("1", "r5", "r9")
+                ERN_GRU_RESET("2", "r7", "r10") ERN_GRU_RESET("3", "r12", "r11") ERN_ASM_ZONE(matrix)
+            "add r8, sp, #36\n\t"
+            "ldmia r8, {r7, r8, r12}\n\t"
+            "mov pc, r8\n" ERN_GRU_DUFF("8", "9", "13") ERN_ASM_ZONE(act)
+                ERN_ASM_TABLE("add r4, sp, #12\n\tldmia r4, {r4, r5, r7}\n\t") ERN_ASM_ZONE(update)
             "add r0, r5, r0, lsl #1\n\t"
             "add r1, r5, r1, lsl #1\n\t"
             "add r2, r5, r2, lsl #1\n\t"
@@ -1079,27 +1138,65 @@ static void gru_candidates_dsp(const ern_q_cell *cell, const int16_t *xh, int16_
             "asr r1, r1, r7\n\t"
             "asr r2, r2, r7\n\t"
             "asr r3, r3, r7\n\t"
-            "ldrd r8, r9, [sp, #44]\n\t"
-            "strh r0, [r8], #2\n\t"
-            "strh r1, [r8], #2\n\t"
-            "strh r2, [r8], #2\n\t"
-            "strh r3, [r8], #2\n\t"
-            "str r8, [sp, #44]\n\t"
-            "add lr, lr, #36\n\t" /* the next group's parameters */
-            "cmp lr, r9\n\t"
+            "add r4, sp, #64\n\t"
+            "ldmia r4, {r4, r5, r7, r8}\n\t" /* z */
+            "ldr r9, [sp, #56]\n\t"
+            "ldrd r11, r12, [r9], #8\n\t" /* the four old h */
+            "mov r10, #16384\n\t"
+            "str r9, [sp, #56]\n\t" ERN_GRU_H("0", "r4", "bb", "r11") ERN_GRU_H("1", "r5", "bt", "r11")
+                ERN_GRU_H("2", "r7", "bb", "r12") ERN_GRU_H("3", "r8", "bt", "r12")
+            "ldr r9, [sp, #60]\n\t"
+            "pkhbt r0, r0, r1, lsl #16\n\t"
+            "pkhbt r2, r2, r3, lsl #16\n\t"
+            "strd r0, r2, [r9], #8\n\t" /* the four new h */
+            "str r9, [sp, #60]\n\t"
+            "ldr r12, [sp, #52]\n\t"
+            "add lr, lr, #36\n\t" /* the next quad's parameters */
+            "cmp lr, r12\n\t"
             "bne 1b\n\t"
-            "add sp, sp, #68"
-            : ERN_DOT4_OPERANDS(wr, vr), "+r"(fr)
-            :
+            "add sp, sp, #104"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [v] "+r"(vr),
+              [w] "+r"(wr), [x] "+r"(x), [y] "+r"(y), [w0] "+r"(w0), [w1] "+r"(w1),
+              [w2] "+r"(w2), [w3] "+r"(w3), "+r"(p)
+            : [par] "i"(offsetof(ern_q_cell, par)), [rbias] "i"(offsetof(ern_q_cell, rbias)),
+              [up] "i"(offsetof(ern_q_cell, units_pad)), [wo] "i"(offsetof(ern_q_cell, w))
             : "lr", "cc", "memory");
-    }
 }
+#undef ERN_GRU_H
+#undef ERN_GRU_RESET
+#undef ERN_GRU_GATE
+#undef ERN_GRU_ENTRY
+#undef ERN_GRU_DUFF
 #endif
 
-static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh)
+/* The GRU's z and r gates into g[0, 2 up). */
+/* The new h of n units from their z, the candidates (in act() output Q) and the old h. */
+ERN_INLINE void gru_h_new(const ern_q_cell *cell, const int16_t *z, int16_t *h, int16_t *cand, int n)
 {
-    int u = cell->units, up = cell->units_pad, j, s;
-    int16_t *h = xh + cell->in_pad, *cand = g + 2 * up;
+    int s = cell->q_g - cell->q_v;
+    if (s < 0) {
+        ern_q_convert(cand, cand, n, cell->q_g, cell->q_v);
+        s = 0;
+    }
+#ifdef ERN_MVE
+    gru_h_mve(z, h, cand, s, n);
+#else
+    gru_h_units(z, h, cand, (1 << s) >> 1, s, n);
+#endif
+}
+
+/* The GRU step in C, any activations and flags: z and r, the candidates, the new h in place.
+ * Where gru_quads_dsp runs the usual GRU, out of line: ern_q_cell_step stays small enough for
+ * GCC to inline the LSTM's step. */
+#ifdef ERN_GROUPS_ASM
+ERN_NOINLINE void gru_step_c(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh)
+#else
+static void gru_step_c(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh)
+#endif
+{
+    int u = cell->units, up = cell->units_pad, j;
+    int16_t *h = xh + cell->in_pad;
+#if ERN_Q_ROWS
     gate_groups(cell, 0, up / 2, xh, cell->rec_act, g);
     ERN_ZONE(update);
     if (!cell->reset_after) {
@@ -1107,31 +1204,52 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
             rh[j] = (int16_t)((g[up + j] * h[j] + (1 << 14)) >> 15);
         }
     }
-#ifdef ERN_GROUPS_ASM
-    if (cell->fast && cell->act == ERN_TANH && cell->reset_after &&
-        cell->rec_act == ERN_SIGMOID && cell->q_g >= cell->q_v) {
-        gru_candidates_dsp(cell, xh, g, cell->q_g - cell->q_v); /* already in Q q_v */
-        ERN_ZONE(update);
-        gru_h_units(g, h, cand, 0, 0, u);
-        return;
-    }
-#endif
     if (cell->fast && cell->act == ERN_TANH) {
         gru_candidates(cell, xh, g, rh, ERN_TANH, 1);
     } else {
         gru_candidates(cell, xh, g, rh, cell->act, 0);
     }
     ERN_ZONE(update);
-    s = cell->q_g - cell->q_v;
-    if (s < 0) {
-        ern_q_convert(cand, cand, u, cell->q_g, cell->q_v);
-        s = 0;
-    }
-#ifdef ERN_MVE
-    gru_h_mve(g, h, cand, s, u);
+    gru_h_new(cell, g, h, g + 2 * up, u);
 #else
-    gru_h_units(g, h, cand, (1 << s) >> 1, s, u);
+    /* per quad q: z, r and the candidates of its units at g[12 q ..), as the groups lie; the
+     * z and r groups through a copy of the cell that starts at them (gate_groups keeps its
+     * first group 0, which GCC specializes) */
+    for (j = 0; j < up; j += 4) {
+        ern_q_cell quad = *cell;
+        quad.w = group_rows(cell, 3 * j / 4);
+        quad.par = cell->par + 3 * 13 * j / 4;
+        gate_groups(&quad, 0, 2, xh, cell->rec_act, g + 3 * j);
+    }
+    ERN_ZONE(update);
+    if (!cell->reset_after) {
+        for (j = 0; j < u; j++) { /* pads of rh stay zero */
+            rh[j] = (int16_t)((g[3 * (j & ~3) + 4 + (j & 3)] * h[j] + (1 << 14)) >> 15);
+        }
+    }
+    gru_candidates(cell, xh, g, rh, cell->act, cell->fast);
+    ERN_ZONE(update);
+    for (j = 0; j < u; j += 4) {
+        gru_h_new(cell, g + 3 * j, h + j, g + 3 * j + 8, u - j < 4 ? u - j : 4);
+    }
 #endif
+}
+
+static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh)
+{
+#if !ERN_Q_ROWS
+    if (cell->fast == ERN_FAST_GRU) {
+#ifdef ERN_GROUPS_ASM
+        gru_quads_dsp(cell, xh, g); /* the new h into g */
+#else
+        gru_quads(cell, xh, g);
+#endif
+        ERN_ZONE(update);
+        copy_q(xh + cell->in_pad, g, cell->units);
+        return;
+    }
+#endif
+    gru_step_c(cell, xh, g, rh);
 }
 
 void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g, int16_t *tmp)
