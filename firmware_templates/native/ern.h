@@ -160,7 +160,9 @@ typedef struct {
     int8_t q_g;   /* Q of act() outputs of the candidate rows (15 when act is bounded) */
     int8_t q_a;   /* LSTM: Q of act(c) (15 when act is bounded) */
     const ern_qw *w;       /* groups of 4 rows (see ern_q_dot4); LSTM: group j = rows i,f,c,o of
-                            * unit j; others: gate-major, each gate padded to units_pad rows */
+                            * unit j; GRU: per units 4q..4q+3 their z, r, candidate groups,
+                            * the candidate's recurrent columns first; SimpleRNN: gate-major;
+                            * each gate padded to units_pad rows (Helium rows: GRU gate-major) */
     const int32_t *par;    /* per group: bias[4] (accumulator units), mult[4], per row
                             * rnd = 2^(shift-1) (0 when shift <= 0) [4], then the four int8
                             * right shifts packed in one word (row r: byte r); sigmoid/tanh
