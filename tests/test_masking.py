@@ -59,6 +59,60 @@ def test_masking_maps_to_the_ir_and_the_twin_skips_padded_steps() -> None:
         )
 
 
+def _masked_head(kind: str, mask_value: float = PAD) -> keras.Model:
+    """Masking + recurrent layers whose padded steps Keras skips, ending in `kind`."""
+    keras.utils.set_random_seed(5)
+    L = keras.layers
+    heads = {
+        "average": [L.GRU(6, return_sequences=True, name="gru"), L.GlobalAveragePooling1D()],
+        "max": [L.LSTM(5, return_sequences=True), L.GlobalMaxPooling1D()],
+        "bidirectional": [
+            L.Bidirectional(L.GRU(4, return_sequences=True, reset_after=False)),
+            L.Dense(3, activation="tanh"),
+            L.GlobalAveragePooling1D(),
+        ],
+        "backwards": [L.SimpleRNN(4, go_backwards=True, return_sequences=True), L.LSTM(3)],
+        "conv": [L.GRU(4, return_sequences=True), L.Conv1D(3, 2), L.GRU(3)],
+    }
+    layers = [L.Masking(mask_value, name="mask"), *heads[kind], L.Dense(2, activation="softmax")]
+    return keras.Sequential([keras.Input((STEPS, 2)), *layers], name=f"masked_{kind}")
+
+
+@pytest.mark.parametrize(
+    "kind, mask_value",
+    [("average", PAD), ("max", PAD), ("bidirectional", PAD), ("backwards", PAD), ("conv", -1.0)],
+)
+def test_twin_skips_padded_steps_with_ops_tflite_micro_runs(kind: str, mask_value: float) -> None:
+    """The twin computes Keras' mask itself (tf-keras' Masking needs REDUCE_ANY and a bool
+    UNPACK, which TFLite Micro lacks); the average pools the valid steps only."""
+    original = _masked_head(kind, mask_value)
+    x, _ = _padded(6)
+    x[x == PAD] = mask_value
+    twin = build_twin(load_model_ir(original))
+    for window in x:
+        np.testing.assert_allclose(
+            twin(window[None]).numpy(), original(window[None]).numpy(), atol=1e-6
+        )
+    import tensorflow as tf
+
+    graph = tf.function(twin).get_concrete_function(tf.TensorSpec((1, STEPS, 2))).graph
+    ops = {op.type for op in graph.get_operations()}
+    assert "Any" not in ops  # REDUCE_ANY
+    unstacked = [op for op in graph.get_operations() if op.type == "Unpack"]
+    assert all(op.inputs[0].dtype != tf.bool for op in unstacked)
+
+
+@pytest.mark.slow
+def test_masked_pooling_model_runs_on_tflite_micro(tmp_path: Path) -> None:
+    """Masking + GRU(return_sequences) + GlobalAveragePooling1D: TFLite Micro float32/int8."""
+    x, y = _padded(60)
+    backends = '[convert]\ntflite = ["float32", "int8"]\n[native]\nquant = []\n'
+    _, report = build_user_model(tmp_path, _masked_head("average"), x, y, backends)
+    status = stage_status(report)
+    for stage in ("tflite_float32/tflm", "tflite_int8/tflm"):
+        assert status[stage] == "passed", report["stages"]
+
+
 @pytest.mark.slow
 def test_masked_gru_on_padded_windows_builds(tmp_path: Path) -> None:
     x, y = _padded()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from edge_rnn import ir
 from edge_rnn.choices import ONNX_QUANTIZATIONS, ROUTE_CHOICES, TFLITE_QUANTIZATIONS
 from edge_rnn.errors import EdgeRnnError
+from edge_rnn.export.mask_twin import mask_reaches
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,14 @@ def tflite_route(model: ir.Model, quantization: str, requested: str = "auto") ->
     unroll: set[str] = set()
     notes: list[str] = []
     fused = False
+    masked = mask_reaches(model)
     for layer in model.layers:
         if not isinstance(layer, (ir.RecurrentLayer, ir.BidirectionalLayer)):
             continue
         cell = layer.forward if isinstance(layer, ir.BidirectionalLayer) else layer
+        if layer.name in masked:  # the twin unrolls it cell by cell (see mask_twin)
+            unroll.add(layer.name)
+            continue
         if not _fusable(cell):
             if requested == "fused":
                 raise EdgeRnnError(

@@ -11,6 +11,13 @@ from typing import Any
 
 from edge_rnn import ir
 from edge_rnn.cells import CELLS
+from edge_rnn.export.mask_twin import (
+    keep_mask,
+    mask_reaches,
+    masked_average,
+    masked_recurrent,
+    merge_directions,
+)
 from edge_rnn.export.unrolled import compact_unrolled
 
 
@@ -51,18 +58,13 @@ def _leaky_relu(leaky: ir.LeakyRelu) -> Any:
     return leaky_relu
 
 
-def _recurrent(layer: ir.RecurrentLayer, unroll: bool, name: str | None = None) -> Any:
-    import tf_keras
-
+def _cell_kwargs(layer: ir.RecurrentLayer, unroll: bool) -> dict[str, Any]:
+    """The arguments a tf-keras recurrent layer and its cell share."""
     spec = CELLS[layer.cell]
     kwargs: dict[str, Any] = {
         "units": layer.units,
         "activation": _activation(layer.activation),
         "use_bias": layer.use_bias,
-        "return_sequences": layer.return_sequences,
-        "go_backwards": layer.go_backwards,
-        "unroll": unroll,
-        "name": name or layer.name,
     }
     if spec.uses_recurrent_activation:
         kwargs["recurrent_activation"] = _activation(layer.recurrent_activation)
@@ -72,7 +74,27 @@ def _recurrent(layer: ir.RecurrentLayer, unroll: bool, name: str | None = None) 
             # Unrolled, implementation 2 splits the recurrent product [units, units, -1] into an
             # empty third tensor TFLite Micro cannot allocate; implementation 1 multiplies per gate.
             kwargs["implementation"] = 1
-    return getattr(tf_keras.layers, spec.keras_class)(**kwargs)
+    return kwargs
+
+
+def _recurrent(layer: ir.RecurrentLayer, unroll: bool, name: str | None = None) -> Any:
+    import tf_keras
+
+    return getattr(tf_keras.layers, CELLS[layer.cell].keras_class)(
+        **_cell_kwargs(layer, unroll),
+        return_sequences=layer.return_sequences,
+        go_backwards=layer.go_backwards,
+        unroll=unroll,
+        name=name or layer.name,
+    )
+
+
+def _masked(layer: ir.RecurrentLayer, name: str) -> Any:
+    """The layer unrolled cell by cell, skipping the steps its keep input marks 0."""
+    import tf_keras
+
+    cell = getattr(tf_keras.layers, CELLS[layer.cell].keras_class + "Cell")
+    return masked_recurrent(cell(**_cell_kwargs(layer, True)), layer, name)
 
 
 def _cell_weights(layer: ir.RecurrentLayer) -> list[Any]:
@@ -129,60 +151,100 @@ def _other(layer: ir.Layer) -> tuple[Any, list[Any]]:
     return L.Reshape(target, name=layer.name), []
 
 
+def _layer(layer: ir.Layer, unroll: frozenset[str]) -> tuple[Any, list[Any]]:
+    """The tf-keras layer for one IR layer (Masking aside), and its weights."""
+    import tf_keras
+
+    if isinstance(layer, ir.DenseLayer):
+        built = tf_keras.layers.Dense(
+            layer.units,
+            activation=_activation(layer.activation, layer.leaky),
+            use_bias=layer.use_bias,
+            name=layer.name,
+        )
+        return built, [layer.kernel] + ([layer.bias] if layer.bias is not None else [])
+    if isinstance(layer, ir.LayerNormLayer):
+        built = tf_keras.layers.LayerNormalization(
+            epsilon=layer.epsilon,
+            center=layer.beta is not None,
+            scale=layer.gamma is not None,
+            name=layer.name,
+        )
+        return built, [w for w in (layer.gamma, layer.beta) if w is not None]
+    if isinstance(layer, ir.EmbeddingLayer):
+        built = tf_keras.layers.Embedding(layer.input_dim, layer.output_dim, name=layer.name)
+        return built, [layer.embeddings]
+    if isinstance(layer, ir.BidirectionalLayer):
+        unrolled = layer.name in unroll
+        built = tf_keras.layers.Bidirectional(
+            _recurrent(layer.forward, unrolled, "forward"),
+            backward_layer=_recurrent(layer.backward, unrolled, "backward"),
+            merge_mode=layer.merge_mode,
+            name=layer.name,
+        )
+        return built, _cell_weights(layer.forward) + _cell_weights(layer.backward)
+    if isinstance(layer, ir.RecurrentLayer) and layer.name in unroll:
+        return compact_unrolled(layer, _activation), []
+    if isinstance(layer, ir.RecurrentLayer):
+        return _recurrent(layer, False), _cell_weights(layer)
+    return _other(layer)
+
+
 def build_twin(model: ir.Model, unroll: frozenset[str] = frozenset()) -> Any:
-    """A tf-keras Sequential with input (1, T, F) (token ids: (1, T) int32) computing `model`;
+    """A tf-keras model with input (1, T, F) (token ids: (1, T) int32) computing `model`;
     `unroll` names the layers to unroll (see `edge_rnn.export.routes`)."""
     import tf_keras
 
+    if model.layers and isinstance(model.layers[0], ir.MaskingLayer):
+        return _masked_twin(model, unroll)
     twin = tf_keras.Sequential(name=model.name)
     if model.token_input:  # (1, T) int32 token ids
         twin.add(tf_keras.Input((model.timesteps,), batch_size=1, dtype="int32", name="input"))
     else:
         twin.add(tf_keras.Input(shape=model.input_shape, batch_size=1, name="input"))
     weights: list[tuple[Any, list[Any]]] = []
-    # tf-keras layers carry a Masking layer's mask; the compact unrolled form has none
-    masked = any(isinstance(layer, ir.MaskingLayer) for layer in model.layers)
     for layer in model.layers:
-        if isinstance(layer, ir.DenseLayer):
-            built = tf_keras.layers.Dense(
-                layer.units,
-                activation=_activation(layer.activation, layer.leaky),
-                use_bias=layer.use_bias,
-                name=layer.name,
-            )
-            values = [layer.kernel] + ([layer.bias] if layer.bias is not None else [])
-        elif isinstance(layer, ir.MaskingLayer):
-            built, values = tf_keras.layers.Masking(layer.mask_value, name=layer.name), []
-        elif isinstance(layer, ir.LayerNormLayer):
-            built = tf_keras.layers.LayerNormalization(
-                epsilon=layer.epsilon,
-                center=layer.beta is not None,
-                scale=layer.gamma is not None,
-                name=layer.name,
-            )
-            values = [w for w in (layer.gamma, layer.beta) if w is not None]
-        elif isinstance(layer, ir.EmbeddingLayer):
-            built = tf_keras.layers.Embedding(layer.input_dim, layer.output_dim, name=layer.name)
-            values = [layer.embeddings]
-        elif isinstance(layer, ir.BidirectionalLayer):
-            unrolled = layer.name in unroll
-            built = tf_keras.layers.Bidirectional(
-                _recurrent(layer.forward, unrolled, "forward"),
-                backward_layer=_recurrent(layer.backward, unrolled, "backward"),
-                merge_mode=layer.merge_mode,
-                name=layer.name,
-            )
-            values = _cell_weights(layer.forward) + _cell_weights(layer.backward)
-        elif isinstance(layer, ir.RecurrentLayer) and layer.name in unroll and not masked:
-            built, values = compact_unrolled(layer, _activation), []
-        elif isinstance(layer, ir.RecurrentLayer):
-            built = _recurrent(layer, layer.name in unroll)
-            values = _cell_weights(layer)
-        else:
-            built, values = _other(layer)
+        built, values = _layer(layer, unroll)
         twin.add(built)
         weights.append((built, values))
+    _set_weights(weights)
+    return twin
+
+
+def _masked_twin(model: ir.Model, unroll: frozenset[str]) -> Any:
+    """A model starting with Masking: its keep mask (see `mask_twin`) goes to the layers it
+    reaches, which skip the padded steps with ops TFLite Micro runs."""
+    import tf_keras
+
+    masking = model.layers[0]
+    assert isinstance(masking, ir.MaskingLayer)
+    inputs = tf_keras.Input(shape=model.input_shape, batch_size=1, name="input")
+    x, keep = keep_mask(masking.mask_value, masking.name)(inputs)
+    reached = mask_reaches(model)
+    weights: list[tuple[Any, list[Any]]] = []
+    for layer in model.layers[1:]:
+        if layer.name not in reached:
+            built, values = _layer(layer, unroll)
+            x = built(x)
+            weights.append((built, values))
+        elif isinstance(layer, ir.GlobalPoolingLayer):
+            x = masked_average(layer.name, x, keep)
+        elif isinstance(layer, ir.BidirectionalLayer):
+            fwd = _masked(layer.forward, layer.name + "_forward")
+            bwd = _masked(layer.backward, layer.name + "_backward")
+            x = merge_directions(layer, fwd([x, keep]), bwd([x, keep]))
+            weights += [(fwd, _cell_weights(layer.forward)), (bwd, _cell_weights(layer.backward))]
+        else:
+            assert isinstance(layer, ir.RecurrentLayer)
+            built = _masked(layer, layer.name)
+            x = built([x, keep])
+            weights.append((built, _cell_weights(layer)))
+    twin = tf_keras.Model(inputs, x, name=model.name)
+    _set_weights(weights)
+    return twin
+
+
+def _set_weights(weights: list[tuple[Any, list[Any]]]) -> None:
     for built, values in weights:
         if values:
             built.set_weights(values)
-    return twin

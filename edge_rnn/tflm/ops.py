@@ -40,6 +40,7 @@ OP_METHODS: dict[str, str] = {
     "LESS": "AddLess",
     "LOG": "AddLog",
     "LOG_SOFTMAX": "AddLogSoftmax",
+    "LOGICAL_NOT": "AddLogicalNot",
     "LOGISTIC": "AddLogistic",
     "MAX_POOL_2D": "AddMaxPool2D",
     "MAXIMUM": "AddMaximum",
@@ -51,6 +52,7 @@ OP_METHODS: dict[str, str] = {
     "PAD": "AddPad",
     "PADV2": "AddPadV2",
     "QUANTIZE": "AddQuantize",
+    "REDUCE_ALL": "AddReduceAll",
     "REDUCE_MAX": "AddReduceMax",
     "RELU": "AddRelu",
     "RELU6": "AddRelu6",
@@ -115,7 +117,7 @@ def tflm_refusal(path: str | Path) -> str | None:
     info = inspect_file(path)
     try:
         check_runnable(path, info)
-        resolver_ops(info)  # ops TFLM has no kernel for (Masking: REDUCE_ANY)
+        resolver_ops(info)  # ops TFLM has no kernel for
     except EdgeRnnError as err:
         return str(err)
     return None
