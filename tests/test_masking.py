@@ -103,14 +103,21 @@ def test_twin_skips_padded_steps_with_ops_tflite_micro_runs(kind: str, mask_valu
 
 
 @pytest.mark.slow
-def test_masked_pooling_model_runs_on_tflite_micro(tmp_path: Path) -> None:
-    """Masking + GRU(return_sequences) + GlobalAveragePooling1D: TFLite Micro float32/int8."""
+def test_masked_pooling_model_builds_on_every_backend(tmp_path: Path) -> None:
+    """Masking + GRU(return_sequences) + GlobalAveragePooling1D: TFLite Micro float32/int8 and
+    the native C (streamed average of the valid steps), on the host and on a Cortex-M4."""
     x, y = _padded(60)
-    backends = '[convert]\ntflite = ["float32", "int8"]\n[native]\nquant = []\n'
-    _, report = build_user_model(tmp_path, _masked_head("average"), x, y, backends)
+    _, report = build_user_model(tmp_path, _masked_head("average"), x, y)
     status = stage_status(report)
-    for stage in ("tflite_float32/tflm", "tflite_int8/tflm"):
-        assert status[stage] == "passed", report["stages"]
+    for stage in (
+        "tflite_float32/tflm",
+        "tflite_int8/tflm",
+        "native_float32/host_c",
+        "native_int8w/host_c_stream",
+        "native_int8/host_c",
+        "native_float32/qemu-cortex-m4f",
+    ):
+        assert status.get(stage) == "passed", (stage, report["stages"])
 
 
 @pytest.mark.slow
@@ -145,18 +152,31 @@ def _masked_lstm_seq() -> keras.Model:
 
 
 @pytest.mark.parametrize(
-    "quant, tolerance, seq",
-    [("float32", 1e-5, False), ("int8w", 0.02, False), ("int8", 0.05, False), ("int8", 0.05, True)],
+    "quant, tolerance, kind",
+    [
+        ("float32", 1e-5, "last"),
+        ("int8w", 0.02, "last"),
+        ("int8", 0.05, "last"),
+        ("int8", 0.05, "seq"),
+        ("float32", 1e-5, "average"),
+        ("int8w", 0.02, "average"),
+        ("int8", 0.05, "average"),
+    ],
 )
 def test_native_c_skips_padded_steps_in_run_step_and_run_len(
-    tmp_path: Path, quant: str, tolerance: float, seq: bool
+    tmp_path: Path, quant: str, tolerance: float, kind: str
 ) -> None:
+    """average: GlobalAveragePooling1D streams (running sums and a count of the valid steps)."""
     from edge_rnn.native import generate
     from edge_rnn.native.generate import prepare, split_masking
     from edge_rnn.native.host import compile_host, run_binary
+    from edge_rnn.native.twin import float_forward
     from edge_rnn.native.twin_int import int_forward, quantize_input
 
-    model = _masked_lstm_seq() if seq else _masked_gru(train=False)
+    if kind == "average":
+        model = _masked_head("average")
+    else:
+        model = _masked_lstm_seq() if kind == "seq" else _masked_gru(train=False)
     x, _ = _padded(30)
     model_ir = load_model_ir(model)
     binary = compile_host(
@@ -172,6 +192,10 @@ def test_native_c_skips_padded_steps_in_run_step_and_run_len(
     noisy = np.where(keep[:, :, None], x, np.random.default_rng(1).normal(size=x.shape))
     runlen = run_binary(binary, noisy.astype(np.float32), mode="runlen", lengths=lengths)
     np.testing.assert_array_equal(runlen.raw, out.raw)
+    if quant == "float32":
+        stages, _ = prepare(split_masking(model_ir)[0], quant, x)
+        twin = float_forward(stages, x, keep=keep)
+        np.testing.assert_allclose(out.values, twin.reshape(out.values.shape), atol=1e-6)
     if quant == "int8":  # bit-exact with the integer twin; _run_q skips the same steps
         _, plan = prepare(split_masking(model_ir)[0], quant, x)
         assert plan is not None
@@ -180,9 +204,39 @@ def test_native_c_skips_padded_steps_in_run_step_and_run_len(
         np.testing.assert_array_equal(run_binary(binary, x, mode="runq").raw, out.raw)
 
 
+@pytest.mark.parametrize("quant", ["float32", "int8"])
+def test_global_average_streams_without_masking_too(tmp_path: Path, quant: str) -> None:
+    """GRU(return_sequences) + GlobalAveragePooling1D gets `_step` (running sums): the last
+    step's output is `_run`'s, as Keras' and (int8) bit-exact with the integer twin."""
+    from edge_rnn.native import generate
+    from edge_rnn.native.generate import prepare
+    from edge_rnn.native.host import compile_host, run_binary
+    from edge_rnn.native.twin_int import int_forward, quantize_input
+
+    keras.utils.set_random_seed(5)
+    layers = [keras.layers.GRU(5, return_sequences=True), keras.layers.GlobalAveragePooling1D()]
+    model = keras.Sequential([keras.Input((STEPS, 2)), *layers, keras.layers.Dense(2)])
+    x, _ = _padded(20)
+    model_ir = load_model_ir(model)
+    gen = generate(model_ir, tmp_path / quant, quant=quant, calibration_x=x)
+    assert gen.streaming
+    binary = compile_host(gen, tmp_path / "model")
+    out = run_binary(binary, x)
+    tolerance = 1e-5 if quant == "float32" else 0.05
+    np.testing.assert_allclose(out.values, model(x).numpy(), atol=tolerance)
+    np.testing.assert_array_equal(run_binary(binary, x, mode="step").raw, out.raw)
+    if quant == "int8":
+        _, plan = prepare(model_ir, quant, x)
+        assert plan is not None
+        expected = int_forward(plan, quantize_input(x, plan.q_in))
+        np.testing.assert_array_equal(out.raw, expected.reshape(out.raw.shape))
+
+
 @pytest.mark.arm
-def test_masked_int8_code_compiles_for_cortex_m0plus(tmp_path: Path) -> None:
-    """masked_q, _run_len and _step_q of a Masking model, warning-free without an FPU."""
+@pytest.mark.parametrize("kind", ["seq", "average"])
+def test_masked_int8_code_compiles_for_cortex_m0plus(tmp_path: Path, kind: str) -> None:
+    """masked_q, _run_len and _step_q of a Masking model (average: the streamed masked
+    GlobalAveragePooling1D), warning-free without an FPU."""
     import shutil
     import subprocess
 
@@ -191,7 +245,8 @@ def test_masked_int8_code_compiles_for_cortex_m0plus(tmp_path: Path) -> None:
     if not shutil.which("arm-none-eabi-gcc"):
         pytest.skip("arm-none-eabi-gcc is needed")
     x, _ = _padded(30)
-    gen = generate(load_model_ir(_masked_lstm_seq()), tmp_path / "g", quant="int8", calibration_x=x)
+    model = _masked_head("average") if kind == "average" else _masked_lstm_seq()
+    gen = generate(load_model_ir(model), tmp_path / "g", quant="int8", calibration_x=x)
     flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-mcpu=cortex-m0plus", "-mthumb"]
     for src in gen.sources:
         cmd = ["arm-none-eabi-gcc", *flags, "-c", str(src), "-o", str(tmp_path / "x.o")]
@@ -230,8 +285,9 @@ def test_native_c_refuses_a_nonzero_mask_dropped_by_conv1d(tmp_path: Path) -> No
 def test_native_refusal_of_a_masked_pooling_head_names_the_layer_and_the_way_out(
     tmp_path: Path,
 ) -> None:
-    """Masking + GRU(return_sequences) + GlobalAveragePooling1D: Keras averages the valid steps
-    only; the native backend cannot, and says which layer and what to use instead."""
+    """Masking + GRU(return_sequences) + GlobalMaxPooling1D: Keras does not mask the maximum
+    (it includes the outputs of padded steps: zeros before the first valid step); the native
+    backend does not stream a maximum, and says which layer and what to use instead."""
     from edge_rnn.native import generate
 
     keras.utils.set_random_seed(0)
@@ -240,11 +296,11 @@ def test_native_refusal_of_a_masked_pooling_head_names_the_layer_and_the_way_out
             keras.Input((STEPS, 2)),
             keras.layers.Masking(PAD),
             keras.layers.GRU(4, return_sequences=True),
-            keras.layers.GlobalAveragePooling1D(name="gap"),
+            keras.layers.GlobalMaxPooling1D(name="gmp"),
             keras.layers.Dense(2, activation="softmax"),
         ]
     )
-    with pytest.raises(EdgeRnnError, match=r"layer 'gap' needs every step.*TFLite/ONNX") as err:
+    with pytest.raises(EdgeRnnError, match=r"layer 'gmp' needs every step.*TFLite/ONNX") as err:
         generate(load_model_ir(model), tmp_path / "g")
     assert "return_sequences=False" in str(err.value)
     assert not (tmp_path / "g").exists()

@@ -263,6 +263,10 @@ def _other_ctx(
     entry: dict[str, Any] = {}
     if isinstance(stage, GlobalPoolStage):
         entry["is_max"] = int(stage.pool == "max")
+        if streaming:  # an average: running sums of the steps seen (see ern_f_sum_push)
+            sum_type = "int32_t" if vt == "int16_t" else "float"
+            entry["sum"] = b.field(prefix + "_sum", sum_type, pad4(stage.in_size))
+            entry["count"] = b.field(prefix + "_n", "int32_t", 1)
     if isinstance(stage, ActivationStage):
         entry["act"] = C_ACTIVATIONS[stage.activation]
         entry["leaky"] = b.leaky_desc(prefix + "_lk", stage.leaky, qs.leaky if qs else None)

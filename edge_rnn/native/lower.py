@@ -358,7 +358,8 @@ def streaming_blocker(stages: tuple[Stage, ...]) -> str | None:
             )
         if isinstance(stage, TimePadStage):
             return f"layer '{stage.name}' pads or crops the time axis of the whole window."
-        if isinstance(stage, (GlobalPoolStage, ReshapeStage)) and stage.seq_in:
+        averaged = isinstance(stage, GlobalPoolStage) and stage.pool == "average"
+        if isinstance(stage, (GlobalPoolStage, ReshapeStage)) and stage.seq_in and not averaged:
             return f"layer '{stage.name}' needs every step of the window at once."
     shrinking = [s.name for s in stages if s.seq_out and s.steps_out != s.steps_in]
     if shrinking and stages[-1].seq_out:

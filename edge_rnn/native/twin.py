@@ -190,8 +190,21 @@ def layer_norm(stage: LayerNormStage, v: np.ndarray) -> np.ndarray:
     return (d * inv * stage.gamma + stage.beta).astype(np.float32)
 
 
-def _other_stage(stage: Stage, v: np.ndarray, stats, key: str) -> np.ndarray:
-    """Every stage but the recurrent ones."""
+def global_average(v: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """GlobalAveragePooling1D over the kept steps (keep (N, T); all without a mask), summed in
+    step order as the streamed C; 0 when a window keeps no step."""
+    live = np.ones(v.shape[:2], bool) if keep is None else keep
+    total = np.zeros((v.shape[0], v.shape[2]), np.float32)
+    for t in range(v.shape[1]):
+        total = np.where(live[:, t, None], total + v[:, t], total)
+    count = live.sum(axis=1, keepdims=True).astype(np.float32)
+    return np.where(count > 0, total / np.maximum(count, np.float32(1)), 0).astype(np.float32)
+
+
+def _other_stage(
+    stage: Stage, v: np.ndarray, stats, key: str, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """Every stage but the recurrent ones (keep: the steps a masked average pools)."""
     if isinstance(stage, DenseStage):
         return dense(stage, v, stats, key)
     if isinstance(stage, ConvStage):
@@ -207,10 +220,7 @@ def _other_stage(stage: Stage, v: np.ndarray, stats, key: str) -> np.ndarray:
     if isinstance(stage, GlobalPoolStage):
         if stage.pool == "max":
             return v.max(axis=1)
-        total = np.zeros((v.shape[0], v.shape[2]), np.float32)
-        for t in range(v.shape[1]):
-            total = total + v[:, t]
-        return (total / np.float32(v.shape[1])).astype(np.float32)
+        return global_average(v, keep)
     if isinstance(stage, ActivationStage):
         _record(stats, key + ".out", v)
         return activate(v, stage.activation, stage.leaky)
@@ -228,13 +238,14 @@ def float_forward(
     keep: np.ndarray | None = None,
 ) -> np.ndarray:
     """Model outputs for normalized windows x_norm (N, T, F), float32; keep (N, T): the
-    steps a Masking model does not skip (its recurrent layers skip the others)."""
+    steps a Masking model does not skip (its recurrent layers skip the others, its global
+    average pools only these)."""
     v = np.asarray(x_norm, np.float32)
     _record(stats, "input", v)
     for index, stage in enumerate(stages):
         key = str(index)
         if not isinstance(stage, (BidirectionalStage, RecurrentStage)):
-            v = _other_stage(stage, v, stats, key)
+            v = _other_stage(stage, v, stats, key, keep)
             _record(stats, key + ".y", v)
             continue
         outs = [run_cell(cell, v, stats, f"{key}.{d}", keep) for d, cell in enumerate(stage.cells)]

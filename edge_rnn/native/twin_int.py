@@ -310,7 +310,10 @@ def act_run(v: np.ndarray, act: str, q_in: int) -> np.ndarray:
     return q_softmax(v) if act == "softmax" else q_act(v, act)
 
 
-def _pass(qs: QPassStage, v: np.ndarray, probe: Probe | None, key: str) -> np.ndarray:
+def _pass(
+    qs: QPassStage, v: np.ndarray, probe: Probe | None, key: str, keep: np.ndarray | None
+) -> np.ndarray:
+    """keep (N, T): the steps a masked global average pools (all without a mask)."""
     stage = qs.stage
     if isinstance(stage, ActivationStage):
         _tell(probe, key + ".out", v, qs.q_in)
@@ -325,7 +328,10 @@ def _pass(qs: QPassStage, v: np.ndarray, probe: Probe | None, key: str) -> np.nd
     if isinstance(stage, GlobalPoolStage):
         if stage.pool == "max":
             return v.max(axis=1)
-        return _average(v.sum(axis=1), np.int64(v.shape[1]))
+        live = np.ones(v.shape[:2], bool) if keep is None else keep
+        count = live.sum(axis=1, keepdims=True).astype(I64)
+        total = np.where(live[:, :, None], v, 0).sum(axis=1)
+        return np.where(count > 0, _average(total, np.maximum(count, 1)), 0)  # as ern_q_mean
     assert isinstance(stage, PoolStage)
     steps = stage.window_steps()
     inside = ((steps >= 0) & (steps < v.shape[1]))[None, :, :, None]
@@ -354,7 +360,9 @@ def layer_norm(qs: QLayerNormStage, v: np.ndarray) -> np.ndarray:
     return sat16(((z * qs.gamma + (1 << (k - 1))) >> k) + qs.beta)
 
 
-def _other_stage(qs: QStage, v: np.ndarray, probe: Probe | None, key: str) -> np.ndarray:
+def _other_stage(
+    qs: QStage, v: np.ndarray, probe: Probe | None, key: str, keep: np.ndarray | None = None
+) -> np.ndarray:
     """Every stage but the recurrent ones."""
     if isinstance(qs, QDenseStage):
         return dense(qs, v, probe, key)
@@ -364,7 +372,7 @@ def _other_stage(qs: QStage, v: np.ndarray, probe: Probe | None, key: str) -> np
         cols = gather_windows(v, qs.stage.window_steps())
         return dense(qs.rows, cols.reshape(cols.shape[0], cols.shape[1], -1), probe, key)
     if isinstance(qs, QPassStage):
-        return _pass(qs, v, probe, key)
+        return _pass(qs, v, probe, key, keep)
     assert isinstance(qs, QLayerNormStage)
     return layer_norm(qs, v)
 
@@ -379,7 +387,7 @@ def int_forward(
     for index, qs in enumerate(plan.stages):
         key = str(index)
         if not isinstance(qs, QCellStage):
-            v = _other_stage(qs, v, probe, key)
+            v = _other_stage(qs, v, probe, key, keep)
             _tell(probe, key + ".y", v, qs.q_out)
             continue
         stage = qs.stage

@@ -107,6 +107,14 @@ void ern_q_gather_taps(const int16_t *x, int stride, int t0, int taps, int dilat
 void ern_q_pool(uint8_t is_max, const int16_t *x, int stride, int t0, int taps, int steps_in, int n,
                 int16_t *y);
 
+/* Streamed GlobalAveragePooling1D: sum_push adds one step's n values to the running sums (and
+ * counts it), mean writes sum / count (0 before the first step; int8 rounds as ern_q_pool). A
+ * masked step is never pushed, so the mean covers the valid steps only, as Keras'. */
+void ern_f_sum_push(float *sum, int32_t *count, const float *x, int n);
+void ern_f_mean(const float *sum, int32_t count, int n, float *y);
+void ern_q_sum_push(int32_t *sum, int32_t *count, const int16_t *x, int n);
+void ern_q_mean(const int32_t *sum, int32_t count, int n, int16_t *y);
+
 /* Streaming windows (Conv1D 'valid'/'causal', pooling 'valid'): hist keeps the last `span` input
  * steps, oldest first (zeros after reset: the causal padding). push appends x[n] and returns 1
  * when an output is due: once `need` steps were seen, then every `stride` steps. *count stays

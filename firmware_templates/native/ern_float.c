@@ -239,6 +239,23 @@ void ern_f_pool(uint8_t is_max, const float *x, int stride, int t0, int taps, in
     }
 }
 
+void ern_f_sum_push(float *sum, int32_t *count, const float *x, int n)
+{
+    int c;
+    for (c = 0; c < n; c++) {
+        sum[c] += x[c];
+    }
+    (*count)++;
+}
+
+void ern_f_mean(const float *sum, int32_t count, int n, float *y)
+{
+    int c;
+    for (c = 0; c < n; c++) {
+        y[c] = count > 0 ? sum[c] / (float)count : 0.0f;
+    }
+}
+
 int ern_f_window_push(float *hist, const float *x, int n, int span, int32_t *count, int need,
                       int stride)
 {

@@ -1380,6 +1380,12 @@ void ern_q_gather_taps(const int16_t *x, int stride, int t0, int taps, int dilat
     gather_strided(x, stride, t0, taps, dilation, steps_in, n, 1, row, col);
 }
 
+/* total / count, rounded half away from zero (count > 0). */
+static int32_t round_mean(int32_t total, int32_t count)
+{
+    return total >= 0 ? (total + count / 2) / count : -((count / 2 - total) / count);
+}
+
 void ern_q_pool(uint8_t is_max, const int16_t *x, int stride, int t0, int taps, int steps_in, int n,
                 int16_t *y)
 {
@@ -1391,10 +1397,24 @@ void ern_q_pool(uint8_t is_max, const int16_t *x, int stride, int t0, int taps, 
             int32_t v = x[(long)t * stride + c];
             acc = is_max ? (v > acc ? v : acc) : acc + v;
         }
-        if (!is_max) { /* round half away from zero */
-            acc = acc >= 0 ? (acc + count / 2) / count : -((count / 2 - acc) / count);
-        }
-        y[c] = (int16_t)acc;
+        y[c] = (int16_t)(is_max ? acc : round_mean(acc, count));
+    }
+}
+
+void ern_q_sum_push(int32_t *sum, int32_t *count, const int16_t *x, int n)
+{
+    int c;
+    for (c = 0; c < n; c++) {
+        sum[c] += x[c];
+    }
+    (*count)++;
+}
+
+void ern_q_mean(const int32_t *sum, int32_t count, int n, int16_t *y)
+{
+    int c;
+    for (c = 0; c < n; c++) {
+        y[c] = (int16_t)(count > 0 ? round_mean(sum[c], count) : 0);
     }
 }
 
