@@ -20,6 +20,8 @@ import numpy as np
 from edge_rnn.choices import MERGE_MODES as MERGE_MODES  # re-exported: ir.MERGE_MODES
 from edge_rnn.choices import TASKS as TASKS
 
+# smooth functions Keras names (silu is swish, hard_silu hard_swish); native int8 has none
+SMOOTH_ACTIVATIONS = ("elu", "selu", "silu", "gelu", "softplus", "softsign", "hard_silu")
 ACTIVATIONS = (
     "tanh",
     "sigmoid",
@@ -27,11 +29,15 @@ ACTIVATIONS = (
     "relu",
     "relu6",
     "leaky_relu",
+    *SMOOTH_ACTIVATIONS,
     "linear",
     "softmax",
 )
-# relu6 (min(max(x, 0), 6)) and leaky_relu (see LeakyRelu) only outside recurrent cells
-CELL_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a not in ("relu6", "leaky_relu"))
+# relu6 (min(max(x, 0), 6)), leaky_relu (see LeakyRelu) and the smooth functions only outside
+# recurrent cells
+CELL_ACTIVATIONS = tuple(
+    a for a in ACTIVATIONS if a not in ("relu6", "leaky_relu", *SMOOTH_ACTIVATIONS)
+)
 CONV_PADDINGS = ("valid", "same", "causal")
 POOL_PADDINGS = ("valid", "same")
 POOLS = ("max", "average")

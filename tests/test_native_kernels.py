@@ -12,6 +12,7 @@ import pytest
 from edge_rnn import ir
 from edge_rnn.native import twin_int
 from edge_rnn.native.quantize import interleave, q_leaky
+from edge_rnn.native.twin import activate
 from edge_rnn.resources import FIRMWARE_DIR
 
 NATIVE = FIRMWARE_DIR / "native"
@@ -31,7 +32,7 @@ def _parse(blob: bytes) -> dict[str, np.ndarray]:
     parts = {}
     for name, dtype, shape in [
         ("int_act", np.int16, (65536, 8)),
-        ("float_act", np.float32, (4001, 7)),
+        ("float_act", np.float32, (4001, 14)),
         ("requant", np.int32, (20000, 4)),
     ]:
         count = int(np.prod(shape))
@@ -139,6 +140,9 @@ def test_float_activations_match_numpy(host_output):
     slope, threshold = np.float32(0.01), np.float32(0.5)
     leaky = np.where(v > threshold, np.minimum(v, np.float32(2.5)), slope * (v - threshold))
     np.testing.assert_array_equal(got[:, 6], leaky)
+    # the smooth functions, in ir.SMOOTH_ACTIVATIONS (= enum) order, against the float twin
+    for column, act in enumerate(ir.SMOOTH_ACTIVATIONS, 7):
+        np.testing.assert_allclose(got[:, column], activate(v, act), atol=2e-6, rtol=2e-6)
 
 
 def test_interleaved_dot_product(host_output):

@@ -19,20 +19,36 @@ from edge_rnn.export.mask_twin import (
     merge_directions,
 )
 from edge_rnn.export.unrolled import compact_unrolled
+from edge_rnn.native.twin import SELU_ALPHA, SELU_SCALE
 
 
 def _activation(name: str, leaky: ir.LeakyRelu | None = None) -> Any:
     """tf-keras activation with Keras 3 semantics (hard_sigmoid differs between them)."""
     if leaky is not None:
         return _leaky_relu(leaky)
-    if name != "hard_sigmoid":
+    if name == "silu":
+        return "swish"
+    if name not in _KERAS3:
         return name
     import tensorflow as tf
 
-    def keras3_hard_sigmoid(x: Any) -> Any:
+    def hard_sigmoid(x: Any) -> Any:
         return tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
 
-    return keras3_hard_sigmoid
+    def hard_silu(x: Any) -> Any:
+        return x * hard_sigmoid(x)
+
+    def gelu(x: Any) -> Any:  # tf.nn.gelu's erfc form has no ONNX op; this one is TFLite GELU
+        return 0.5 * x * (1.0 + tf.math.erf(x * _SQRT_HALF))
+
+    def selu(x: Any) -> Any:  # tf.nn.selu is a SELECT, which TFLite Micro lacks; this ELU
+        return SELU_SCALE * (tf.nn.relu(x) + SELU_ALPHA * tf.minimum(tf.nn.elu(x), 0.0))
+
+    return {"hard_sigmoid": hard_sigmoid, "hard_silu": hard_silu, "gelu": gelu, "selu": selu}[name]
+
+
+_KERAS3 = ("hard_sigmoid", "hard_silu", "gelu", "selu")
+_SQRT_HALF = 0.7071067811865476
 
 
 def _leaky_relu(leaky: ir.LeakyRelu) -> Any:

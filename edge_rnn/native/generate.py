@@ -20,8 +20,11 @@ from edge_rnn.native.fold import fold_affines
 from edge_rnn.native.lower import (
     BOUNDED,
     C_ACTIVATIONS,
+    ActivationStage,
     BidirectionalStage,
+    ConvStage,
     DenseStage,
+    DepthwiseStage,
     RecurrentStage,
     Stage,
     lower,
@@ -61,6 +64,12 @@ def check_supported(model: ir.Model, stages: tuple[Stage, ...], quant: str) -> N
         raise EdgeRnnError(f"unknown native quantization '{quant}'; use one of {', '.join(QUANTS)}")
     problems: list[str] = []
     for index, stage in enumerate(stages):
+        act = _activation_of(stage)
+        if quant == "int8" and act in ir.SMOOTH_ACTIVATIONS:
+            problems.append(
+                f"layer '{stage.name}': activation '{act}' in int8 (no integer kernel: int8w "
+                "keeps int8 weights with float activations; the TFLite int8 artefact has it)"
+            )
         if not isinstance(stage, (RecurrentStage, BidirectionalStage, DenseStage)):
             continue  # the frontend admits only what these stages compute
         if isinstance(stage, DenseStage):
@@ -98,6 +107,12 @@ def check_supported(model: ir.Model, stages: tuple[Stage, ...], quant: str) -> N
             + "; ".join(problems)
             + " (change the model, or use --backend tflm)"
         )
+
+
+def _activation_of(stage: Stage) -> str | None:
+    if isinstance(stage, (ConvStage, DepthwiseStage)):
+        return stage.rows.activation
+    return stage.activation if isinstance(stage, (DenseStage, ActivationStage)) else None
 
 
 def prepare(

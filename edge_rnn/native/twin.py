@@ -10,6 +10,7 @@ localization compares the two (edge_rnn/validate/localize_native.py).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -48,7 +49,22 @@ def activate(x: np.ndarray, act: str, leaky: LeakyRelu | None = None) -> np.ndar
     if act == "softmax":
         e = np.exp(x - x.max(axis=-1, keepdims=True))
         return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    if act in SMOOTH:
+        return SMOOTH[act](x.astype(np.float32)).astype(np.float32)
     return x
+
+
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+# Keras 3 semantics (ern_f_activate computes the same in float32)
+SMOOTH: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
+    "selu": lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
+    "silu": lambda x: x / (1 + np.exp(-x)),
+    "gelu": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2.0))),
+    "softplus": lambda x: np.logaddexp(0, x),
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "hard_silu": lambda x: x * np.clip((x + 3) / 6, 0, 1),
+}
 
 
 def leaky_relu(x: np.ndarray, leaky: LeakyRelu) -> np.ndarray:

@@ -26,6 +26,7 @@ OP_METHODS: dict[str, str] = {
     "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
     "DEQUANTIZE": "AddDequantize",
     "DIV": "AddDiv",
+    "ELU": "AddElu",
     "EQUAL": "AddEqual",
     "EXP": "AddExp",
     "EXPAND_DIMS": "AddExpandDims",
@@ -111,6 +112,12 @@ _NO_INT16 = {
     "REDUCE_MAX": "GlobalMaxPooling1D in int16x8; TFLM's REDUCE_MAX takes float32/int8 only",
 }
 
+# Ops TFLM has float32 kernels only for, and the layer whose quantized export brings them.
+_FLOAT_ONLY = {
+    "EXP": "softplus in int8/int16x8; TFLM's EXP takes float32 only",
+    "LOG": "softplus in int8/int16x8; TFLM's LOG takes float32 only",
+}
+
 
 def tflm_refusal(path: str | Path) -> str | None:
     """Why TFLite Micro cannot run this .tflite, or None when it can (a corrupt file raises)."""
@@ -155,6 +162,8 @@ def check_runnable(path: str | Path, info: ModelInfo) -> None:
         int16_input = main.tensors[op.inputs[0]].type == schema.TensorType.INT16
         if opname in _NO_INT16 and int16_input:
             raise refuse(f"an int16 {opname} ({_NO_INT16[opname]})")
+        if opname in _FLOAT_ONLY and main.tensors[op.inputs[0]].type != schema.TensorType.FLOAT32:
+            raise refuse(f"a quantized {opname} ({_FLOAT_ONLY[opname]})")
         if opname == "RELU6" and _quantization(main.tensors[op.inputs[0]]) != _quantization(
             main.tensors[op.outputs[0]]
         ):

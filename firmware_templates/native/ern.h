@@ -38,7 +38,14 @@ enum {
     ERN_HARD_SIGMOID,
     ERN_SOFTMAX,
     ERN_RELU6,
-    ERN_LEAKY_RELU /* parameters in an ern_f_leaky / ern_q_leaky; the act functions pass it */
+    ERN_LEAKY_RELU, /* parameters in an ern_f_leaky / ern_q_leaky; the act functions pass it */
+    ERN_ELU,        /* the smooth functions: float32/int8w only */
+    ERN_SELU,
+    ERN_SILU,
+    ERN_GELU,
+    ERN_SOFTPLUS,
+    ERN_SOFTSIGN,
+    ERN_HARD_SILU
 };
 enum { ERN_SIMPLE_RNN = 0, ERN_LSTM, ERN_GRU };
 enum { ERN_FAST_GRU = 2 }; /* ern_q_cell.fast */

@@ -19,6 +19,20 @@ float ern_f_activate(float x, uint8_t act)
         float y = (x + 3.0f) / 6.0f;
         return y < 0.0f ? 0.0f : (y > 1.0f ? 1.0f : y);
     }
+    case ERN_HARD_SILU:
+        return x * ern_f_activate(x, ERN_HARD_SIGMOID);
+    case ERN_ELU:
+        return x > 0.0f ? x : expm1f(x);
+    case ERN_SELU:
+        return 1.05070099f * (x > 0.0f ? x : 1.67326324f * expm1f(x));
+    case ERN_SILU:
+        return x / (1.0f + expf(-x));
+    case ERN_GELU: /* the exact form (Keras approximate=False) */
+        return 0.5f * x * (1.0f + erff(x * 0.707106781f));
+    case ERN_SOFTPLUS: /* log(1 + e^x) without overflow */
+        return (x > 0.0f ? x : 0.0f) + log1pf(expf(-fabsf(x)));
+    case ERN_SOFTSIGN:
+        return x / (1.0f + fabsf(x));
     default:
         return x;
     }

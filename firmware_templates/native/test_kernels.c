@@ -36,7 +36,8 @@ int main(void)
         fwrite(out, sizeof out, 1, stdout);
     }
     for (i = 0; i < 4001; i++) {
-        float v = -10.0f + (float)i * 0.005f, out[7];
+        float v = -10.0f + (float)i * 0.005f, out[14];
+        int k;
         out[0] = ern_f_activate(v, ERN_TANH);
         out[1] = ern_f_activate(v, ERN_SIGMOID);
         out[2] = ern_f_activate(v, ERN_HARD_SIGMOID);
@@ -45,6 +46,9 @@ int main(void)
         out[5] = ern_f_activate(v, ERN_RELU6);
         out[6] = v;
         ern_f_leaky_run(&leaky_f, out + 6, 1);
+        for (k = 0; k < 7; k++) { /* ERN_ELU ... ERN_HARD_SILU, in enum order */
+            out[7 + k] = ern_f_activate(v, (uint8_t)(ERN_ELU + k));
+        }
         fwrite(out, sizeof out, 1, stdout);
     }
     for (i = 0; i < 20000; i++) {
