@@ -448,6 +448,16 @@ def test_activations_outside_the_supported_set_are_refused_by_name():
     assert all(f"'{name}'" not in message for name in (leaky, relu, dense))
 
 
+def test_elu_layer_is_the_elu_activation_alpha_other_than_1_refused():
+    elu, other = L.ELU(), L.ELU(alpha=0.5)
+    model = keras.Sequential([keras.Input((T, F)), L.LSTM(4, return_sequences=True), elu, L.GRU(2)])
+    layer = load_model_ir(model).layers[1]
+    assert isinstance(layer, ir.ActivationLayer) and layer.activation == "elu"
+    refused = keras.Sequential([keras.Input((T, F)), L.LSTM(4, return_sequences=True), other])
+    with pytest.raises(EdgeRnnError, match=f"'{other.name}': ELU.alpha=0.5.: only alpha=1"):
+        load_model_ir(refused)
+
+
 def _export_cases() -> list:
     slow = pytest.mark.slow
     cases = []

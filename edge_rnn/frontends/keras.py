@@ -40,12 +40,11 @@ SUPPORTED = (
     "Embedding (first), SimpleRNN, LSTM, GRU, Bidirectional(SimpleRNN/LSTM/GRU), Dense, "
     "TimeDistributed(Dense), Conv1D, DepthwiseConv1D, SeparableConv1D, MaxPooling1D, "
     "AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D, ZeroPadding1D, Cropping1D, "
-    "Normalization, Rescaling, BatchNormalization, Activation, ReLU, LeakyReLU, Softmax, Flatten, "
-    "Reshape, "
-    "LayerNormalization, Masking (first)"
+    "Normalization, Rescaling, BatchNormalization, Activation, ReLU, LeakyReLU, ELU, Softmax, "
+    "Flatten, Reshape, LayerNormalization, Masking (first)"
 )
 RECURRENT = (ir.RecurrentLayer, ir.BidirectionalLayer)
-ACTIVATION_CLASSES = ("Activation", "ReLU", "LeakyReLU", "Softmax")
+ACTIVATION_CLASSES = ("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax")
 
 
 def load_keras_model(path: str | Path) -> Any:
@@ -528,6 +527,12 @@ def _layer_activation(layer: Any, check: _Check) -> dict[str, Any]:
         threshold = float(config.get("threshold") or 0.0)
         name, leaky = keras_layers.relu_family(slope, max_value, threshold)
         return {"activation": name, "leaky": leaky}
+    if kind == "ELU":
+        if config.get("alpha", 1.0) != 1.0:
+            check.add(
+                layer.name, f"ELU(alpha={config['alpha']!r}): only alpha=1 (activation 'elu')"
+            )
+        return {"activation": "elu", "leaky": None}
     if kind == "Softmax":
         if config.get("axis", -1) not in (-1, [-1], (-1,)):
             check.add(layer.name, f"Softmax(axis={config.get('axis')!r}): only the last axis")
