@@ -171,7 +171,9 @@ def _dense_ctx(
     quant: str,
     qs: QDenseStage | None,
     out_field: bool = True,
+    per_tap: bool = False,
 ) -> dict[str, Any]:
+    """`per_tap` (DepthwiseConv1D): int8 rows unpadded in plain order, read tap by tap."""
     ctx: dict[str, Any] = {
         "desc": prefix,
         "act": C_ACTIVATIONS[stage.activation],
@@ -180,9 +182,10 @@ def _dense_ctx(
         "leaky": b.leaky_desc(prefix + "_lk", stage.leaky, qs.leaky if qs else None),
     }
     if qs is not None:
+        wq = qs.rows.wq[:, : stage.in_size] if per_tap else interleave(qs.rows.wq)
         ctx.update(
-            in_pad=qs.in_pad,
-            wq=b.array(prefix + "_w", "int8_t", interleave(qs.rows.wq)),
+            in_pad=stage.in_size if per_tap else qs.in_pad,
+            wq=b.array(prefix + "_w", "int8_t", wq),
             bias=b.array(prefix + "_b", "int32_t", qs.rows.bias),
             mult=b.array(prefix + "_m", "int32_t", qs.rows.mult),
             shift=b.array(prefix + "_s", "int8_t", qs.rows.shift),
@@ -244,15 +247,18 @@ def _other_ctx(
     """Conv1D, pooling, activation, LayerNormalization and reshape stages (see the window
     loop in model.c.j2)."""
     prefix = f"s{index}"
-    if isinstance(stage, (ConvStage, DepthwiseStage)):
-        # a Conv1D's window is one row of its Dense; a depthwise one a row of taps per channel
-        row = pad4(stage.rows.in_size) if vt != "float" else stage.rows.in_size
-        channels = stage.in_size if isinstance(stage, DepthwiseStage) else 1
+    if isinstance(stage, DepthwiseStage):  # reads its taps where they are: no window copy
+        return {
+            "dense": _dense_ctx(b, prefix, stage.rows, quant, qs.rows if qs else None, False, True),
+            "multiplier": stage.multiplier,
+            "dilation": stage.dilation,
+            **_window_ctx(b, prefix, stage, vt, streaming),
+        }
+    if isinstance(stage, ConvStage):
+        width = pad4(stage.rows.in_size) if vt != "float" else stage.rows.in_size
         return {
             "dense": _dense_ctx(b, prefix, stage.rows, quant, qs.rows if qs else None, False),
-            "col": b.field(prefix + "_col", vt, channels * row),
-            "row": row,
-            "multiplier": getattr(stage, "multiplier", 1),
+            "col": b.field(prefix + "_col", vt, width),
             "dilation": stage.dilation,
             **_window_ctx(b, prefix, stage, vt, streaming),
         }

@@ -84,7 +84,12 @@ void ern_f_softmax(float *v, int n);
  * g: scratch of gates*units floats. */
 void ern_f_cell_step(const ern_f_cell *cell, float *xh, float *c, float *g);
 void ern_f_dense_run(const ern_f_dense *d, const float *x, float *y);
-void ern_f_depthwise_run(const ern_f_dense *d, int mult, const float *col, float *y);
+/* DepthwiseConv1D at one output step: output o reads input channel o / mult at the steps
+ * t0 + j * dilation (j < taps) of x (step t at x + t * stride, steps_in steps; outside them the
+ * zero padding, skipped) times row o of d (taps weights, plain order; int8: d->in_pad = taps),
+ * then bias and activation as the Dense kernels (not softmax): taps multiplies per output. */
+void ern_f_depthwise_run(const ern_f_dense *d, int mult, const float *x, int stride, int t0,
+                         int taps, int dilation, int steps_in, float *y);
 /* Bidirectional merge of the backward output b into a (a holds the forward output). */
 void ern_f_merge(uint8_t mode, float *a, const float *b, int n);
 /* act over v[n] in place (softmax over the n values). */
@@ -102,14 +107,6 @@ void ern_f_pool(uint8_t is_max, const float *x, int stride, int t0, int taps, in
                 float *y);
 void ern_q_gather(const int16_t *x, int stride, int t0, int taps, int dilation, int steps_in, int n,
                   int16_t *col);
-/* gather_taps (DepthwiseConv1D): the same taps channel by channel, col[c * row + j] for j < taps
- * (the rest of each `row` values is never written: zero in the state). depthwise_run: output o
- * is row o of d (d->in, int8: d->in_pad weights, one per tap) dotted with the taps of channel
- * o / mult only, then bias and activation as in the Dense kernels (not softmax). */
-void ern_f_gather_taps(const float *x, int stride, int t0, int taps, int dilation, int steps_in,
-                       int n, int row, float *col);
-void ern_q_gather_taps(const int16_t *x, int stride, int t0, int taps, int dilation, int steps_in,
-                       int n, int row, int16_t *col);
 /* The average rounds half away from zero; Q formats stay. */
 void ern_q_pool(uint8_t is_max, const int16_t *x, int stride, int t0, int taps, int steps_in, int n,
                 int16_t *y);
@@ -126,6 +123,12 @@ void ern_q_mean(const int32_t *sum, int32_t count, int n, int16_t *y);
  * steps, oldest first (zeros after reset: the causal padding). push appends x[n] and returns 1
  * when an output is due: once `need` steps were seen, then every `stride` steps. *count stays
  * below need + stride, so it never overflows. */
+/* The taps j0 <= j < j1 of a window from t0 that lie inside [0, steps_in). */
+static inline void ern_taps_inside(int t0, int taps, int dilation, int steps_in, int *j0, int *j1)
+{
+    *j0 = t0 < 0 ? (dilation - 1 - t0) / dilation : 0;
+    *j1 = t0 + (taps - 1) * dilation < steps_in ? taps : (steps_in - t0 + dilation - 1) / dilation;
+}
 static inline int ern_window_due(int32_t *count, int need, int stride)
 {
     *count = *count < need ? *count + 1 : need + (*count - need + 1) % stride;
@@ -240,7 +243,8 @@ void ern_q_softmax(int16_t *v_q11, int n);  /* in place, Q11 logits -> Q15 proba
 void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g, int16_t *tmp);
 /* x: in_pad values (zero pads); y: units values; softmax outputs Q15. */
 void ern_q_dense_run(const ern_q_dense *d, const int16_t *x, int16_t *y);
-void ern_q_depthwise_run(const ern_q_dense *d, int mult, const int16_t *col, int16_t *y);
+void ern_q_depthwise_run(const ern_q_dense *d, int mult, const int16_t *x, int stride, int t0,
+                         int taps, int dilation, int steps_in, int16_t *y);
 void ern_q_merge(uint8_t mode, int16_t *a, int qa, const int16_t *b, int qb, int qm, int n);
 /* act over v[n] (Q q_in) in place: bounded acts and softmax give Q15, relu/linear keep q_in. */
 void ern_q_act_run(uint8_t act, int16_t *v, int n, int q_in);

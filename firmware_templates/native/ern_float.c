@@ -164,13 +164,19 @@ void ern_f_dense_run(const ern_f_dense *d, const float *x, float *y)
     }
 }
 
-void ern_f_depthwise_run(const ern_f_dense *d, int mult, const float *col, float *y)
+void ern_f_depthwise_run(const ern_f_dense *d, int mult, const float *x, int stride, int t0,
+                         int taps, int dilation, int steps_in, float *y)
 {
-    int o;
+    int o, j, j0, j1;
+    ern_taps_inside(t0, taps, dilation, steps_in, &j0, &j1);
     for (o = 0; o < d->units; o++) {
-        const float *taps = col + (long)(o / mult) * d->in;
-        float pre = (d->bias ? d->bias[o] : 0.0f) + row_dot(d->w, d->wq, d->wscale, o, d->in, 0, taps, d->in);
-        y[o] = ern_f_activate(pre, d->act);
+        long at = (long)(t0 + j0 * dilation) * stride + o / mult, row = (long)o * d->in;
+        float acc = 0.0f;
+        for (j = j0; j < j1; j++, at += (long)dilation * stride) {
+            acc += (d->w ? d->w[row + j] : (float)d->wq[row + j]) * x[at];
+        }
+        acc = d->w ? acc : acc * d->wscale[o];
+        y[o] = ern_f_activate((d->bias ? d->bias[o] : 0.0f) + acc, d->act);
     }
     if (d->leaky) {
         ern_f_leaky_run(d->leaky, y, d->units);
@@ -214,29 +220,16 @@ void ern_f_leaky_run(const ern_f_leaky *lk, float *v, int n)
     }
 }
 
-/* col[j * tap_step + c * chan_step] = step t0 + j * dilation, channel c (0 outside) */
-static void gather_strided(const float *x, int stride, int t0, int taps, int dilation, int steps_in,
-                           int n, int tap_step, int chan_step, float *col)
+void ern_f_gather(const float *x, int stride, int t0, int taps, int dilation, int steps_in, int n,
+                  float *col)
 {
     int j, c;
     for (j = 0; j < taps; j++) {
         int t = t0 + j * dilation;
         for (c = 0; c < n; c++) {
-            col[j * tap_step + c * chan_step] = t >= 0 && t < steps_in ? x[(long)t * stride + c] : 0.0f;
+            col[j * n + c] = t >= 0 && t < steps_in ? x[(long)t * stride + c] : 0.0f;
         }
     }
-}
-
-void ern_f_gather(const float *x, int stride, int t0, int taps, int dilation, int steps_in, int n,
-                  float *col)
-{
-    gather_strided(x, stride, t0, taps, dilation, steps_in, n, n, 1, col);
-}
-
-void ern_f_gather_taps(const float *x, int stride, int t0, int taps, int dilation, int steps_in,
-                       int n, int row, float *col)
-{
-    gather_strided(x, stride, t0, taps, dilation, steps_in, n, 1, row, col);
 }
 
 void ern_f_pool(uint8_t is_max, const float *x, int stride, int t0, int taps, int steps_in, int n,

@@ -1294,13 +1294,19 @@ void ern_q_dense_run(const ern_q_dense *d, const int16_t *x, int16_t *y)
     ERN_ZONE(other);
 }
 
-void ern_q_depthwise_run(const ern_q_dense *d, int mult, const int16_t *col, int16_t *y)
+void ern_q_depthwise_run(const ern_q_dense *d, int mult, const int16_t *x, int stride, int t0,
+                         int taps, int dilation, int steps_in, int16_t *y)
 {
-    int o;
+    int o, j, j0, j1;
+    ern_taps_inside(t0, taps, dilation, steps_in, &j0, &j1);
     ERN_ZONE(dense);
     for (o = 0; o < d->units; o++) {
-        const int16_t *taps = col + (long)(o / mult) * d->in_pad;
-        int32_t acc = ern_q_dot(d->wq + (long)o * d->in_pad, taps, d->in_pad, d->bias ? d->bias[o] : 0);
+        const int8_t *w = d->wq + (long)o * d->in_pad;
+        long at = (long)(t0 + j0 * dilation) * stride + o / mult;
+        int32_t acc = d->bias ? d->bias[o] : 0;
+        for (j = j0; j < j1; j++, at += (long)dilation * stride) {
+            acc += w[j] * x[at];
+        }
         y[o] = ern_q_activate(acc, d->mult[o], d->shift[o], d->act);
     }
     if (d->leaky) {
@@ -1355,29 +1361,16 @@ void ern_q_leaky_run(const ern_q_leaky *lk, int16_t *v, int n)
     }
 }
 
-/* col[j * tap_step + c * chan_step] = step t0 + j * dilation, channel c (0 outside) */
-static void gather_strided(const int16_t *x, int stride, int t0, int taps, int dilation, int steps_in,
-                           int n, int tap_step, int chan_step, int16_t *col)
+void ern_q_gather(const int16_t *x, int stride, int t0, int taps, int dilation, int steps_in, int n,
+                  int16_t *col)
 {
     int j, c;
     for (j = 0; j < taps; j++) {
         int t = t0 + j * dilation;
         for (c = 0; c < n; c++) {
-            col[j * tap_step + c * chan_step] = t >= 0 && t < steps_in ? x[(long)t * stride + c] : 0;
+            col[j * n + c] = t >= 0 && t < steps_in ? x[(long)t * stride + c] : 0;
         }
     }
-}
-
-void ern_q_gather(const int16_t *x, int stride, int t0, int taps, int dilation, int steps_in, int n,
-                  int16_t *col)
-{
-    gather_strided(x, stride, t0, taps, dilation, steps_in, n, n, 1, col);
-}
-
-void ern_q_gather_taps(const int16_t *x, int stride, int t0, int taps, int dilation, int steps_in,
-                       int n, int row, int16_t *col)
-{
-    gather_strided(x, stride, t0, taps, dilation, steps_in, n, 1, row, col);
 }
 
 /* total / count, rounded half away from zero (count > 0). */
