@@ -45,7 +45,9 @@ def _parse(blob: bytes) -> dict[str, np.ndarray]:
     parts["dot4"] = np.frombuffer(blob, rec4, 1000, offset)
     offset += rec4.itemsize * 1000
     parts["mla"] = np.frombuffer(blob, "<i4", 20000 * 4, offset).reshape(20000, 4)
-    assert offset + 20000 * 16 == len(blob)
+    offset += 20000 * 16
+    parts["round"] = np.frombuffer(blob, np.dtype([("v", "<f4"), ("r", "<i4")]), 20000, offset)
+    assert offset + 20000 * 8 == len(blob)
     return parts
 
 
@@ -126,6 +128,17 @@ def test_q_shift_and_requant_bit_exact_with_twin(host_output):
     assert np.all(np.abs(rec[:, 3] - np.clip(real, -32768, 32767)) <= 1)
 
 
+def test_input_rounding_exact_and_bit_exact_with_twin(host_output):
+    """ern_q_round rounds half away from zero exactly (0.49999997 to 0, where adding 0.5f in
+    float would give 1) and saturates, as twin_int.quantize_input."""
+    rec = host_output["round"]
+    np.testing.assert_array_equal(rec["r"], twin_int.quantize_input(rec["v"], 0))
+    v = rec["v"].astype(np.float64)
+    exact = np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5), -32768, 32767)
+    np.testing.assert_array_equal(rec["r"], exact)
+    assert rec["r"][4] == 0 and rec["r"][5] == 0  # the float sum 0.49999997f + 0.5f is 1.0f
+
+
 def test_float_activations_match_numpy(host_output):
     v = (np.float32(-10.0) + np.arange(4001, dtype=np.float32) * np.float32(0.005)).astype(
         np.float32
@@ -179,6 +192,7 @@ def test_dsp_path_identical_to_portable(host_output, tmp_path):
     np.testing.assert_array_equal(arm["dot"]["acc"], host_output["dot"]["acc"])
     np.testing.assert_array_equal(arm["dot4"]["acc"], host_output["dot4"]["acc"])
     np.testing.assert_array_equal(arm["mla"], host_output["mla"])
+    np.testing.assert_array_equal(arm["round"], host_output["round"])  # VCVT, QADD, SSAT
 
 
 @pytest.mark.arm

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from edge_rnn import ir
+from edge_rnn.codegen.templates import c_float
 from edge_rnn.errors import EdgeRnnError
 from edge_rnn.native import generate
 from edge_rnn.native.generate import prepare
 from edge_rnn.native.host import compile_host, run_binary
 from edge_rnn.native.lower import lower
-from edge_rnn.native.quantize import int8w_stages
+from edge_rnn.native.quantize import input_divisors, int8w_stages
 from edge_rnn.native.twin import float_forward
 from edge_rnn.native.twin_int import int_forward, quantize_input
 
@@ -175,6 +176,31 @@ def test_generated_code_compiles_for_cortex_m(cpu, tmp_path):
                     ],
                     check=True,
                 )
+
+
+def test_int8_input_divides_once_where_scale_over_2_to_the_q_is_exact(tmp_path):
+    """The int8 input is (x - mean) / (scale / 2^q), the float32 quotient by scale times 2^q,
+    where scale / 2^q is exact; a scale whose step would be subnormal (inexact) keeps the
+    division by scale and the multiplication. Either way bit-exact with the twin."""
+    step, factor = input_divisors(np.array([2.0, 0.5, 3.0], np.float32), 12)
+    assert factor == 1.0
+    np.testing.assert_array_equal(step, np.array([2.0, 0.5, 3.0], np.float32) / 4096)
+    tiny = np.array([1e-39, 0.5, 3.0], np.float32)  # subnormal already: / 4096 loses bits
+    step, factor = input_divisors(tiny, 12)
+    assert factor == 4096.0
+    np.testing.assert_array_equal(step, tiny)
+
+    import dataclasses
+
+    model, x_raw, _ = _build("lstm")
+    model = dataclasses.replace(model, normalization=ir.Normalization((0.0,) * F, tuple(tiny)))
+    x_raw = (x_raw * tiny).astype(np.float32)  # normalized values as before
+    gen = generate(model, tmp_path / "gen", quant="int8", calibration_x=x_raw)
+    assert f"* {c_float(2.0**gen.input_q)})" in (gen.out_dir / "m_lstm.c").read_text()
+    _, plan = prepare(model, "int8", x_raw)
+    expected = int_forward(plan, quantize_input(model.normalization.apply(x_raw), plan.q_in))
+    result = run_binary(compile_host(gen, tmp_path / "model"), x_raw)
+    np.testing.assert_array_equal(result.raw, expected.reshape(N, -1))
 
 
 def test_errors_name_the_problem(tmp_path):

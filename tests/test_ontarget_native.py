@@ -12,6 +12,7 @@ The ARM Linux targets (static glibc builds under qemu user mode) are bit-exact i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,29 @@ def test_size_layout_gives_the_speed_layout_outputs_in_less_flash(generated: dic
         assert "#define ERN_Q_ROWS 1" in (mve.out_dir / "ern.h").read_text()
         assert "#define ERN_Q_ROWS 0" in (size.out_dir / "ern.h").read_text()
         assert mve.const_bytes == size.const_bytes, cell
+
+
+@pytest.mark.parametrize("layout", ["speed", "size"])
+@pytest.mark.parametrize("units", [10, 22])
+def test_simple_rnn_asm_step_on_m4f(units: int, layout: str, tmp_path: Path) -> None:
+    """The DSP cores' SimpleRNN step (rnn_step_dsp, from the descriptor's dsp words): 10 units
+    (4 blocks of columns, h copied 8 + 4 values) and 22 (7 blocks: two passes of Duff's
+    device in the size layout, 3 x 8 values copied); bit-exact with the host's C."""
+    from edge_rnn.native.generate import generate
+    from edge_rnn.native.host import run_host_result
+
+    _skip_without("cortex-m4f")
+    gen = generate(
+        _keras_ir("SimpleRNN", units=units),
+        tmp_path / "gen",
+        quant="int8",
+        calibration_x=_windows(32, 2),
+        layout=layout,
+    )
+    words = re.search(r"\{([-\d, ]+)\}\};", (gen.out_dir / "tiny_simplernn.c").read_text())
+    assert words and int(words.group(1).split(",")[1]) > 0  # the passes: the asm runs it
+    host = run_host_result(gen, X).raw
+    assert np.array_equal(_on_target(gen, "cortex-m4f", tmp_path / "m4f"), host)
 
 
 @pytest.mark.parametrize("units", [6, 22])

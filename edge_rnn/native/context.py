@@ -40,9 +40,11 @@ from edge_rnn.native.quantize import (
     QLayerNormStage,
     QLeaky,
     QPlan,
+    dsp_constants,
     embedding_rows,
     fast_flag,
     group_rows,
+    input_divisors,
     int8w_rows,
     interleave,
     pad4,
@@ -149,6 +151,7 @@ def _cell_ctx(
                 None if rbias is None else np.pad(rbias, (0, qc.units_pad - layer.units)),
             ),
             fast=fast_flag(qc),
+            dsp=dsp_constants(qc, layout, mve),
         )
         width, vt = qc.in_pad + qc.units_pad, "int16_t"
     else:
@@ -286,6 +289,20 @@ def _other_ctx(
     return entry
 
 
+def _direct_input(ctx_stages: list[dict[str, Any]], integer: bool) -> str | None:
+    """Streaming: when the first per-step stage is a (one-direction) recurrent layer that would
+    only copy the input into its working vector (float, or int8 in the cell's Q), the input
+    goes there straight (the stage marked `input_direct`); returns that field's name."""
+    first = next((st for st in ctx_stages if st["seq_in"]), None)
+    if first is None or first["kind"] != "cell":
+        return None
+    cell = first["cells"][0]
+    if integer and first["q_in"] != cell["q_v"]:
+        return None
+    first["input_direct"] = True
+    return str(cell["xh"])
+
+
 def build_context(
     model: ir.Model,
     stages: tuple[Stage, ...],
@@ -302,6 +319,7 @@ def build_context(
     (ERN_Q_ROWS)."""
     b = _Builder()
     integer = quant == "int8"
+    input_factor = 1.0
     vt = "int16_t" if integer else "float"
     if embedding is not None and plan is not None:
         wq, mult, shift = embedding_rows(embedding.embeddings, plan.q_in)
@@ -315,7 +333,11 @@ def build_context(
             (0.0,) * model.features, (1.0,) * model.features
         )
         b.array("input_mean", "float", np.asarray(norm.mean, np.float32))
-        b.array("input_scale", "float", np.asarray(norm.scale, np.float32))
+        if plan is None or mask is not None:
+            b.array("input_scale", "float", np.asarray(norm.scale, np.float32))
+        if plan is not None:
+            step, input_factor = input_divisors(np.asarray(norm.scale), plan.q_in)
+            b.array("input_step", "float", step)
     no_streaming = streaming_blocker(stages)
     streaming = no_streaming is None
     ctx_stages = []
@@ -333,6 +355,7 @@ def build_context(
             "merge": C_MERGES[stage.merge if isinstance(stage, BidirectionalStage) else "concat"],
             "q_in": qs.q_in if qs else 0,
             "q_out": qs.q_out if qs else 0,
+            "input_direct": False,  # see _direct_input
         }
         if isinstance(stage, DenseStage):
             assert qs is None or isinstance(qs, QDenseStage)
@@ -348,18 +371,24 @@ def build_context(
             if isinstance(stage, BidirectionalStage) and not stage.seq_out:
                 entry["vec"] = b.field(f"s{index}_m", vt, pad4(stage.out_size))
         ctx_stages.append(entry)
-    units = [
-        c.layer.units
+    layers = [
+        c.layer
         for s in stages
         if isinstance(s, (RecurrentStage, BidirectionalStage))
         for c in s.cells
     ]
-    max_units = pad4(max(units, default=1))
-    b.field("g", vt, 4 * max_units)
-    if integer:
-        b.field("tmp", vt, pad4(max_units))
+    max_units = pad4(max((layer.units for layer in layers), default=1))
+    if integer:  # the int8 steps' scratch (ern.h): GRU gates * units_pad, others units_pad
+        gru = [pad4(layer.units) for layer in layers if layer.cell == "gru"]
+        b.field("g", vt, max([3 * max(gru, default=0), max_units]))
+        if gru:
+            b.field("tmp", vt, max(gru))
+    else:
+        b.field("g", vt, 4 * max_units)
     width = max([pad4(model.features)] + [pad4(s.out_size) for s in stages])
-    b.field("x", vt, pad4(model.features))
+    input_field = "x"
+    if streaming:
+        input_field = _direct_input(ctx_stages, integer) or b.field("x", vt, pad4(model.features))
     max_steps = max([model.timesteps] + [s.steps_out for s in stages])
     if not streaming:
         b.field("seq_a", vt, max_steps * width)
@@ -396,7 +425,9 @@ def build_context(
         ],
         "stages": ctx_stages,
         "width": width,
+        "input_field": input_field,  # streaming: the state field a step's input goes to
         "q_in": plan.q_in if plan else 0,
+        "input_factor": input_factor,  # int8: times the quotient by input_step (quantize.py)
         "q_out": plan.q_out if plan else 0,
         "arrays": b.arrays,
         "leaky": b.leaky,

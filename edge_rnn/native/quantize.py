@@ -246,6 +246,49 @@ def fast_flag(qc: QCell) -> int:
     return 2 if acts and qc.q_g >= qc.q_v and bool(np.all(inner < 2**30)) else 1
 
 
+def input_divisors(scale: np.ndarray, q: int) -> tuple[np.ndarray, float]:
+    """The generated int8 input conversion divides x - mean by scale / 2^q, one float division
+    instead of a division and a multiplication by 2^q: the same float32 result (a power of two
+    scales a correctly rounded quotient exactly) wherever scale / 2^q is exact. Returns the
+    divisors and the factor still to apply after dividing: 1.0, or 2^q with the plain scales
+    where some scale / 2^q would lose bits (subnormal)."""
+    scale = np.asarray(scale, np.float32)
+    step = scale * np.float32(2.0**-q)
+    exact = np.array_equal(step.astype(np.float64) * 2.0**q, scale.astype(np.float64))
+    return (step, 1.0) if exact else (scale, 2.0**q)
+
+
+# Blocks of four columns per pass of the DSP asm loops' Duff's device (ern_int.c ERN_DUFF).
+DUFF_BLOCKS = {"speed": 8, "size": 4}
+
+
+def dsp_constants(qc: QCell, layout: str, mve: bool = False) -> list[int]:
+    """The cell descriptor's `dsp` words (ern.h) for the DSP cores' asm SimpleRNN step, which
+    runs fast sigmoid/tanh rows: the blocks Duff's device skips so whole passes remain, its
+    passes, act's offset plus the rounding of the conversion to Q q_v ((factor t + offset) >>
+    s of the table entry t), factor, s, then the bytes of g's outputs and of xh's x part and
+    the values the new h copies. Zeros for other cells and the Helium arrangement (`mve`, no
+    such asm): the step then runs in C."""
+    layer = qc.cell.layer
+    s = qc.q_g - qc.q_v
+    if mve or layer.cell != "simple_rnn" or layer.activation not in ("tanh", "sigmoid"):
+        return [0] * 8
+    if not fast_rows(qc) or s < 0:
+        return [0] * 8
+    blocks, per_pass = (qc.in_pad + qc.units_pad) // 4, DUFF_BLOCKS[layout]
+    tanh = layer.activation == "tanh"
+    return [
+        -blocks % per_pass,
+        -(-blocks // per_pass),
+        (-32768 if tanh else 0) + ((1 << s) >> 1),
+        2 if tanh else 1,
+        s,
+        2 * qc.units_pad,
+        2 * qc.in_pad,
+        qc.units_pad,
+    ]
+
+
 def interleave(wq: np.ndarray) -> np.ndarray:
     """Columns w0 w1 w2 w3 -> w0 w2 w1 w3 per group of four (see ern.h)."""
     rows, k = wq.shape

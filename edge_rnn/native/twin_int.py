@@ -253,11 +253,12 @@ def q_merge(mode: str, a, qa: int, b, qb: int, qm: int) -> np.ndarray:
 
 
 def quantize_input(x_norm: np.ndarray, q: int) -> np.ndarray:
-    """Mirror of the generated input conversion: float32 scaling, round half away from zero."""
+    """Mirror of the generated input conversion (ern_q_round): float32 scaling, then exactly
+    round half away from zero and saturate, from t = trunc(2 v) as (t + (t >= 0)) >> 1."""
     v = np.asarray(x_norm, np.float32) * np.float32(2.0**q)
     v = np.clip(v, np.float32(-32768.0), np.float32(32767.0))
-    r = np.where(v >= 0, np.trunc(v + np.float32(0.5)), -np.trunc(np.float32(0.5) - v))
-    return r.astype(I64)
+    t = np.trunc(v + v).astype(I64)
+    return (t + (t >= 0)) >> 1
 
 
 def lookup(wq: np.ndarray, mult: np.ndarray, shift: np.ndarray, ids: np.ndarray) -> np.ndarray:

@@ -191,6 +191,11 @@ typedef struct {
                             * one SMMUL) and every other row's shift >= 1 (no branches); 2
                             * (ERN_FAST_GRU) when moreover a GRU with tanh candidates, sigmoid
                             * gates, reset_after, rbias and q_g >= q_v (quantize.fast_flag) */
+    int32_t dsp[8];        /* the DSP cores' asm step (ern_int.c), from the generator
+                            * (quantize.dsp_constants): the blocks Duff's device skips, its
+                            * passes, then SimpleRNN: act's offset plus the rounding, its factor,
+                            * the shift to Q q_v, 2 units_pad, 2 in_pad and units_pad; all 0
+                            * where the asm does not run the cell */
 } ern_q_cell;
 
 /* leaky_relu in the Q of its values: x > threshold ? min(x, max) : the slope times
@@ -240,7 +245,12 @@ int16_t ern_q_act(int16_t p, uint8_t act);
 int16_t ern_q_activate(int32_t acc, int32_t mult, int shift, uint8_t act);
 void ern_q_convert(const int16_t *src, int16_t *dst, int n, int q_src, int q_dst);
 void ern_q_softmax(int16_t *v_q11, int n);  /* in place, Q11 logits -> Q15 probabilities */
-void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g, int16_t *tmp);
+/* One time step of a cell of that kind: reads xh = [x ; h], writes the new h into xh + in_pad.
+ * c: the LSTM cell state; scratch: hn (LSTM) units values, g units_pad (SimpleRNN) or
+ * 3 units_pad (GRU), rh (GRU) units. */
+void ern_q_lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *hn);
+void ern_q_gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh);
+void ern_q_rnn_step(const ern_q_cell *cell, int16_t *xh, int16_t *g);
 /* x: in_pad values (zero pads); y: units values; softmax outputs Q15. */
 void ern_q_dense_run(const ern_q_dense *d, const int16_t *x, int16_t *y);
 void ern_q_depthwise_run(const ern_q_dense *d, int mult, const int16_t *x, int stride, int t0,
@@ -575,21 +585,25 @@ static inline int32_t ern_ssat16(int32_t v)
 #endif
 }
 
-/* A float input value v (already times 2^q) to int16: clamped, rounded half away from zero as
- * (int32_t)(v + 0.5f) or -(int32_t)(0.5f - v), the same float sums on every core. With an FPU
- * and SSAT: VCVT (toward zero, saturating to int32) of v +- 0.5f, then SSAT #16, the same
- * integers without the compare branches. */
+/* A float input value v (already times 2^q) to int16: rounded half away from zero, exactly,
+ * and saturated. t = trunc(2 v) (2 v is exact in float), then v rounded is (t + (t >= 0)) >> 1:
+ * floor((floor(2v) + 1) / 2) for v >= 0, ceil((t - 1) / 2) = t >> 1 below. With an FPU and
+ * DSP: VCVT to fixed point with one fraction bit (toward zero, saturating to int32), QADD of
+ * 1 (no wrap at the int32 end), SSAT #16 of the shift: no branches. */
 static inline int16_t ern_q_round(float v)
 {
 #if defined(ERN_DSP) && defined(__ARM_FP) && (__ARM_FP & 4)
-    float t;
-    int32_t i;
-    __asm__("vcvt.s32.f32 %0, %1" : "=t"(t) : "t"(v + (v >= 0.0f ? 0.5f : -0.5f)));
-    __builtin_memcpy(&i, &t, 4);
-    return (int16_t)ern_ssat16(i);
+    int32_t t, r;
+    __asm__("vcvt.s32.f32 %0, %0, #1" : "+t"(v));
+    __builtin_memcpy(&t, &v, 4);
+    t = __builtin_arm_qadd(t, 1) + (t >> 31);
+    __asm__("ssat %0, #16, %1, asr #1" : "=r"(r) : "r"(t));
+    return (int16_t)r;
 #else
+    int32_t t;
     v = v > 32767.0f ? 32767.0f : (v < -32768.0f ? -32768.0f : v);
-    return (int16_t)(v >= 0.0f ? (int32_t)(v + 0.5f) : -(int32_t)(0.5f - v));
+    t = (int32_t)(v + v);
+    return (int16_t)((t + (t >= 0)) >> 1);
 #endif
 }
 

@@ -162,8 +162,11 @@ void ern_q_softmax(int16_t *v, int n)
         v[i] = ern_q_exp_neg(d < -32768 ? -32768 : d);
         sum += v[i];
     }
-    for (i = 0; i < n; i++) { /* sum >= 32767: the max element has exp(0) */
-        int32_t p = (int32_t)(((int64_t)v[i] * 32768 + sum / 2) / sum);
+    /* sum >= 32767 (the max element has exp(0)) and < 2^31 (n < 2^16), so the dividend
+     * v 2^15 + sum / 2 fits 32 bits: an unsigned 32-bit division (UDIV, or a call cheaper
+     * than the 64-bit one) */
+    for (i = 0; i < n; i++) {
+        uint32_t p = ((uint32_t)v[i] * 32768u + (uint32_t)sum / 2) / (uint32_t)sum;
         v[i] = (int16_t)(p > 32767 ? 32767 : p);
     }
 }
@@ -420,36 +423,40 @@ ERN_INLINE void groups_act(const ern_q_cell *cell, int g0, int g1, const int16_t
 #endif
 }
 
-/* n int16 values from src to dst, both word-aligned. DSP cores: LDM/STM of four words per
- * pass, then the 0-7 values left by the bits of n (memcpy's call and alignment checks cost
- * about 50 instructions for 16 values, this about 15). */
+/* Asm copying N int16 values from S to D (registers, both word-aligned; all three advanced):
+ * LDM/STM of four words (r4-r7) per pass, then the 0-7 values left by the bits of N. */
+#define ERN_ASM_COPY_Q(D, S, N)                                                              \
+    "subs " N ", " N ", #8\n\t"                                                             \
+    "blt 5f\n"                                                                               \
+    "4:\n\t"                                                                                \
+    "ldmia " S "!, {r4, r5, r6, r7}\n\t"                                                    \
+    "stmia " D "!, {r4, r5, r6, r7}\n\t"                                                    \
+    "subs " N ", " N ", #8\n\t"                                                             \
+    "bge 4b\n"                                                                               \
+    "5:\n\t"                                                                                \
+    "tst " N ", #4\n\t"                                                                     \
+    "beq 6f\n\t"                                                                            \
+    "ldmia " S "!, {r4, r5}\n\t"                                                            \
+    "stmia " D "!, {r4, r5}\n"                                                               \
+    "6:\n\t"                                                                                \
+    "tst " N ", #2\n\t"                                                                     \
+    "beq 7f\n\t"                                                                            \
+    "ldr r4, [" S "], #4\n\t"                                                               \
+    "str r4, [" D "], #4\n"                                                                  \
+    "7:\n\t"                                                                                \
+    "tst " N ", #1\n\t"                                                                     \
+    "beq 8f\n\t"                                                                            \
+    "ldrh r4, [" S "]\n\t"                                                                  \
+    "strh r4, [" D "]\n"                                                                     \
+    "8:"
+
+/* n int16 values from src to dst, both word-aligned. DSP cores: ERN_ASM_COPY_Q (memcpy's call
+ * and alignment checks cost about 50 instructions for 16 values, this about 15). */
 ERN_INLINE void copy_q(int16_t *dst, const int16_t *src, int n)
 {
 #ifdef ERN_DSP
     register uint32_t t0 __asm__("r4"), t1 __asm__("r5"), t2 __asm__("r6"), t3 __asm__("r7");
-    __asm__ volatile("subs %[n], %[n], #8\n\t"
-                     "blt 2f\n"
-                     "1:\n\t"
-                     "ldmia %[s]!, {r4, r5, r6, r7}\n\t"
-                     "stmia %[d]!, {r4, r5, r6, r7}\n\t"
-                     "subs %[n], %[n], #8\n\t"
-                     "bge 1b\n"
-                     "2:\n\t"
-                     "tst %[n], #4\n\t"
-                     "beq 3f\n\t"
-                     "ldmia %[s]!, {r4, r5}\n\t"
-                     "stmia %[d]!, {r4, r5}\n"
-                     "3:\n\t"
-                     "tst %[n], #2\n\t"
-                     "beq 4f\n\t"
-                     "ldr r4, [%[s]], #4\n\t"
-                     "str r4, [%[d]], #4\n"
-                     "4:\n\t"
-                     "tst %[n], #1\n\t"
-                     "beq 5f\n\t"
-                     "ldrh r4, [%[s]]\n\t"
-                     "strh r4, [%[d]]\n"
-                     "5:"
+    __asm__ volatile(ERN_ASM_COPY_Q("%[d]", "%[s]", "%[n]")
                      : [d] "+r"(dst), [s] "+r"(src), [n] "+r"(n), "=&r"(t0), "=&r"(t1),
                        "=&r"(t2), "=&r"(t3)
                      :
@@ -523,9 +530,7 @@ ERN_INLINE void frame_groups(int32_t *frame, const ern_q_cell *cell, const int16
     "ldrsh r2, [r4, r2, lsl #1]\n\t"                                                         \
     "ldrsh r3, [r4, r3, lsl #1]\n\t"
 
-/* Push the frame (r12 points at it; LR = par), then per group (label 1): the bias, the
- * matrix, the four table indices (SMMUL by mult) and entries into r0-r3; the frame's words
- * 12..40 are in r4 (the table), r5, r7-r12. */
+/* Push the frame (r12 points at it; LR = par), then the groups (ERN_ASM_GROUPS_LOOP). */
 #define ERN_ASM_GROUPS_BEGIN                                                                 \
     "ldrd r0, r1, [r12, #48]\n\t"                                                            \
     "mov lr, r1\n\t"                                                                         \
@@ -535,7 +540,12 @@ ERN_INLINE void frame_groups(int32_t *frame, const ern_q_cell *cell, const int16
     "adr r0, 2f\n\t"                                                                         \
     "mov r2, #(3f - 2f)\n\t" /* bytes per block */                                           \
     "mla r1, r1, r2, r0\n\t"                                                                 \
-    "str r1, [sp, #4]\n"                                                                     \
+    "str r1, [sp, #4]\n" ERN_ASM_GROUPS_LOOP
+
+/* Per group (label 1; LR = its parameters, the frame at SP): the bias, the matrix, the four
+ * table indices (SMMUL by mult) and entries into r0-r3; the frame's words 12..40 are in r4
+ * (the table), r5, r7-r12. */
+#define ERN_ASM_GROUPS_LOOP                                                                  \
     "1:\n\t" ERN_ASM_ZONE(matrix) "ldmia lr!, {r0, r1, r2, r3}\n\t" /* bias */               \
     "ldmia sp, {r7, r8, r12}\n\t"                                   /* v, entry, passes */   \
     "mov pc, r8\n" ERN_ASM_DUFF("2", "3") ERN_ASM_ZONE(act)                                  \
@@ -559,48 +569,100 @@ ERN_INLINE void frame_groups(int32_t *frame, const ern_q_cell *cell, const int16
                          : "lr", "cc", "memory");                                            \
     } while (0)
 
-/* The end of a group in groups_act_dsp: r0-r3 to out (r9, stored back), the next group's
- * parameters, the loop while out (r9) is short of its end (r10). */
+/* The end of a group in groups_act_dsp: r0-r3 to out (r9, word-aligned; stored back) as two
+ * words of two int16, the next group's parameters, the loop while out (r9) is short of its end
+ * (r10). */
 #define ERN_ASM_GROUP_STORE                                                                  \
-    "strh r0, [r9], #2\n\t"                                                                  \
-    "strh r1, [r9], #2\n\t"                                                                  \
-    "strh r2, [r9], #2\n\t"                                                                  \
-    "strh r3, [r9], #2\n\t"                                                                  \
+    "pkhbt r0, r0, r1, lsl #16\n\t"                                                          \
+    "pkhbt r2, r2, r3, lsl #16\n\t"                                                          \
+    "strd r0, r2, [r9], #8\n\t"                                                              \
     "str r9, [sp, #28]\n\t"                                                                  \
     "add lr, lr, #36\n\t"                                                                    \
     "cmp r9, r10\n\t"                                                                        \
     "bne 1b\n\t"
 
-/* groups_act for fast sigmoid/tanh rows, each output converted as ern_q_convert does from
- * Q15 to Q 15 - s (s >= 0): out = (act + rnd) >> s, act = t (sigmoid) or 2 t - 32768 (tanh)
- * of the table entry t, one MLA and one ASR per row; sigmoid with s = 0 stores t (the GRU's
- * gates). Per group 3 + 11 per block + 2 per pass + 22 or 30 instructions. */
+/* The table entries t in r0-r3 to (factor t + offset) >> s: factor r7, offset r5, s r8. */
+#define ERN_ASM_ACT_CONVERT                                                                  \
+    "mla r0, r0, r7, r5\n\t"                                                                 \
+    "mla r1, r1, r7, r5\n\t"                                                                 \
+    "mla r2, r2, r7, r5\n\t"                                                                 \
+    "mla r3, r3, r7, r5\n\t"                                                                 \
+    "asr r0, r0, r8\n\t"                                                                     \
+    "asr r1, r1, r8\n\t"                                                                     \
+    "asr r2, r2, r8\n\t"                                                                     \
+    "asr r3, r3, r8\n\t"
+
+/* groups_act for fast sigmoid/tanh rows: the table entry t (sigmoid: the GRU's gates) or
+ * 2 t - 32768 (tanh, by ERN_ASM_ACT_CONVERT with s = 0). Per group 3 + 11 per block + 2 per
+ * pass + 22 or 30 instructions. */
 static void groups_act_dsp(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
-                           int s, int16_t *out)
+                           int16_t *out)
 {
     int32_t frame[14];
     frame_groups(frame, cell, v, cell->par + 13 * g0);
-    /* 16: act's offset plus rnd, 20: t's factor, 24: s, 28: out, 32: its end */
-    frame[4] = (act == ERN_TANH ? -32768 : 0) + ((1 << s) >> 1);
+    /* 16: act's offset, 20: t's factor, 24: s = 0, 28: out, 32: its end */
+    frame[4] = act == ERN_TANH ? -32768 : 0;
     frame[5] = act == ERN_TANH ? 2 : 1;
-    frame[6] = s;
+    frame[6] = 0;
     frame[7] = (int32_t)(uintptr_t)(out + 4 * g0);
     frame[8] = (int32_t)(uintptr_t)(out + 4 * g1);
-    if (act == ERN_SIGMOID && s == 0) {
+    if (act == ERN_SIGMOID) {
         ERN_ASM_GROUPS(group_rows(cell, g0), frame, ERN_ASM_GROUP_STORE);
         return;
     }
-    ERN_ASM_GROUPS(group_rows(cell, g0), frame,
-                   "mla r0, r0, r7, r5\n\t"
-                   "mla r1, r1, r7, r5\n\t"
-                   "mla r2, r2, r7, r5\n\t"
-                   "mla r3, r3, r7, r5\n\t"
-                   "asr r0, r0, r8\n\t"
-                   "asr r1, r1, r8\n\t"
-                   "asr r2, r2, r8\n\t"
-                   "asr r3, r3, r8\n\t" ERN_ASM_GROUP_STORE);
+    ERN_ASM_GROUPS(group_rows(cell, g0), frame, ERN_ASM_ACT_CONVERT ERN_ASM_GROUP_STORE);
+}
+
+/* A SimpleRNN step with fast sigmoid/tanh rows (cell->dsp from the generator) as one asm
+ * statement: the frame from the descriptor's words pushed (xh, Duff's entry and passes, the
+ * table, act's offset, factor and shift, g and its end), groups_act_dsp's loop into g, then
+ * the new h copied into xh by LDM/STM, units_pad values (a multiple of 4; the pads' values
+ * meet only zero weights). About 25 instructions per step besides the groups. */
+static void rnn_step_dsp(const ern_q_cell *cell, int16_t *xh, int16_t *g)
+{
+    register int32_t a0 __asm__("r0") = (int32_t)(uintptr_t)cell;
+    register int32_t a1 __asm__("r1") = (int32_t)(uintptr_t)xh, a2 __asm__("r2"), a3 __asm__("r3");
+    register uint32_t x __asm__("r4"), y __asm__("r5") = (uint32_t)(uintptr_t)(ern_sigmoid_q15 + 2048);
+    register uint32_t w0 __asm__("r8"), w1 __asm__("r9"), w3 __asm__("r11");
+    register uint32_t w2 __asm__("r10") = (uint32_t)(uintptr_t)g;
+    register const ern_qw *wr __asm__("r6");
+    register const int16_t *vr __asm__("r7");
+    register int32_t p __asm__("r12");
+    __asm__ volatile(
+        "add r2, r0, %[o_dsp]\n\t" /* skip, passes, offset, factor, shift, g's and h's bytes, count */
+        "ldmia r2, {r3, r4, r7, r8, r9, r11, r12, lr}\n\t"
+        "add r11, r10, r11\n\t" /* g's end */
+        "add r12, r1, r12\n\t"  /* h */
+        "push {r10, r12, lr}\n\t" /* the copy's source, destination and count */
+        "adr r2, 2f\n\t"
+        "mov r6, #(3f - 2f)\n\t" /* bytes per block */
+        "mla r3, r3, r6, r2\n\t"
+        "push {r1, r3, r4, r5, r7, r8, r9, r10, r11}\n\t"
+        "ldrd r6, lr, [r0, %[o_w]]\n" ERN_ASM_GROUPS_LOOP ERN_ASM_ACT_CONVERT ERN_ASM_GROUP_STORE
+            ERN_ASM_ZONE(update)
+        "add sp, sp, #36\n\t"
+        "pop {r0, r1, r2}\n\t"
+        "subs r2, r2, #8\n\t"
+        "blt 5f\n"
+        "4:\n\t"
+        "ldmia r0!, {r4, r5, r6, r7}\n\t"
+        "stmia r1!, {r4, r5, r6, r7}\n\t"
+        "subs r2, r2, #8\n\t"
+        "bge 4b\n"
+        "5:\n\t"
+        "tst r2, #4\n\t"
+        "beq 6f\n\t"
+        "ldmia r0!, {r4, r5}\n\t"
+        "stmia r1!, {r4, r5}\n"
+        "6:"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [v] "=&r"(vr),
+          [w] "=&r"(wr), [x] "=&r"(x), [y] "+r"(y), [w0] "=&r"(w0), [w1] "=&r"(w1),
+          [w2] "+r"(w2), [w3] "=&r"(w3), [p] "=&r"(p)
+        : [o_w] "i"(offsetof(ern_q_cell, w)), [o_dsp] "i"(offsetof(ern_q_cell, dsp))
+        : "lr", "cc", "memory");
 }
 #undef ERN_ASM_GROUP_STORE
+#undef ERN_ASM_ACT_CONVERT
 #endif
 
 ERN_NOINLINE void gate_groups(const ern_q_cell *cell, int g0, int g1, const int16_t *v, uint8_t act,
@@ -608,7 +670,7 @@ ERN_NOINLINE void gate_groups(const ern_q_cell *cell, int g0, int g1, const int1
 {
 #ifdef ERN_GROUPS_ASM
     if (cell->fast && (act == ERN_TANH || act == ERN_SIGMOID)) {
-        groups_act_dsp(cell, g0, g1, v, act, 0, out);
+        groups_act_dsp(cell, g0, g1, v, act, out);
         return;
     }
 #endif
@@ -770,7 +832,7 @@ ERN_INLINE void lstm_units_mve(const ern_q_cell *cell, int32x4_t gi, int32x4_t g
  * units 4b..4b+3, so each group's rows share one activation. Helium with lstm_units_fast's
  * conditions: each gate one vector, the four units' update one vector; else per unit
  * lstm_unit (the same integers). */
-static void lstm_blocks(const ern_q_cell *cell, const int16_t *xh, int16_t *c, int16_t *hn,
+ERN_NOINLINE void lstm_blocks(const ern_q_cell *cell, const int16_t *xh, int16_t *c, int16_t *hn,
                         int fast)
 {
     int u = cell->units, npairs = (cell->in_pad + cell->units_pad) / 2, j, l;
@@ -805,7 +867,7 @@ static void lstm_blocks(const ern_q_cell *cell, const int16_t *xh, int16_t *c, i
 }
 #endif
 
-static void lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *hn)
+void ern_q_lstm_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *hn)
 {
     /* fast: sigmoid/tanh (so q_g = q_a = 15), fast rows and q_c >= 9: no shift goes left */
     int fast = cell->fast && cell->rec_act == ERN_SIGMOID && cell->act == ERN_TANH;
@@ -1186,8 +1248,7 @@ ERN_INLINE void gru_h_new(const ern_q_cell *cell, const int16_t *z, int16_t *h, 
 }
 
 /* The GRU step in C, any activations and flags: z and r, the candidates, the new h in place.
- * Where gru_quads_dsp runs the usual GRU, out of line: ern_q_cell_step stays small enough for
- * GCC to inline the LSTM's step. */
+ * Where gru_quads_dsp runs the usual GRU, out of line: ern_q_gru_step stays small. */
 #ifdef ERN_GROUPS_ASM
 ERN_NOINLINE void gru_step_c(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh)
 #else
@@ -1235,7 +1296,7 @@ static void gru_step_c(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t 
 #endif
 }
 
-static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh)
+void ern_q_gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *rh)
 {
 #if !ERN_Q_ROWS
     if (cell->fast == ERN_FAST_GRU) {
@@ -1252,38 +1313,46 @@ static void gru_step(const ern_q_cell *cell, int16_t *xh, int16_t *g, int16_t *r
     gru_step_c(cell, xh, g, rh);
 }
 
-void ern_q_cell_step(const ern_q_cell *cell, int16_t *xh, int16_t *c, int16_t *g, int16_t *tmp)
+/* SimpleRNN in C: the groups into g, their conversion to Q q_v into h. */
+ERN_NOINLINE void rnn_step_c(const ern_q_cell *cell, int16_t *xh, int16_t *g)
 {
-    if (cell->cell == ERN_LSTM) {
-        lstm_step(cell, xh, c, g);
-    } else if (cell->cell == ERN_GRU) {
-        gru_step(cell, xh, g, tmp);
-    } else {
+    gate_groups(cell, 0, cell->units_pad / 4, xh, cell->act, g);
+    ERN_ZONE(update);
+    ern_q_convert(g, xh + cell->in_pad, cell->units, cell->q_g, cell->q_v);
+}
+
+void ern_q_rnn_step(const ern_q_cell *cell, int16_t *xh, int16_t *g)
+{
 #ifdef ERN_GROUPS_ASM
-        if (cell->fast && (cell->act == ERN_TANH || cell->act == ERN_SIGMOID)) {
-            /* the conversion to Q q_v in the same loop (q_g = 15 >= q_v), then the copy */
-            groups_act_dsp(cell, 0, cell->units_pad / 4, xh, cell->act, cell->q_g - cell->q_v, g);
-            ERN_ZONE(update);
-            copy_q(xh + cell->in_pad, g, cell->units);
-            ERN_ZONE(other);
-            return;
-        }
-#endif
-        gate_groups(cell, 0, cell->units_pad / 4, xh, cell->act, g);
-        ERN_ZONE(update);
-        ern_q_convert(g, xh + cell->in_pad, cell->units, cell->q_g, cell->q_v);
+    if (cell->dsp[1] != 0) { /* the generator's words for rnn_step_dsp */
+        rnn_step_dsp(cell, xh, g);
+        return;
     }
-    ERN_ZONE(other);
+#endif
+    rnn_step_c(cell, xh, g);
+}
+
+/* A dense row's output: the requantization inlined where act is linear (softmax logits). */
+ERN_INLINE int16_t dense_out(int32_t acc, const ern_q_dense *d, int j, uint8_t act)
+{
+    return act == ERN_LINEAR ? ern_q_requant(acc, d->mult[j], d->shift[j])
+                             : ern_q_activate(acc, d->mult[j], d->shift[j], act);
 }
 
 void ern_q_dense_run(const ern_q_dense *d, const int16_t *x, int16_t *y)
 {
-    int j;
+    int j, n = d->in_pad;
     uint8_t act = d->act == ERN_SOFTMAX ? ERN_LINEAR : d->act;
+    const int8_t *w = d->wq;
     ERN_ZONE(dense);
-    for (j = 0; j < d->units; j++) {
-        int32_t acc = ern_q_dot(d->wq + (long)j * d->in_pad, x, d->in_pad, d->bias ? d->bias[j] : 0);
-        y[j] = ern_q_activate(acc, d->mult[j], d->shift[j], act);
+    for (j = 0; j + 1 < d->units; j += 2, w += 2 * n) { /* two rows per pass share x's loads */
+        int32_t a0 = d->bias ? d->bias[j] : 0, a1 = d->bias ? d->bias[j + 1] : 0;
+        ern_q_dot2(w, w + n, x, n, &a0, &a1);
+        y[j] = dense_out(a0, d, j, act);
+        y[j + 1] = dense_out(a1, d, j + 1, act);
+    }
+    if (j < d->units) {
+        y[j] = dense_out(ern_q_dot(w, x, n, d->bias ? d->bias[j] : 0), d, j, act);
     }
     if (d->act == ERN_SOFTMAX) {
         ern_q_softmax(y, d->units);

@@ -2,8 +2,8 @@
  * arrays on stdout, every int16 input through each integer activation, float activations
  * on a grid, requantization of pseudo-random triples, interleaved dot products, four-row
  * group dot products (ern_q_dot4, 2-12 column pairs, in the layout and arrangement ern.h is
- * compiled for; the rows arrangement's start includes its int8-lane offset) and rounded multiply-adds
- * (ern_mulhi_round_add). */
+ * compiled for; the rows arrangement's start includes its int8-lane offset), rounded multiply-adds
+ * (ern_mulhi_round_add) and the rounding of float inputs (ern_q_round). */
 #include "ern.h"
 
 #include <stdio.h>
@@ -123,6 +123,23 @@ int main(void)
         rec[1] = (int32_t)(0x40000000u + (next() >> 2));
         rec[2] = (int32_t)(next() >> 3);
         rec[3] = ern_mulhi_round_add(rec[0], rec[1], rec[2]);
+        fwrite(rec, sizeof rec, 1, stdout);
+    }
+    for (i = 0; i < 20000; i++) { /* ern_q_round: the edges first, then random bit patterns */
+        static const float edges[] = {0.0f, -0.0f, 0.5f, -0.5f, 0.49999997f, -0.49999997f,
+                                      1.5f, -1.5f, 2.5f, -2.5f, 0.50000006f, 32767.0f,
+                                      32767.5f, -32768.0f, -32768.5f, -32767.5f, 65535.0f,
+                                      3.0e9f, -3.0e9f, 1.0e38f, -1.0e38f, 1.0e-40f};
+        int32_t rec[2];
+        float v;
+        if (i < (int32_t)(sizeof edges / sizeof edges[0])) {
+            v = edges[i];
+        } else { /* magnitudes 2^-2 .. 2^17, every mantissa */
+            uint32_t bits = (next() & 0x807fffffu) | ((125u + next() % 20u) << 23);
+            __builtin_memcpy(&v, &bits, 4);
+        }
+        __builtin_memcpy(&rec[0], &v, 4);
+        rec[1] = ern_q_round(v);
         fwrite(rec, sizeof rec, 1, stdout);
     }
     return 0;
