@@ -246,6 +246,11 @@ class TimePadLayer(_SameSize):
         return (steps + self.before + self.after, self.size)
 
 
+# Keras layers before a recurrent layer that do not pass Masking's mask on (no
+# `supports_masking`): the layers after them run every step, padded ones too.
+DROPS_MASK = (Conv1DLayer, DepthwiseConv1DLayer, PoolingLayer, TimePadLayer)
+
+
 @dataclass(frozen=True, eq=False)
 class GlobalPoolingLayer(_SameSize):
     """GlobalMaxPooling1D / GlobalAveragePooling1D: a sequence -> one vector."""

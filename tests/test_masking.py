@@ -253,26 +253,32 @@ def test_masked_int8_code_compiles_for_cortex_m0plus(tmp_path: Path, kind: str) 
         subprocess.run(cmd, check=True, capture_output=True)
 
 
-def _masked_conv_gru(mask_value: float) -> keras.Model:
-    """Keras drops the mask at the Conv1D: the GRU runs over the padded steps too."""
+def _masked_conv_gru(mask_value: float, depthwise: bool = False) -> keras.Model:
+    """Keras drops the mask at the (depthwise) Conv1D: the GRU runs over the padded steps too."""
     keras.utils.set_random_seed(7)
-    layers = [
-        keras.layers.Masking(mask_value, name="mask"),
-        keras.layers.Conv1D(4, 3, padding="causal", name="conv"),
-        keras.layers.GRU(6, name="gru"),
-    ]
+    conv = (
+        keras.layers.DepthwiseConv1D(3, depth_multiplier=2, padding="same", name="conv")
+        if depthwise
+        else keras.layers.Conv1D(4, 3, padding="causal", name="conv")
+    )
+    layers = [keras.layers.Masking(mask_value, name="mask"), conv, keras.layers.GRU(6, name="gru")]
     return keras.Sequential([keras.Input((STEPS, 2)), *layers], name="masked_conv")
 
 
-def test_native_c_runs_padded_steps_where_keras_drops_the_mask(tmp_path: Path) -> None:
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_native_c_and_twin_run_padded_steps_where_keras_drops_the_mask(
+    tmp_path: Path, depthwise: bool
+) -> None:
     from edge_rnn.native import generate
     from edge_rnn.native.host import compile_host, run_binary
 
-    model = _masked_conv_gru(PAD)
+    model = _masked_conv_gru(PAD, depthwise)
     x, _ = _padded(30)
+    expected = model(x).numpy()
     binary = compile_host(generate(load_model_ir(model), tmp_path / "g"), tmp_path / "model")
-    out = run_binary(binary, x)
-    np.testing.assert_allclose(out.values, model(x).numpy(), atol=1e-5)
+    np.testing.assert_allclose(run_binary(binary, x).values, expected, atol=1e-5)
+    twin = build_twin(load_model_ir(model))
+    np.testing.assert_allclose(np.concatenate([twin(w[None]) for w in x]), expected, atol=1e-5)
 
 
 def test_native_c_refuses_a_nonzero_mask_dropped_by_conv1d(tmp_path: Path) -> None:

@@ -13,14 +13,9 @@ from typing import Any
 
 from edge_rnn import ir
 
-# Keras 3 layers that do not pass the mask on (no `supports_masking`): after them every step runs.
-_DROPS_MASK = (
-    ir.Conv1DLayer,
-    ir.PoolingLayer,
-    ir.TimePadLayer,
-    ir.ReshapeLayer,
-    ir.GlobalPoolingLayer,
-)
+# Where the mask stops: ir.DROPS_MASK, Reshape and the global pooling layers (a masked
+# average uses it, nothing after them sees it).
+_DROPS_MASK = (*ir.DROPS_MASK, ir.ReshapeLayer, ir.GlobalPoolingLayer)
 
 
 def mask_reaches(model: ir.Model) -> frozenset[str]:

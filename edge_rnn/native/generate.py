@@ -174,16 +174,16 @@ def split_masking(model: ir.Model) -> tuple[ir.Model, float | None]:
     generated code skips the steps that equal it in every layer, as Keras' recurrent layers
     do while the mask reaches them.
 
-    Keras drops the mask at a Conv1D, pooling, padding or cropping layer (they do not support
-    masking) and runs it over the padded steps, which Masking set to zero. With mask value 0
-    and no recurrent layer before it, that is the model without Masking; otherwise skipping
+    Keras drops the mask at a (depthwise) Conv1D, pooling, padding or cropping layer
+    (ir.DROPS_MASK) and runs it over the padded steps, which Masking set to zero. With mask
+    value 0 and no recurrent layer before it, that is the model without Masking; otherwise skipping
     steps would differ from Keras, so the native backend refuses the model."""
     first = model.layers[0]
     if not isinstance(first, ir.MaskingLayer):
         return model, None
     rest = replace(model, layers=model.layers[1:])
     for index, layer in enumerate(rest.layers):
-        if not isinstance(layer, ir.Conv1DLayer | ir.PoolingLayer | ir.TimePadLayer):
+        if not isinstance(layer, ir.DROPS_MASK):
             continue
         before = rest.layers[:index]
         if first.mask_value == 0.0 and not any(
